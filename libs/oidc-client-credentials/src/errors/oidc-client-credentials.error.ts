@@ -1,0 +1,41 @@
+/**
+ * Stable error codes. Code, not message, is the contract: messages may change, codes do not.
+ */
+export type OidcClientCredentialsErrorCode =
+  | 'OIDC_CC_CONFIGURATION_INVALID'
+  | 'OIDC_CC_DISCOVERY_FAILED'
+  | 'OIDC_CC_TOKEN_REQUEST_FAILED'
+  | 'OIDC_CC_TOKEN_RESPONSE_INVALID'
+  | 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE'
+  | 'OIDC_CC_TOKEN_ENDPOINT_THROTTLED'
+  | 'OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN'
+  | 'OIDC_CC_TOKEN_MISSING'
+  | 'OIDC_CC_TOKEN_MALFORMED'
+  | 'OIDC_CC_TOKEN_INVALID'
+  | 'OIDC_CC_TOKEN_EXPIRED'
+  | 'OIDC_CC_TOKEN_INACTIVE'
+  | 'OIDC_CC_CLIENT_NOT_ALLOWED'
+  | 'OIDC_CC_INSUFFICIENT_SCOPE'
+  | 'OIDC_CC_JWKS_UNAVAILABLE'
+  | 'OIDC_CC_INTROSPECTION_UNAVAILABLE'
+  | 'OIDC_CC_USERINFO_UNAVAILABLE'
+  | 'OIDC_CC_VALIDATOR_UNAVAILABLE';
+
+/**
+ * Base class of every error this library throws. `code` is stable; `message` never contains a
+ * token, an assertion or a secret.
+ *
+ * @example
+ * try { await tokenProvider.getToken(); }
+ * catch (e) { if (e instanceof OidcClientCredentialsError && e.code === 'OIDC_CC_TOKEN_REQUEST_FAILED') … }
+ */
+export class OidcClientCredentialsError extends Error {
+  constructor(
+    readonly code: OidcClientCredentialsErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}

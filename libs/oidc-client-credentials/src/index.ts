@@ -1,0 +1,37 @@
+export { OidcClientCredentialsModule } from './oidc-client-credentials.module.js';
+export {
+  OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
+  type OidcClientCredentialsModuleExtras,
+} from './oidc-client-credentials.module-definition.js';
+export { IssuerMetadataProvider } from './issuer-metadata.provider.js';
+export { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
+export {
+  OidcClientCredentialsError,
+  type OidcClientCredentialsErrorCode,
+} from './errors/oidc-client-credentials.error.js';
+export { ConfigurationError } from './errors/configuration.error.js';
+export { DiscoveryError } from './errors/discovery.error.js';
+export { TokenRequestError, type TokenRequestErrorCode } from './errors/token-request.error.js';
+export {
+  TokenVerificationError,
+  type TokenVerificationErrorCode,
+} from './errors/token-verification.error.js';
+export {
+  ValidatorUnavailableError,
+  type ValidatorUnavailableErrorCode,
+} from './errors/validator-unavailable.error.js';
+export type {
+  AuthorizedHttpOptions,
+  ClientAssertionOptions,
+  ClientAuthMethod,
+  HttpLimitsOptions,
+  OidcClientCredentialsModuleOptions,
+  OidcEndpoints,
+  RetryOptions,
+  SharedCacheOptions,
+  TokenLocation,
+  TokenRenewalOptions,
+  VerificationOptions,
+  VerificationStrategyName,
+} from './interfaces/oidc-client-credentials-options.interface.js';
+export type { VerifiedToken } from './interfaces/verified-token.interface.js';

@@ -1,0 +1,181 @@
+import type { Type } from '@nestjs/common';
+import type { JWK } from 'jose';
+import type { Keyv } from 'keyv';
+import type { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
+
+/**
+ * How this service authenticates to the ID service's token (and introspection) endpoint.
+ *
+ * - `client_secret_basic` (default): `Authorization: Basic` with the id and secret each
+ *   form-urlencoded first (RFC 6749 §2.3.1).
+ * - `client_secret_post`: `client_id` and `client_secret` in the form body.
+ * - `client_secret_query`: the seed ID service's curl form, parameters in the URL query of the POST.
+ *   Kept for compatibility only; secrets in URLs end up in access logs.
+ * - `private_key_jwt`: a signed assertion (RFC 7523), fresh for every request.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+ */
+export type ClientAuthMethod =
+  'client_secret_basic' | 'client_secret_post' | 'client_secret_query' | 'private_key_jwt';
+
+/** Explicit ID service endpoints; each one given makes its discovery unnecessary. */
+export interface OidcEndpoints {
+  token?: string;
+  introspection?: string;
+  userinfo?: string;
+  jwks?: string;
+}
+
+/** When a cached outbound token is renewed, and how long a token without `expires_in` lives. */
+export interface TokenRenewalOptions {
+  /** Start renewing after this fraction of the lifetime has passed. Default `0.8`. */
+  renewAfterFraction?: number;
+  /** Start renewing at the latest this many seconds before expiry. Default `60`. */
+  renewBeforeExpirySeconds?: number;
+  /** Lifetime assumed when the ID service omits `expires_in`. Default `300`; never infinite. */
+  defaultLifetimeSeconds?: number;
+  /** Upper bound on a token's cached lifetime, whatever `expires_in` says. Default `86400`. */
+  maxLifetimeSeconds?: number;
+}
+
+/** Retries of transient token endpoint failures (network, timeout, 5xx, 429). */
+export interface RetryOptions {
+  /** Attempts in total, the first included. Default `3`. */
+  maxAttempts?: number;
+  /** First backoff delay; doubles each attempt, with full jitter. Default `200`. */
+  initialDelayMs?: number;
+  /** Largest single backoff delay. Default `5000`. */
+  maxDelayMs?: number;
+  /** Overall deadline for one token acquisition, retries included. Default `15000`. */
+  deadlineMs?: number;
+}
+
+/** Limits of every HTTP call the library makes to the ID service. */
+export interface HttpLimitsOptions {
+  /** Per-request timeout. Default `5000`. */
+  timeoutMs?: number;
+  /** Largest response body accepted. Default `65536`. */
+  maxResponseBytes?: number;
+}
+
+/** Options of the assertion sent with `private_key_jwt`. */
+export interface ClientAssertionOptions {
+  /**
+   * `aud` of the assertion: the issuer identifier (default, immune to audience injection) or the
+   * exact token endpoint URL.
+   */
+  audience?: 'issuer' | 'token_endpoint';
+  /** Send `typ: client-authentication+jwt` (draft-ietf-oauth-rfc7523bis). Default `false`. */
+  explicitType?: boolean;
+}
+
+/** The token-attaching HttpService's behaviour on a 401 from the called API. */
+export interface AuthorizedHttpOptions {
+  /** Renew the token and retry once on 401: for idempotent methods (default), all, or never. */
+  retryOnUnauthorized?: 'idempotent' | 'all' | 'never';
+}
+
+/** Where the guard looks for the bearer token (RFC 6750 §2). Default `['header']`. */
+export type TokenLocation = 'header' | 'query' | 'body';
+
+/** Built-in verification strategy names. */
+export type VerificationStrategyName = 'jwt' | 'introspection' | 'userinfo' | 'auto';
+
+/** Inbound verification options. */
+export interface VerificationOptions {
+  /** Which way tokens are checked. Default `'auto'`. */
+  strategy?: VerificationStrategyName | Type<TokenVerificationStrategy> | TokenVerificationStrategy;
+  /** When set, `aud` must contain one of these. */
+  audience?: string | string[];
+  /** When set, the client (`client_id`, else `sub`) must be one of these. */
+  allowedClientIds?: string[];
+  /** Refuse tokens whose `sub` is not the client itself (the seed's check). Default `false`. */
+  requireSubjectIsClient?: boolean;
+  /** JWS algorithms accepted in JWT mode. Default `['RS256', 'PS256', 'ES256', 'EdDSA']`. */
+  algorithms?: string[];
+  /** Allowed clock skew for `exp`, `nbf`, `iat`. Default `30`. */
+  clockToleranceSeconds?: number;
+  /** `'default'` accepts the seed's tokens; `'rfc9068'` demands `typ: at+jwt`, `client_id`, `jti`, `iat`. */
+  profile?: 'default' | 'rfc9068';
+  /** Bearer tokens longer than this are refused before parsing. Default `8192`. */
+  maxTokenLength?: number;
+  /** Where tokens are read from. Default `['header']`. */
+  tokenLocations?: TokenLocation[];
+  /** `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string;
+  /** Longest a positive result is cached, in seconds (never past `exp`). Default `300`. */
+  cacheTtlSeconds?: number;
+  /** How long an inactive/invalid result is cached, in seconds. Default `10`. */
+  negativeCacheTtlSeconds?: number;
+  /** Entries kept in the in-process cache. Default `10000`. */
+  cacheMaxEntries?: number;
+  /** JWKS refresh on unknown `kid`: at most once per this many seconds. Default `30`. */
+  jwksCooldownSeconds?: number;
+  /** JWKS is refetched after this many seconds. Default `600`. */
+  jwksMaxAgeSeconds?: number;
+  /** Last known keys keep working this long after the JWKS endpoint starts failing. Default `3600`. */
+  jwksStaleWindowSeconds?: number;
+  /** `Retry-After` sent with 503 when the ID service is unavailable. Default `5`. */
+  retryAfterSeconds?: number;
+}
+
+/** Shared cache (several instances, one store). */
+export interface SharedCacheOptions {
+  /** Keyv stores, as @nestjs/cache-manager takes them (e.g. `createKeyv('redis://…')`). */
+  stores?: Keyv[];
+  /** Prefix of every key this module writes. Default `'oidc-cc'`. */
+  keyPrefix?: string;
+  /** 32-byte key (base64 or Buffer) to encrypt tokens at rest with AES-256-GCM. */
+  encryptionKey?: string | Buffer;
+}
+
+/**
+ * Options of {@link OidcClientCredentialsModule.forRoot}.
+ *
+ * @example
+ * OidcClientCredentialsModule.forRoot({
+ *   issuer: 'https://id.example.com',
+ *   clientId: 'billing',
+ *   clientSecret: process.env.CLIENT_SECRET,
+ *   scope: 'orders:read',
+ * });
+ */
+export interface OidcClientCredentialsModuleOptions {
+  /** Issuer identifier; discovery is at `{issuer}/.well-known/openid-configuration`. */
+  issuer: string;
+  /** Explicit endpoint URLs; they win over discovery. */
+  endpoints?: OidcEndpoints;
+  /** This service's client id at the ID service. */
+  clientId?: string;
+  /** This service's client secret (not with `private_key_jwt`). */
+  clientSecret?: string;
+  /** Default `'client_secret_basic'`. */
+  clientAuthMethod?: ClientAuthMethod;
+  /** Private JWK (with `kid` and `alg`) for `private_key_jwt`. */
+  privateKey?: JWK;
+  /** Assertion details for `private_key_jwt`. */
+  clientAssertion?: ClientAssertionOptions;
+  /** Scope(s) requested with the token. */
+  scope?: string | string[];
+  /** `audience` parameter(s) sent with the token request. */
+  audience?: string | string[];
+  /** RFC 8707 `resource` indicator(s) sent with the token request. */
+  resource?: string | string[];
+  /** Any further token request parameters. */
+  extraParams?: Record<string, string>;
+  /** Renewal timing of outbound tokens. */
+  tokenRenewal?: TokenRenewalOptions;
+  /** Retry policy of the token endpoint. */
+  retry?: RetryOptions;
+  /** Timeouts and size limits of calls to the ID service. */
+  http?: HttpLimitsOptions;
+  /** The token-attaching HttpService's 401 behaviour. */
+  authorizedHttp?: AuthorizedHttpOptions;
+  /** Inbound verification. */
+  verification?: VerificationOptions;
+  /** Shared cache across instances. */
+  cache?: SharedCacheOptions;
+  /** Accept `http://` endpoints on non-loopback hosts. Development only. Default `false`. */
+  allowInsecureHttp?: boolean;
+}

@@ -1,0 +1,85 @@
+import { Test } from '@nestjs/testing';
+import {
+  DiscoveryError,
+  IssuerMetadataProvider,
+  OidcClientCredentialsModule,
+  type OidcClientCredentialsModuleOptions,
+} from 'nest-oidc-client-credentials';
+import { FakeIdService, PATHS } from '../../../test/utils/fake-id-service.js';
+
+describe('IssuerMetadataProvider', () => {
+  let idp: FakeIdService;
+
+  beforeEach(async () => {
+    idp = await FakeIdService.start();
+  });
+  afterEach(() => idp.close());
+
+  async function metadataProvider(options: Partial<OidcClientCredentialsModuleOptions> = {}) {
+    const moduleRef = await Test.createTestingModule({
+      imports: [OidcClientCredentialsModule.forRoot({ issuer: idp.issuer, ...options })],
+    }).compile();
+    return moduleRef.get(IssuerMetadataProvider);
+  }
+
+  it('discovers endpoints once and shares the fetch between concurrent callers', async () => {
+    const metadata = await metadataProvider();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => metadata.require('token_endpoint')),
+    );
+    expect(results[0].token_endpoint).toBe(idp.url(PATHS.token));
+    expect(idp.requestsTo(PATHS.discovery)).toHaveLength(1);
+  });
+
+  it('needs no discovery when the endpoint is explicit', async () => {
+    const metadata = await metadataProvider({ endpoints: { token: idp.url('/custom/token') } });
+    const as = await metadata.require('token_endpoint');
+    expect(as.token_endpoint).toBe(idp.url('/custom/token'));
+    expect(idp.requests).toHaveLength(0);
+  });
+
+  it('lets explicit endpoints win over discovered ones', async () => {
+    const metadata = await metadataProvider({ endpoints: { jwks: idp.url('/keys') } });
+    const as = await metadata.require('introspection_endpoint');
+    expect(as.jwks_uri).toBe(idp.url('/keys'));
+    expect(as.introspection_endpoint).toBe(idp.url(PATHS.introspection));
+  });
+
+  it.each([
+    ['trailing-slash', (issuer: string) => `${issuer}/`],
+    ['other-host', () => 'http://127.0.0.2:1'],
+  ])('S42 refuses metadata whose issuer differs (%s)', async (_case, mutate) => {
+    idp.on(PATHS.discovery, () => ({
+      body: { issuer: mutate(idp.issuer), token_endpoint: idp.url(PATHS.token) },
+    }));
+    const metadata = await metadataProvider();
+    await expect(metadata.require('token_endpoint')).rejects.toBeInstanceOf(DiscoveryError);
+  });
+
+  it('does not cache a failed discovery: the next call retries', async () => {
+    let calls = 0;
+    idp.on(PATHS.discovery, () => (++calls === 1 ? { status: 503, body: 'down' } : undefined));
+    const metadata = await metadataProvider();
+    await expect(metadata.require('token_endpoint')).rejects.toMatchObject({
+      code: 'OIDC_CC_DISCOVERY_FAILED',
+    });
+    await expect(metadata.require('token_endpoint')).resolves.toMatchObject({
+      token_endpoint: idp.url(PATHS.token),
+    });
+  });
+
+  it('does not follow a redirect on discovery', async () => {
+    idp.on(PATHS.discovery, () => ({ status: 302, headers: { location: idp.url('/elsewhere') } }));
+    const metadata = await metadataProvider();
+    await expect(metadata.require('token_endpoint')).rejects.toBeInstanceOf(DiscoveryError);
+    expect(idp.requestsTo('/elsewhere')).toHaveLength(0);
+  });
+
+  it('refuses a discovered http:// endpoint on a non-loopback host', async () => {
+    idp.on(PATHS.discovery, () => ({
+      body: { issuer: idp.issuer, token_endpoint: 'http://id.example.com/token' },
+    }));
+    const metadata = await metadataProvider();
+    await expect(metadata.require('token_endpoint')).rejects.toBeInstanceOf(DiscoveryError);
+  });
+});
