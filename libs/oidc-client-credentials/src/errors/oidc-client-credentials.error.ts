@@ -10,6 +10,7 @@ export type OidcClientCredentialsErrorCode =
   | 'OIDC_CC_TOKEN_ENDPOINT_THROTTLED'
   | 'OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN'
   | 'OIDC_CC_TOKEN_MISSING'
+  | 'OIDC_CC_BEARER_REQUEST_INVALID'
   | 'OIDC_CC_TOKEN_MALFORMED'
   | 'OIDC_CC_TOKEN_INVALID'
   | 'OIDC_CC_TOKEN_EXPIRED'
@@ -19,7 +20,8 @@ export type OidcClientCredentialsErrorCode =
   | 'OIDC_CC_JWKS_UNAVAILABLE'
   | 'OIDC_CC_INTROSPECTION_UNAVAILABLE'
   | 'OIDC_CC_USERINFO_UNAVAILABLE'
-  | 'OIDC_CC_VALIDATOR_UNAVAILABLE';
+  | 'OIDC_CC_VALIDATOR_UNAVAILABLE'
+  | 'OIDC_CC_VERIFIED_TOKEN_MISSING';
 
 /**
  * Base class of every error this library throws. `code` is stable; `message` never contains a
