@@ -4,6 +4,15 @@ export {
   type OidcClientCredentialsModuleExtras,
 } from './oidc-client-credentials.module-definition.js';
 export { IssuerMetadataProvider } from './issuer-metadata.provider.js';
+export { TokenProvider } from './token.provider.js';
+export {
+  ClientCredentialsHttpService,
+  withClientCredentials,
+} from './client-credentials-http.service.js';
+export type {
+  ClientCredentialsToken,
+  GetTokenOptions,
+} from './interfaces/client-credentials-token.interface.js';
 export { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
 export {
   OidcClientCredentialsError,

@@ -1,0 +1,115 @@
+import { HttpService } from '@nestjs/axios';
+import axios, {
+  AxiosHeaders,
+  isAxiosError,
+  type AxiosInstance,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
+import { ConfigurationError } from './errors/configuration.error.js';
+import type { AuthorizedHttpOptions } from './interfaces/oidc-client-credentials-options.interface.js';
+import type { TokenProvider } from './token.provider.js';
+
+/** Methods that may be repeated safely, so a refused call is retried with a new token. */
+const IDEMPOTENT_METHODS = new Set(['get', 'head', 'options', 'put', 'delete']);
+
+/** Per-request state, under a namespaced config key so it survives axios' config merging. */
+const STATE = 'oidcClientCredentials';
+interface RequestState {
+  /** The Authorization header was set here (a caller's own header is never touched). */
+  attached: boolean;
+  /** This request is already the one retry after a 401. */
+  retried: boolean;
+}
+type StatefulConfig = InternalAxiosRequestConfig & { [STATE]?: RequestState };
+
+const installed = new WeakSet<AxiosInstance>();
+
+/**
+ * Installs the client credentials interceptors on a user's own `HttpService` (from
+ * `HttpModule.register(...)`, which has its own axios instance): every request gets
+ * `Authorization: Bearer <token>` unless it already carries an Authorization header; a 401 from
+ * the called API drops that token, obtains a new one and repeats the call once — for idempotent
+ * methods (GET, HEAD, OPTIONS, PUT, DELETE) unless `retryOnUnauthorized` is `'all'` or `'never'`.
+ * A second 401 is returned as it is.
+ *
+ * @throws ConfigurationError for the process-wide default axios instance (plain `HttpModule`):
+ *   tokens would then go with every axios call of the process.
+ * @example
+ * constructor(http: HttpService, tokens: TokenProvider) { withClientCredentials(http, tokens); }
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export function withClientCredentials<T extends HttpService>(
+  httpService: T,
+  tokenProvider: TokenProvider,
+  options: AuthorizedHttpOptions = {},
+): T {
+  const instance = httpService.axiosRef;
+  if (instance === axios) {
+    throw new ConfigurationError(
+      'httpService',
+      'uses the global axios instance; register it with HttpModule.register({}) so tokens go only with its own requests',
+    );
+  }
+  if (installed.has(instance)) return httpService;
+  installed.add(instance);
+  const mode = options.retryOnUnauthorized ?? 'idempotent';
+
+  instance.interceptors.request.use(async (config: StatefulConfig) => {
+    config.headers = AxiosHeaders.from(config.headers);
+    if (config.headers.has('authorization')) return config;
+    const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
+    const token = await tokenProvider.getToken(signal ? { signal } : undefined);
+    config.headers.set('Authorization', `Bearer ${token}`);
+    config[STATE] = { attached: true, retried: config[STATE]?.retried ?? false };
+    return config;
+  });
+
+  const retryIfRefused = (config: StatefulConfig | undefined): Promise<AxiosResponse> | null => {
+    const state = config?.[STATE];
+    if (!config || !state?.attached || state.retried) return null;
+    if (mode === 'never') return null;
+    if (mode === 'idempotent' && !IDEMPOTENT_METHODS.has((config.method ?? 'get').toLowerCase())) {
+      return null;
+    }
+    const sent = /^Bearer (.+)$/.exec(String(config.headers.get('authorization') ?? ''))?.[1];
+    if (sent) tokenProvider.invalidate(sent);
+    config.headers.delete('authorization');
+    config[STATE] = { attached: false, retried: true };
+    return instance.request(config);
+  };
+
+  instance.interceptors.response.use(
+    // A caller whose validateStatus accepts 401 gets the same single retry.
+    (response) =>
+      (response.status === 401 && retryIfRefused(response.config as StatefulConfig)) || response,
+    (error: unknown) => {
+      if (isAxiosError(error) && error.response?.status === 401) {
+        const retry = retryIfRefused(error.config as StatefulConfig | undefined);
+        if (retry) return retry;
+      }
+      return Promise.reject(error);
+    },
+  );
+  return httpService;
+}
+
+/**
+ * An `HttpService` (from @nestjs/axios) with its own axios instance that sends the client
+ * credentials token with every request; see {@link withClientCredentials}. Registered and
+ * exported by `OidcClientCredentialsModule`.
+ *
+ * @example
+ * constructor(private readonly http: ClientCredentialsHttpService) {}
+ * const { data } = await firstValueFrom(this.http.get('https://orders.example.com/orders'));
+ */
+export class ClientCredentialsHttpService extends HttpService {
+  constructor(
+    tokenProvider: TokenProvider,
+    options: AuthorizedHttpOptions = {},
+    instance: AxiosInstance = axios.create(),
+  ) {
+    super(instance);
+    withClientCredentials(this, tokenProvider, options);
+  }
+}

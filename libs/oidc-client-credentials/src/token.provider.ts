@@ -1,0 +1,252 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { OidcClientCredentialsError } from './errors/oidc-client-credentials.error.js';
+import { TokenRequestError } from './errors/token-request.error.js';
+import type {
+  ClientCredentialsToken,
+  GetTokenOptions,
+} from './interfaces/client-credentials-token.interface.js';
+import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
+import { fullJitterDelayMs, sleep } from './token/backoff.util.js';
+import {
+  createClientAuthentication,
+  type ClientAuthentication,
+} from './token/client-authentication.util.js';
+import { isTransient, requestToken } from './token/token-request.util.js';
+import {
+  createCacheEntry,
+  MemoryTokenCache,
+  tokenCacheKey,
+  type TokenCache,
+  type TokenCacheEntry,
+} from './token/token-cache.store.js';
+import { assertOutboundCredentials, type ResolvedOptions } from './utils/resolve-options.util.js';
+
+/**
+ * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;
+ * callers meanwhile get the same error at once instead of re-hitting the endpoint (R08).
+ */
+export const REFUSAL_COOLDOWN_MS = 5_000;
+/** First wait after a failed background renewal; doubles per failure (R04). */
+export const RENEWAL_RETRY_BASE_MS = 5_000;
+/** Longest wait between background renewal attempts. */
+export const RENEWAL_RETRY_MAX_MS = 60_000;
+
+/**
+ * Obtains access tokens with the OAuth 2.0 client credentials grant and keeps them: a cached
+ * `getToken()` is a clock check and an already settled promise. Concurrent callers share one
+ * request; inside the renewal window callers get the current token while one background renewal
+ * runs; transient failures are retried with backoff within a deadline; refusals are not.
+ *
+ * @example
+ * constructor(private readonly tokens: TokenProvider) {}
+ * const token = await this.tokens.getToken();
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ */
+@Injectable()
+export class TokenProvider implements OnModuleInit {
+  private readonly logger = new Logger(TokenProvider.name);
+  private readonly cache: TokenCache = new MemoryTokenCache();
+  private readonly cacheKey: string;
+  private authentication?: Promise<ClientAuthentication>;
+  private inflight?: Promise<TokenCacheEntry>;
+  private cooldown?: { until: number; error: TokenRequestError };
+  private renewalFailures = 0;
+  private nextRenewalAt = 0;
+
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    private readonly metadata: IssuerMetadataProvider,
+  ) {
+    this.cacheKey = tokenCacheKey(options);
+  }
+
+  /**
+   * A service that configures any outbound credential must configure all of them: checked at
+   * startup, so the error names the missing option before the first call. A service without any
+   * (inbound only) boots, and `getToken()` rejects with the same error.
+   */
+  async onModuleInit(): Promise<void> {
+    const { clientId, clientSecret, privateKey } = this.options;
+    if (clientId === undefined && clientSecret === undefined && privateKey === undefined) return;
+    await this.clientAuthentication();
+  }
+
+  /**
+   * The access token: the cached one until its renewal point, then still the cached one while a
+   * single background renewal runs, a new one once it has expired.
+   *
+   * @throws TokenRequestError (code `OIDC_CC_TOKEN_*`) when no valid token can be had.
+   * @throws ConfigurationError when the outbound credentials are not configured.
+   */
+  getToken(options?: GetTokenOptions): Promise<string> {
+    if (options?.forceRefresh !== true) {
+      const entry = this.usableEntry();
+      if (entry !== undefined) return entry.resolved;
+    }
+    return this.acquire(options).then((entry) => entry.token.accessToken);
+  }
+
+  /** Like {@link getToken}, with the token's type, local expiry time and granted scope. */
+  async getTokenResponse(options?: GetTokenOptions): Promise<ClientCredentialsToken> {
+    if (options?.forceRefresh !== true) {
+      const entry = this.usableEntry();
+      if (entry !== undefined) return entry.token;
+    }
+    return (await this.acquire(options)).token;
+  }
+
+  /**
+   * Forgets `accessToken` if it is still the cached token, e.g. because the called API refused it
+   * with 401; the next {@link getToken} then obtains a new one. A token that was already replaced
+   * is left alone, so many 401s for the same token cause one renewal.
+   *
+   * @returns whether the cached token was dropped.
+   * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (invalid_token)
+   */
+  invalidate(accessToken: string): boolean {
+    const entry = this.cache.get(this.cacheKey);
+    if (entry === undefined || entry.token.accessToken !== accessToken) return false;
+    this.cache.delete(this.cacheKey);
+    return true;
+  }
+
+  /** The hot path: a clock check, and a background renewal once the renewal point has passed. */
+  private usableEntry(): TokenCacheEntry | undefined {
+    const entry = this.cache.get(this.cacheKey);
+    if (entry === undefined) return undefined;
+    const now = Date.now();
+    if (now < entry.renewAt) return entry;
+    if (now < entry.expiresAt) {
+      this.renewInBackground(now);
+      return entry;
+    }
+    this.cache.delete(this.cacheKey);
+    return undefined;
+  }
+
+  private acquire(options?: GetTokenOptions): Promise<TokenCacheEntry> {
+    const shared = this.sharedRequest();
+    const signal = options?.signal;
+    if (signal === undefined) return shared;
+    // The caller stops waiting; the shared request is not cancelled (R12).
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Single flight: every caller joins the request in progress, or starts the only one. */
+  private sharedRequest(): Promise<TokenCacheEntry> {
+    if (this.inflight) return this.inflight;
+    const cooldown = this.cooldown;
+    if (cooldown && Date.now() < cooldown.until) return Promise.reject(cooldown.error);
+    const request = this.fetchToken();
+    this.inflight = request;
+    // Registered before any caller's handlers, so a caller retrying on failure starts afresh.
+    const clear = () => {
+      if (this.inflight === request) this.inflight = undefined;
+    };
+    request.then(clear, clear);
+    return request;
+  }
+
+  private renewInBackground(now: number): void {
+    if (this.inflight !== undefined || now < this.nextRenewalAt) return;
+    const cooldown = this.cooldown;
+    if (cooldown && now < cooldown.until) {
+      this.nextRenewalAt = cooldown.until;
+      return;
+    }
+    this.sharedRequest().then(
+      () => {
+        this.renewalFailures = 0;
+        this.nextRenewalAt = 0;
+      },
+      (error: unknown) => {
+        this.renewalFailures += 1;
+        const wait = Math.min(
+          RENEWAL_RETRY_MAX_MS,
+          RENEWAL_RETRY_BASE_MS * 2 ** (this.renewalFailures - 1),
+        );
+        this.nextRenewalAt = Date.now() + wait;
+        this.logger.warn(
+          `Token renewal failed (${describe(error)}); the current token is still served, next attempt in ${Math.round(wait / 1000)} s`,
+        );
+      },
+    );
+  }
+
+  /** One acquisition: attempts with backoff until success, a final failure or the deadline. */
+  private async fetchToken(): Promise<TokenCacheEntry> {
+    const authentication = await this.clientAuthentication();
+    const { retry, tokenRenewal } = this.options;
+    const deadline = Date.now() + retry.deadlineMs;
+    const deadlineSignal = AbortSignal.timeout(retry.deadlineMs);
+    const context = {
+      metadata: this.metadata,
+      clientId: this.options.clientId!,
+      authentication,
+      params: this.options.tokenParams,
+    };
+    for (let attempt = 1; ; attempt += 1) {
+      const sentAt = Date.now();
+      try {
+        const issued = await requestToken(context, deadlineSignal);
+        const entry = createCacheEntry(issued, sentAt, tokenRenewal);
+        if (entry.cacheable) this.cache.set(this.cacheKey, entry);
+        this.cooldown = undefined;
+        return entry;
+      } catch (error) {
+        if (!(error instanceof TokenRequestError)) throw error;
+        const delay = this.retryDelay(error, attempt, deadline);
+        if (delay === undefined) {
+          this.recordFailure(error, attempt);
+          throw error;
+        }
+        this.logger.debug(
+          `Token request attempt ${attempt} failed (${error.code}); retrying in ${delay} ms`,
+        );
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Milliseconds before the next attempt, or `undefined` when this failure is final. */
+  private retryDelay(error: TokenRequestError, attempt: number, deadline: number) {
+    if (!isTransient(error) || attempt >= this.options.retry.maxAttempts) return undefined;
+    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
+    const delay = Math.max(fullJitterDelayMs(attempt, this.options.retry), retryAfterMs);
+    return Date.now() + delay < deadline ? delay : undefined;
+  }
+
+  private recordFailure(error: TokenRequestError, attempts: number): void {
+    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
+    if (retryAfterMs > 0) {
+      this.cooldown = { until: Date.now() + retryAfterMs, error };
+    } else if (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED') {
+      this.cooldown = { until: Date.now() + REFUSAL_COOLDOWN_MS, error };
+    }
+    const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+    const line = `Token request failed after ${tries}: ${error.code}: ${error.message}`;
+    if (isTransient(error)) this.logger.warn(line);
+    else this.logger.error(line);
+  }
+
+  /** Credentials are checked and a private key imported once; a failure is remembered. */
+  private clientAuthentication(): Promise<ClientAuthentication> {
+    this.authentication ??= (async () => {
+      assertOutboundCredentials(this.options);
+      return createClientAuthentication(this.options);
+    })();
+    return this.authentication;
+  }
+}
+
+function describe(error: unknown): string {
+  const coded = error as Partial<OidcClientCredentialsError> | undefined;
+  return typeof coded?.code === 'string' ? coded.code : 'unexpected error';
+}
