@@ -15,6 +15,26 @@ export type {
 } from './interfaces/client-credentials-token.interface.js';
 export { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
 export {
+  ClientTokenGuard,
+  DEFAULT_REALM,
+  getVerifiedToken,
+  type BearerAnswer,
+} from './client-token.guard.js';
+export { ClientId } from './client-id.decorator.js';
+export { TokenClaims } from './token-claims.decorator.js';
+export { RequireScopes } from './require-scopes.decorator.js';
+export { Public } from './public.decorator.js';
+export type { BearerErrorCode } from './utils/www-authenticate.util.js';
+export {
+  BearerRequestError,
+  type BearerRequestErrorCode,
+  type BearerRequestErrorReason,
+} from './errors/bearer-request.error.js';
+export {
+  InsufficientScopeError,
+  type InsufficientScopeErrorCode,
+} from './errors/insufficient-scope.error.js';
+export {
   OidcClientCredentialsError,
   type OidcClientCredentialsErrorCode,
 } from './errors/oidc-client-credentials.error.js';

@@ -1,0 +1,17 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { requireVerifiedToken } from './client-token.guard.js';
+
+/**
+ * The calling client's id, from the token `ClientTokenGuard` verified: its `client_id` (or the
+ * seed ID service's `clientId`) when present, else its `sub`. Throws (500) on a route the guard did
+ * not check, rather than yielding `undefined`.
+ *
+ * @example
+ * @UseGuards(ClientTokenGuard)
+ * @Get('orders')
+ * list(@ClientId() clientId: string) {}
+ */
+export const ClientId = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): string =>
+    requireVerifiedToken(context, '@ClientId()').clientId,
+);

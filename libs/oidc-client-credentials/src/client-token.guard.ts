@@ -1,0 +1,373 @@
+import {
+  HttpException,
+  Inject,
+  Injectable,
+  Logger,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { BearerRequestError } from './errors/bearer-request.error.js';
+import { ConfigurationError } from './errors/configuration.error.js';
+import { InsufficientScopeError } from './errors/insufficient-scope.error.js';
+import {
+  OidcClientCredentialsError,
+  type OidcClientCredentialsErrorCode,
+} from './errors/oidc-client-credentials.error.js';
+import { TokenVerificationError } from './errors/token-verification.error.js';
+import type { VerifiedToken } from './interfaces/verified-token.interface.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
+import { Public } from './public.decorator.js';
+import { REQUIRED_SCOPES_METADATA } from './require-scopes.decorator.js';
+import { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
+import { bearerRequestParts, extractBearerToken } from './utils/bearer-token.util.js';
+import type { ResolvedOptions } from './utils/resolve-options.util.js';
+import { sanitizeForLog } from './utils/sanitize.util.js';
+import { buildBearerChallenge, type BearerErrorCode } from './utils/www-authenticate.util.js';
+
+/** `realm` of the challenge when `verification.realm` is not set. */
+export const DEFAULT_REALM = 'api';
+
+/** How the guard answers a refused request. */
+export interface BearerAnswer {
+  /** 400, 401, 403 or 503. */
+  status: number;
+  /** RFC 6750 error code; absent for a request without credentials and for 503. */
+  error?: BearerErrorCode;
+  /** Short fixed text for `error_description` and the body's `message`; never from the token. */
+  description: string;
+  /** Required scopes, for `insufficient_scope`. */
+  scope?: readonly string[];
+  /** `Retry-After` in seconds, for 503. */
+  retryAfterSeconds?: number;
+}
+
+const VERIFIED_TOKEN = Symbol('nest-oidc-client-credentials:verified-token');
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+const REALM = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+
+const INVALID_TOKEN_DESCRIPTIONS: Partial<Record<OidcClientCredentialsErrorCode, string>> = {
+  OIDC_CC_TOKEN_EXPIRED: 'The access token expired',
+  OIDC_CC_TOKEN_INACTIVE: 'The access token is not active',
+  OIDC_CC_TOKEN_MALFORMED: 'The access token is malformed',
+};
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set<OidcClientCredentialsErrorCode>([
+  'OIDC_CC_JWKS_UNAVAILABLE',
+  'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+  'OIDC_CC_USERINFO_UNAVAILABLE',
+  'OIDC_CC_DISCOVERY_FAILED',
+  'OIDC_CC_VALIDATOR_UNAVAILABLE',
+]);
+
+/**
+ * The verified token the guard attached to a request, or `undefined` when the route is public or
+ * unguarded. For interceptors, other guards (e.g. a rate-limit tracker per client) and middleware
+ * that runs after the guard.
+ */
+export function getVerifiedToken(request: object): VerifiedToken | undefined {
+  return (request as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN];
+}
+
+/**
+ * The verified token of the current request, for the parameter decorators. Throws when there is
+ * none, so a decorator on a route the guard did not check can never yield `undefined` for a
+ * security decision (the request fails with 500, which a first test run shows at once).
+ */
+export function requireVerifiedToken(context: ExecutionContext, decorator: string): VerifiedToken {
+  const verified =
+    context.getType() === 'http'
+      ? getVerifiedToken(context.switchToHttp().getRequest<object>())
+      : undefined;
+  if (!verified) {
+    throw new OidcClientCredentialsError(
+      'OIDC_CC_VERIFIED_TOKEN_MISSING',
+      `${decorator} needs ClientTokenGuard on this route (it is unguarded or marked @Public())`,
+    );
+  }
+  return verified;
+}
+
+/**
+ * Checks the bearer token of every HTTP request (RFC 6750) with the configured
+ * {@link TokenVerificationStrategy}, then the route's requirements, and answers failures with an
+ * RFC 6750 challenge: 401 without an error code when there are no credentials, 400
+ * `invalid_request`, 401 `invalid_token`, 403 `insufficient_scope`, or 503 with `Retry-After`
+ * when the ID service cannot answer. Response bodies and logs never contain the token.
+ *
+ * Use per route with `@UseGuards(ClientTokenGuard)` or app-wide as `APP_GUARD`, opening routes
+ * with `@Public()`. Its steps are protected methods, so a subclass can change one of them.
+ *
+ * Only the `http` context is supported; RPC, WebSocket and GraphQL requests are denied.
+ *
+ * @example
+ * @UseGuards(ClientTokenGuard)
+ * @RequireScopes('orders:read')
+ * @Get('orders')
+ * list(@ClientId() clientId: string) {}
+ * @see https://www.rfc-editor.org/rfc/rfc6750
+ */
+@Injectable()
+export class ClientTokenGuard implements CanActivate {
+  protected readonly logger = new Logger(ClientTokenGuard.name);
+  protected readonly realm: string;
+  private readonly warnedContextTypes = new Set<string>();
+
+  constructor(
+    protected readonly strategy: TokenVerificationStrategy,
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) protected readonly options: ResolvedOptions,
+    protected readonly reflector: Reflector,
+  ) {
+    const realm = options.verification.realm ?? DEFAULT_REALM;
+    if (!REALM.test(realm)) {
+      throw new ConfigurationError(
+        'verification.realm',
+        'expected printable ASCII without double quotes or backslashes',
+      );
+    }
+    this.realm = realm;
+  }
+
+  /** Runs extract → verify → authorize, and turns any failure into an RFC 6750 answer. */
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.isPublic(context)) return true;
+    if (context.getType() !== 'http') return this.denyUnsupportedContext(context);
+    const http = context.switchToHttp();
+    const request = http.getRequest<object>();
+    try {
+      const token = this.extractToken(request);
+      if (token === undefined) {
+        throw new BearerRequestError('OIDC_CC_TOKEN_MISSING', 'missing', 'No bearer token');
+      }
+      const verified = await this.verifyToken(token);
+      this.authorize(verified, context);
+      (request as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
+      return true;
+    } catch (error) {
+      throw this.challenge(error, context);
+    }
+  }
+
+  /** Whether `@Public()` opens the route (a handler's marker wins over its controller's). */
+  protected isPublic(context: ExecutionContext): boolean {
+    return (
+      this.reflector.getAllAndOverride(Public, [context.getHandler(), context.getClass()]) === true
+    );
+  }
+
+  /** Scopes the route requires: the controller's and the handler's together. */
+  protected requiredScopes(context: ExecutionContext): readonly string[] {
+    const handler = this.reflector.get<readonly string[] | undefined>(
+      REQUIRED_SCOPES_METADATA,
+      context.getHandler(),
+    );
+    const controller = this.reflector.get<readonly string[] | undefined>(
+      REQUIRED_SCOPES_METADATA,
+      context.getClass(),
+    );
+    if (!controller) return handler ?? NO_SCOPES;
+    if (!handler) return controller;
+    return [...new Set([...controller, ...handler])];
+  }
+
+  /**
+   * Reads the token from the enabled locations (`verification.tokenLocations`). Returns
+   * `undefined` when the request has no bearer credentials; throws for malformed ones.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
+   */
+  protected extractToken(request: object): string | undefined {
+    return extractBearerToken(bearerRequestParts(request), {
+      locations: this.options.verification.tokenLocations,
+      maxTokenLength: this.options.verification.maxTokenLength,
+    });
+  }
+
+  /**
+   * Asks the strategy, and refuses a result that is not a well-formed {@link VerifiedToken} (a
+   * strategy bug: answered 503) or whose `expiresAt` has passed (a stale cached result).
+   */
+  protected async verifyToken(token: string): Promise<VerifiedToken> {
+    const verified = await this.strategy.verify(token);
+    if (!isVerifiedToken(verified)) {
+      throw new TypeError('The verification strategy returned a malformed result');
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (
+      verified.expiresAt !== undefined &&
+      verified.expiresAt + this.options.verification.clockToleranceSeconds <= now
+    ) {
+      throw new TokenVerificationError('OIDC_CC_TOKEN_EXPIRED', 'The verified token has expired');
+    }
+    return verified;
+  }
+
+  /**
+   * The route's and the service's requirements, checked on every request (cached verification
+   * results included): `requireSubjectIsClient` (401 `invalid_token`), `allowedClientIds` and
+   * `@RequireScopes()` (403 `insufficient_scope`).
+   */
+  protected authorize(token: VerifiedToken, context: ExecutionContext): void {
+    const { requireSubjectIsClient, allowedClientIds } = this.options.verification;
+    if (requireSubjectIsClient && token.subject !== token.clientId) {
+      throw new TokenVerificationError(
+        'OIDC_CC_TOKEN_INVALID',
+        'The token does not identify the client itself (sub differs from the client id)',
+      );
+    }
+    if (allowedClientIds && !allowedClientIds.has(token.clientId)) {
+      throw new InsufficientScopeError(
+        'OIDC_CC_CLIENT_NOT_ALLOWED',
+        'The client is not in verification.allowedClientIds',
+      );
+    }
+    const required = this.requiredScopes(context);
+    if (required.length > 0) {
+      const granted = new Set(token.scopes);
+      if (!required.every((scope) => granted.has(scope))) {
+        throw new InsufficientScopeError(
+          'OIDC_CC_INSUFFICIENT_SCOPE',
+          'The token lacks a required scope',
+          required,
+        );
+      }
+    }
+  }
+
+  /**
+   * Maps a failure to its answer. Errors are recognised by their stable `code`; anything else is
+   * a bug and fails closed with 503 (a 401 would make correct clients drop good tokens).
+   */
+  protected answerFor(error: unknown): BearerAnswer {
+    const code = errorCode(error);
+    const retryAfterSeconds = this.options.verification.retryAfterSeconds;
+    switch (code) {
+      case 'OIDC_CC_TOKEN_MISSING':
+        return { status: 401, description: 'Bearer token required' };
+      case 'OIDC_CC_BEARER_REQUEST_INVALID':
+        return {
+          status: 400,
+          error: 'invalid_request',
+          description: 'Malformed bearer token request',
+        };
+      case 'OIDC_CC_INSUFFICIENT_SCOPE':
+        return {
+          status: 403,
+          error: 'insufficient_scope',
+          description: 'The access token lacks a required scope',
+          scope: error instanceof InsufficientScopeError ? error.requiredScopes : undefined,
+        };
+      case 'OIDC_CC_CLIENT_NOT_ALLOWED':
+        return {
+          status: 403,
+          error: 'insufficient_scope',
+          description: 'The client is not allowed to call this service',
+        };
+      case 'OIDC_CC_TOKEN_INVALID':
+      case 'OIDC_CC_TOKEN_EXPIRED':
+      case 'OIDC_CC_TOKEN_INACTIVE':
+      case 'OIDC_CC_TOKEN_MALFORMED':
+        return {
+          status: 401,
+          error: 'invalid_token',
+          description: INVALID_TOKEN_DESCRIPTIONS[code] ?? 'The access token is invalid',
+        };
+    }
+    return {
+      status: 503,
+      description: 'Token verification is temporarily unavailable',
+      retryAfterSeconds,
+    };
+  }
+
+  /**
+   * Sets `WWW-Authenticate` (or `Retry-After` for 503) on the response, logs the error's code
+   * (never its message, which could quote the token) and returns the exception to throw.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+   */
+  protected challenge(error: unknown, context: ExecutionContext): HttpException {
+    if (error instanceof HttpException) return error;
+    const answer = this.answerFor(error);
+    this.logRefusal(error, answer);
+    const response = context.switchToHttp().getResponse<object>();
+    if (answer.status === 503) {
+      setHeader(response, 'Retry-After', String(Math.ceil(answer.retryAfterSeconds ?? 1)));
+    } else {
+      setHeader(
+        response,
+        'WWW-Authenticate',
+        buildBearerChallenge({
+          realm: this.realm,
+          error: answer.error,
+          errorDescription: answer.description,
+          scope: answer.scope,
+        }),
+      );
+    }
+    return new HttpException(
+      {
+        statusCode: answer.status,
+        error: answer.error ?? (answer.status === 503 ? 'Service Unavailable' : 'Unauthorized'),
+        message: answer.description,
+      },
+      answer.status,
+    );
+  }
+
+  /** Non-HTTP transports are not supported yet: deny rather than let requests through. */
+  protected denyUnsupportedContext(context: ExecutionContext): boolean {
+    const type = context.getType();
+    if (!this.warnedContextTypes.has(type)) {
+      this.warnedContextTypes.add(type);
+      this.logger.warn(
+        `ClientTokenGuard denies "${sanitizeForLog(type, 40)}" requests: only HTTP is supported`,
+      );
+    }
+    return false;
+  }
+
+  private logRefusal(error: unknown, answer: BearerAnswer): void {
+    const code = errorCode(error);
+    if (answer.status < 500) {
+      this.logger.debug?.(`Bearer token refused with ${answer.status}: ${code}`);
+    } else if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
+      this.logger.warn(`Token verification unavailable (${code}); answered 503`);
+    } else {
+      const name = error instanceof Error ? sanitizeForLog(error.name, 60) : typeof error;
+      this.logger.error(
+        `Unexpected ${name}${code ? ` (${code})` : ''} while verifying a bearer token; answered 503`,
+      );
+    }
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? sanitizeForLog(code, 60) : undefined;
+}
+
+function isVerifiedToken(value: unknown): value is VerifiedToken {
+  if (typeof value !== 'object' || value === null) return false;
+  const token = value as Partial<VerifiedToken>;
+  return (
+    typeof token.clientId === 'string' &&
+    token.clientId.length > 0 &&
+    Array.isArray(token.scopes) &&
+    token.scopes.every((scope) => typeof scope === 'string') &&
+    (token.subject === undefined || typeof token.subject === 'string') &&
+    (token.expiresAt === undefined || Number.isFinite(token.expiresAt)) &&
+    typeof token.claims === 'object' &&
+    token.claims !== null
+  );
+}
+
+function setHeader(response: object, name: string, value: string): void {
+  const res = response as {
+    header?: (name: string, value: string) => unknown;
+    setHeader?: (name: string, value: string) => unknown;
+  };
+  // Fastify's reply and Express's response both have header(); a bare Node response setHeader().
+  if (typeof res.header === 'function') res.header(name, value);
+  else if (typeof res.setHeader === 'function') res.setHeader(name, value);
+}
