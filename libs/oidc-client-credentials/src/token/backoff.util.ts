@@ -29,7 +29,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   if (/^\d+$/.test(trimmed)) {
     seconds = Number(trimmed);
   } else {
-    const date = Date.parse(trimmed);
+    // An HTTP date names its weekday; this keeps Date.parse from reading "-5" as a year.
+    const date = /^[A-Za-z]{3}, /.test(trimmed) ? Date.parse(trimmed) : NaN;
     if (Number.isNaN(date)) return undefined;
     seconds = Math.ceil((date - now) / 1000);
   }

@@ -73,7 +73,8 @@ export async function requestToken(
   try {
     json = await oauth.processClientCredentialsResponse(as, client, response);
   } catch (error) {
-    const reason = error instanceof Error ? sanitizeForLog(error.message) : undefined;
+    // oauth4webapi's messages are fixed texts naming a field, never its value.
+    const reason = sanitizeForLog(errorField(error, 'message')?.replace(/"/g, ''));
     throw new TokenRequestError(
       'OIDC_CC_TOKEN_RESPONSE_INVALID',
       `Invalid token response: ${reason ?? 'unreadable'}`,
@@ -103,15 +104,16 @@ function transportError(error: unknown): TokenRequestError {
       `Invalid token response: body larger than ${error.limit} bytes`,
     );
   }
-  const name = error instanceof Error ? error.name : '';
+  // Duck-typed: fetch's errors may come from another realm (vm contexts, test runners).
+  const name = errorField(error, 'name') ?? '';
   if (name === 'TimeoutError' || name === 'AbortError') {
     return new TokenRequestError('OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE', 'Token endpoint timed out');
   }
-  if (error instanceof TypeError && error.message === 'fetch failed') {
+  if (name === 'TypeError' && errorField(error, 'message') === 'fetch failed') {
     // Only a system error code is kept: undici's messages may quote the URL, and with
     // client_secret_query the URL holds the secret.
-    const code = (error.cause as { code?: unknown } | undefined)?.code;
-    const detail = typeof code === 'string' ? ` (${sanitizeForLog(code, 40)})` : '';
+    const code = errorField(property(error, 'cause'), 'code');
+    const detail = code ? ` (${sanitizeForLog(code, 40)})` : '';
     return new TokenRequestError(
       'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
       `Token endpoint unreachable${detail}`,
@@ -193,4 +195,16 @@ function clean(value: unknown, secrets: readonly string[], maxLength: number): s
   let text = value;
   for (const secret of secrets) text = text.split(secret).join('[redacted]');
   return sanitizeForLog(text, maxLength) || undefined;
+}
+
+/** A string field of an error-like value, or `undefined`. */
+function errorField(error: unknown, field: string): string | undefined {
+  const value = property(error, field);
+  return typeof value === 'string' ? value : undefined;
+}
+
+function property(value: unknown, field: string): unknown {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)[field]
+    : undefined;
 }

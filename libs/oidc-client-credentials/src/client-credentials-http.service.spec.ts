@@ -1,0 +1,215 @@
+import { HttpService } from '@nestjs/axios';
+import { Logger } from '@nestjs/common';
+import axios, { type AxiosError } from 'axios';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import {
+  ClientCredentialsHttpService,
+  IssuerMetadataProvider,
+  TokenProvider,
+  TokenRequestError,
+  withClientCredentials,
+  type AuthorizedHttpOptions,
+} from 'nest-oidc-client-credentials';
+import { FakeIdService, PATHS } from '../../../test/utils/fake-id-service.js';
+import { resolveOptions } from './utils/resolve-options.util.js';
+
+/** A called API on loopback: records the Authorization header of every call, answers from a script. */
+class Downstream {
+  readonly calls: { method: string; authorization?: string }[] = [];
+  private statuses: number[] = [];
+  private readonly refused = new Set<string>();
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<Downstream> {
+    const server = createServer();
+    const downstream = new Downstream(server);
+    server.on('request', (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        downstream.calls.push({ method: req.method!, authorization: req.headers.authorization });
+        const refused = downstream.refused.has(req.headers.authorization ?? '');
+        const status = refused ? 401 : (downstream.statuses.shift() ?? 200);
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return downstream;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/orders`;
+  }
+
+  /** The next calls answer with these statuses, then 200. */
+  answer(...statuses: number[]): void {
+    this.statuses = statuses;
+  }
+
+  /** Answers 401 to every call that carries this token (as if it were revoked). */
+  refuse(token: string): void {
+    this.refused.add(`Bearer ${token}`);
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+    this.statuses = [];
+    this.refused.clear();
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('ClientCredentialsHttpService', () => {
+  let idp: FakeIdService;
+  let api: Downstream;
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    idp = await FakeIdService.start({ tokenFormat: 'opaque' });
+    api = await Downstream.start();
+  });
+  afterAll(async () => {
+    Logger.overrideLogger(new Logger());
+    await Promise.all([idp.close(), api.close()]);
+  });
+  afterEach(() => {
+    idp.reset();
+    api.reset();
+  });
+
+  function tokenProvider(): TokenProvider {
+    const resolved = resolveOptions({
+      issuer: idp.issuer,
+      endpoints: { token: idp.url(PATHS.token) },
+      clientId: 'test-client',
+      clientSecret: 'test-secret',
+      retry: { maxAttempts: 1 },
+    });
+    return new TokenProvider(resolved, new IssuerMetadataProvider(resolved));
+  }
+  const http = (options?: AuthorizedHttpOptions) =>
+    new ClientCredentialsHttpService(tokenProvider(), options);
+  const tokenRequests = () => idp.requestsTo(PATHS.token);
+  const bearer = (i: number) => /^Bearer (.+)$/.exec(api.calls[i].authorization ?? '')?.[1];
+  const status = (request: Promise<unknown>) =>
+    request.then(
+      () => 200,
+      (error: AxiosError) => error.response?.status,
+    );
+
+  it('sends the cached token as a Bearer header with every request', async () => {
+    const client = http();
+    await firstValueFrom(client.get(api.url));
+    await firstValueFrom(client.post(api.url, { id: 1 }));
+    expect(api.calls).toHaveLength(2);
+    expect(bearer(0)).toEqual(expect.any(String));
+    expect(bearer(1)).toBe(bearer(0));
+    expect(tokenRequests()).toHaveLength(1);
+  });
+
+  it("leaves a caller's own Authorization header alone, and never retries it", async () => {
+    api.answer(401);
+    const client = http();
+    const result = status(
+      firstValueFrom(client.get(api.url, { headers: { Authorization: 'Basic abc' } })),
+    );
+    await expect(result).resolves.toBe(401);
+    expect(api.calls).toEqual([{ method: 'GET', authorization: 'Basic abc' }]);
+    expect(tokenRequests()).toHaveLength(0);
+  });
+
+  it('R09 401 then 200: renews the token and repeats the call once', async () => {
+    const client = http();
+    await firstValueFrom(client.get(api.url));
+    api.answer(401);
+    const response = await firstValueFrom(client.get(api.url));
+    expect(response.status).toBe(200);
+    expect(api.calls).toHaveLength(3);
+    expect(bearer(1)).toBe(bearer(0));
+    expect(bearer(2)).not.toBe(bearer(1));
+    expect(tokenRequests()).toHaveLength(2);
+    await firstValueFrom(client.get(api.url));
+    expect(bearer(3)).toBe(bearer(2));
+  });
+
+  it('R09 401 twice: exactly two calls, the second 401 is returned as is', async () => {
+    api.answer(401, 401);
+    await expect(status(firstValueFrom(http().get(api.url)))).resolves.toBe(401);
+    expect(api.calls).toHaveLength(2);
+    expect(bearer(1)).not.toBe(bearer(0));
+  });
+
+  it('R09 a caller accepting 401 (validateStatus) gets the same single retry', async () => {
+    api.answer(401, 401);
+    const response = await firstValueFrom(http().get(api.url, { validateStatus: () => true }));
+    expect(response.status).toBe(401);
+    expect(api.calls).toHaveLength(2);
+  });
+
+  it.each<[string, AuthorizedHttpOptions | undefined, 'get' | 'post' | 'delete', number]>([
+    ['POST is not retried by default', undefined, 'post', 1],
+    ['DELETE is retried by default', undefined, 'delete', 2],
+    ["POST is retried with 'all'", { retryOnUnauthorized: 'all' }, 'post', 2],
+    ["GET is not retried with 'never'", { retryOnUnauthorized: 'never' }, 'get', 1],
+  ])('%s', async (_case, options, method, calls) => {
+    api.answer(401, 401);
+    const client = http(options);
+    const request = method === 'post' ? client.post(api.url, { id: 1 }) : client[method](api.url);
+    await expect(status(firstValueFrom(request))).resolves.toBe(401);
+    expect(api.calls).toHaveLength(calls);
+  });
+
+  it('many concurrent 401s for the same token cause one renewal', async () => {
+    const client = http();
+    await firstValueFrom(client.get(api.url));
+    api.refuse(bearer(0)!);
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => firstValueFrom(client.get(api.url))),
+    );
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(tokenRequests()).toHaveLength(2);
+    expect(api.calls).toHaveLength(41);
+    expect(new Set(api.calls.map((c) => c.authorization)).size).toBe(2);
+  });
+
+  it('a failing token endpoint fails the call with the typed error; the API is not called', async () => {
+    idp.on(PATHS.token, () => ({ status: 401, body: { error: 'invalid_client' } }));
+    const error = await firstValueFrom(http().get(api.url)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenRequestError);
+    expect(error).toMatchObject({ code: 'OIDC_CC_TOKEN_REQUEST_FAILED', error: 'invalid_client' });
+    expect(api.calls).toHaveLength(0);
+  });
+
+  describe('withClientCredentials', () => {
+    it("adds the same behaviour to a user's own HttpService", async () => {
+      const own = withClientCredentials(new HttpService(axios.create()), tokenProvider());
+      api.answer(401);
+      const response = await firstValueFrom(own.get(api.url));
+      expect(response.status).toBe(200);
+      expect(api.calls).toHaveLength(2);
+      expect(bearer(0)).toEqual(expect.any(String));
+    });
+
+    it('installs once even when applied twice', async () => {
+      const own = new HttpService(axios.create());
+      withClientCredentials(own, tokenProvider());
+      withClientCredentials(own, tokenProvider());
+      await firstValueFrom(own.get(api.url));
+      expect(tokenRequests()).toHaveLength(1);
+    });
+
+    it('refuses the process-wide axios instance (tokens would go with every axios call)', () => {
+      expect(() => withClientCredentials(new HttpService(), tokenProvider())).toThrow(
+        expect.objectContaining({ code: 'OIDC_CC_CONFIGURATION_INVALID', option: 'httpService' }),
+      );
+      expect(axios.interceptors.request).toBeDefined();
+    });
+  });
+});
