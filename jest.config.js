@@ -8,7 +8,8 @@ export default {
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   moduleNameMapper: {
     '^nest-oidc-client-credentials$': '<rootDir>/libs/oidc-client-credentials/src/index.ts',
-    '^nest-oidc-client-credentials/testing$': '<rootDir>/libs/oidc-client-credentials/testing/index.ts',
+    '^nest-oidc-client-credentials/testing$':
+      '<rootDir>/libs/oidc-client-credentials/testing/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testTimeout: 20000,
