@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { FakeIdService, PATHS } from '../utils/fake-id-service.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Runs a command; a failure carries the command's stderr so a broken package is easy to diagnose. */
+async function run(
+  file: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; shell?: boolean },
+): Promise<{ stdout: string }> {
+  try {
+    return await execFileAsync(file, args, options);
+  } catch (error) {
+    const { stderr = '', stdout = '' } = error as { stderr?: string; stdout?: string };
+    throw new Error(
+      `${file} ${args.join(' ')} failed:\n${stderr.slice(-4000)}${stdout.slice(-2000)}`,
+      { cause: error },
+    );
+  }
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const onWindows = process.platform === 'win32';
+
+/** The peers a user's Nest app already has, pinned to the versions this repository is tested with. */
+const PEERS = [
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/axios',
+  '@nestjs/platform-express',
+  'axios',
+  'rxjs',
+  'reflect-metadata',
+];
+
+/** Public names a user must be able to import from the published package. */
+const EXPECTED_EXPORTS = [
+  'OidcClientCredentialsModule',
+  'TokenProvider',
+  'ClientCredentialsHttpService',
+  'ClientTokenGuard',
+  'TokenVerificationStrategy',
+  'OidcClientCredentialsError',
+  'TokenRequestError',
+];
+
+// Plain JS without decorator syntax, so the same app runs untranspiled as ESM and as CommonJS.
+const APP_BODY = `
+const issuer = process.env.ISSUER;
+class AppModule {}
+Module({
+  imports: [
+    OidcClientCredentialsModule.forRoot({ issuer, clientId: 'pack-app', clientSecret: 'pack secret' }),
+  ],
+})(AppModule);
+
+const app = await NestFactory.create(AppModule, { logger: ['error'], abortOnError: false });
+await app.listen(0, '127.0.0.1');
+const token = await app.get(TokenProvider).getToken();
+await app.close();
+const sub = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub;
+console.log(JSON.stringify({ exports: Object.keys(library), sub }));
+`;
+
+const ESM_APP = `import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import * as library from 'nest-oidc-client-credentials';
+import { OidcClientCredentialsModule, TokenProvider } from 'nest-oidc-client-credentials';
+${APP_BODY}`;
+
+const CJS_APP = `require('reflect-metadata');
+const { Module } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const library = require('nest-oidc-client-credentials');
+const { OidcClientCredentialsModule, TokenProvider } = library;
+(async () => {
+${APP_BODY}
+})().catch((error) => { console.error(error); process.exit(1); });`;
+
+async function installedVersion(name: string): Promise<string> {
+  const manifest = await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8');
+  return (JSON.parse(manifest) as { version: string }).version;
+}
+
+describe('the packed npm package', () => {
+  let workDir: string;
+  let appDir: string;
+  let manifest: Record<string, unknown>;
+  let idService: FakeIdService;
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), 'nocc-pack-'));
+    const buildDir = join(workDir, 'build');
+    const packageDir = join(buildDir, 'libs/oidc-client-credentials');
+    await run(process.execPath, ['scripts/build.mjs', '--lib-only', '--out-dir', buildDir], {
+      cwd: ROOT,
+    });
+    manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const { stdout } = await run('npm', ['pack', packageDir, '--pack-destination', workDir], {
+      cwd: workDir,
+      shell: onWindows,
+    });
+    const tarball = join(workDir, stdout.trim().split('\n').pop() as string);
+
+    appDir = join(workDir, 'app');
+    const peers = await Promise.all(
+      PEERS.map(async (name) => `${name}@${await installedVersion(name)}`),
+    );
+    await mkdir(appDir);
+    await writeFile(
+      join(appDir, 'package.json'),
+      JSON.stringify({ name: 'throwaway-app', private: true, type: 'module' }),
+    );
+    // --prefer-offline: served from npm's cache (filled by `npm ci`) when it can, so it stays fast.
+    await run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        tarball,
+        ...peers,
+      ],
+      { cwd: appDir, shell: onWindows },
+    );
+    await writeFile(join(appDir, 'main.mjs'), ESM_APP);
+    await writeFile(join(appDir, 'main.cjs'), CJS_APP);
+
+    idService = await FakeIdService.start({ clients: { 'pack-app': { secret: 'pack secret' } } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await idService?.close();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('declares its entry points, engines and dependencies', () => {
+    expect(manifest).toMatchObject({
+      name: 'nest-oidc-client-credentials',
+      type: 'module',
+      main: './index.js',
+      types: './index.d.ts',
+      license: 'MIT',
+      engines: { node: '>=20.19.0' },
+      exports: { '.': { types: './index.d.ts', default: './index.js' } },
+    });
+    expect(Object.keys(manifest.peerDependencies as object)).toEqual(
+      expect.arrayContaining(['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata']),
+    );
+    expect(Object.keys(manifest.dependencies as object)).toEqual(
+      expect.arrayContaining(['jose', 'oauth4webapi']),
+    );
+  });
+
+  it.each([
+    ['ESM', 'main.mjs'],
+    ['CommonJS (require of ESM)', 'main.cjs'],
+  ])('boots a %s Nest app that imports it by name and gets a token', async (_kind, entry) => {
+    const before = idService.requestsTo(PATHS.token).length;
+    const { stdout } = await run(process.execPath, [entry], {
+      cwd: appDir,
+      env: { ...process.env, ISSUER: idService.issuer },
+    });
+    const result = JSON.parse(stdout.trim().split('\n').pop() as string) as {
+      exports: string[];
+      sub: string;
+    };
+    expect(result.exports).toEqual(expect.arrayContaining(EXPECTED_EXPORTS));
+    expect(result.sub).toBe('pack-app');
+    expect(idService.requestsTo(PATHS.token)).toHaveLength(before + 1);
+  });
+});
