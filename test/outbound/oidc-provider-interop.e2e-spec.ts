@@ -10,6 +10,8 @@ import { startOidcProvider, type RunningOidcProvider } from '../utils/oidc-provi
 
 // Every character here is changed by RFC 6749 §2.3.1 form-urlencoding; a naive Basic header fails.
 const SECRET = "p@ss w%rd+/=~!*()':x";
+const quiet = () => undefined;
+const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
 
 describe('interop with a real OpenID Provider (oidc-provider)', () => {
   let op: RunningOidcProvider;
@@ -48,7 +50,9 @@ describe('interop with a real OpenID Provider (oidc-provider)', () => {
   async function provider(options: Partial<OidcClientCredentialsModuleOptions>) {
     const moduleRef = await Test.createTestingModule({
       imports: [OidcClientCredentialsModule.forRoot({ issuer: op.issuer, ...options })],
-    }).compile();
+    })
+      .setLogger(silent)
+      .compile();
     await moduleRef.init();
     return moduleRef.get(TokenProvider);
   }

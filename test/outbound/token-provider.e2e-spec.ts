@@ -11,6 +11,9 @@ import {
 import { FakeIdService, PATHS } from '../utils/fake-id-service.js';
 import { OrdersClient, OutboundAppModule, type Registration } from './app.module.js';
 
+const quiet = () => undefined;
+const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+
 describe('outbound module wiring (e2e)', () => {
   let idp: FakeIdService;
   let api: Server;
@@ -50,7 +53,9 @@ describe('outbound module wiring (e2e)', () => {
           how,
         ),
       ],
-    }).compile();
+    })
+      .setLogger(silent)
+      .compile();
     const app = moduleRef.createNestApplication();
     await app.init();
     return app;
