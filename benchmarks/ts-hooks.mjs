@@ -5,10 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { transform } from '@swc/core';
 
 const LIBRARY = new URL('../libs/oidc-client-credentials/src/index.ts', import.meta.url).href;
+const TESTING = new URL('../libs/oidc-client-credentials/testing/index.ts', import.meta.url).href;
 
 export async function resolve(specifier, context, nextResolve) {
   if (specifier === 'nest-oidc-client-credentials') {
     return { url: LIBRARY, shortCircuit: true };
+  }
+  if (specifier === 'nest-oidc-client-credentials/testing') {
+    return { url: TESTING, shortCircuit: true };
   }
   const fromTypeScript = context.parentURL?.endsWith('.ts');
   if (fromTypeScript && specifier.startsWith('.') && specifier.endsWith('.js')) {
