@@ -126,7 +126,8 @@ export class IssuerMetadataProvider {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof Error)
-    return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
-  return 'unknown error';
+  // Duck-typed: errors from fetch may come from another realm (e.g. a test VM) and fail instanceof.
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  if (typeof message !== 'string') return 'unknown error';
+  return typeof name === 'string' && name !== 'Error' ? `${name}: ${message}` : message;
 }
