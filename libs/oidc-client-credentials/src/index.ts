@@ -14,6 +14,13 @@ export type {
   GetTokenOptions,
 } from './interfaces/client-credentials-token.interface.js';
 export { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
+export { CachedVerificationStrategy } from './strategies/cached-verification.strategy.js';
+export { JwtVerificationStrategy } from './strategies/jwt.strategy.js';
+export { IntrospectionVerificationStrategy } from './strategies/introspection.strategy.js';
+export { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js';
+export { AutoVerificationStrategy } from './strategies/auto.strategy.js';
+export { JwksProvider } from './jwks.provider.js';
+export { VerificationCache } from './verification-cache.provider.js';
 export {
   ClientTokenGuard,
   DEFAULT_REALM,

@@ -1,7 +1,80 @@
-import type { Provider } from '@nestjs/common';
+import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { ConfigurationError } from './errors/configuration.error.js';
+import { JwksProvider } from './jwks.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
+import { AutoVerificationStrategy } from './strategies/auto.strategy.js';
+import { IntrospectionVerificationStrategy } from './strategies/introspection.strategy.js';
+import { JwtVerificationStrategy } from './strategies/jwt.strategy.js';
+import { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
+import { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js';
+import type { ResolvedOptions } from './utils/resolve-options.util.js';
+import { VerificationCache } from './verification-cache.provider.js';
+
+const BUILT_IN: Readonly<Record<string, Type<TokenVerificationStrategy>>> = {
+  jwt: JwtVerificationStrategy,
+  introspection: IntrospectionVerificationStrategy,
+  userinfo: UserinfoVerificationStrategy,
+  auto: AutoVerificationStrategy,
+};
+
+/**
+ * The `TokenVerificationStrategy` of `verification.strategy`: a built-in by name, the user's
+ * class (instantiated through Nest DI in this module's context, so it may inject the providers
+ * this module exports) or the user's instance as is.
+ */
+export async function createVerificationStrategy(
+  options: ResolvedOptions,
+  moduleRef: ModuleRef,
+): Promise<TokenVerificationStrategy> {
+  const choice = options.verification.strategy;
+  if (typeof choice === 'string') {
+    const builtIn = Object.hasOwn(BUILT_IN, choice) ? BUILT_IN[choice] : undefined;
+    if (!builtIn) {
+      throw new ConfigurationError(
+        'verification.strategy',
+        `expected 'jwt', 'introspection', 'userinfo', 'auto', a TokenVerificationStrategy class or instance`,
+      );
+    }
+    if (builtIn === IntrospectionVerificationStrategy) {
+      IntrospectionVerificationStrategy.assertCredentials(options);
+    }
+    return moduleRef.get(builtIn);
+  }
+  if (typeof choice === 'function') {
+    return moduleRef.create(choice);
+  }
+  if (typeof choice === 'object' && choice !== null && typeof choice.verify === 'function') {
+    return choice;
+  }
+  throw new ConfigurationError(
+    'verification.strategy',
+    'expected a strategy name, or a class or object with a verify(token) method',
+  );
+}
 
 /** Inbound providers: the verification strategy (built-in or the user's), caches, JWKS. */
-export const VERIFICATION_PROVIDERS: Provider[] = [];
+export const VERIFICATION_PROVIDERS: Provider[] = [
+  VerificationCache,
+  JwksProvider,
+  JwtVerificationStrategy,
+  IntrospectionVerificationStrategy,
+  UserinfoVerificationStrategy,
+  AutoVerificationStrategy,
+  {
+    provide: TokenVerificationStrategy,
+    useFactory: createVerificationStrategy,
+    inject: [OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS, ModuleRef],
+  },
+];
 
 /** Inbound providers visible to importers (the guard's dependencies). */
-export const VERIFICATION_EXPORTS: Provider[] = [];
+export const VERIFICATION_EXPORTS: NonNullable<ModuleMetadata['exports']> = [
+  TokenVerificationStrategy,
+  VerificationCache,
+  JwksProvider,
+  JwtVerificationStrategy,
+  IntrospectionVerificationStrategy,
+  UserinfoVerificationStrategy,
+  AutoVerificationStrategy,
+];

@@ -1,0 +1,33 @@
+import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
+import type { VerificationCache } from '../verification-cache.provider.js';
+import { TokenVerificationStrategy } from './token-verification.strategy.js';
+
+/**
+ * A {@link TokenVerificationStrategy} whose `verify` answers from the {@link VerificationCache}
+ * (keyed by `profileId` and the token's hash, single flight per token) and calls
+ * `verifyUncached` on a miss. The built-in strategies extend it; so can your own.
+ *
+ * @example
+ * @Injectable()
+ * class ApiKeyStrategy extends CachedVerificationStrategy {
+ *   constructor(cache: VerificationCache) { super(cache, 'api-key'); }
+ *   async verifyUncached(token: string): Promise<VerifiedToken> { … }
+ * }
+ */
+export abstract class CachedVerificationStrategy extends TokenVerificationStrategy {
+  protected constructor(
+    protected readonly cache: VerificationCache,
+    /** Everything that decides acceptance besides the token (see `verificationProfileId`). */
+    readonly profileId: string,
+  ) {
+    super();
+  }
+
+  /** The cached result, else `verifyUncached(token)`. */
+  verify(token: string): Promise<VerifiedToken> {
+    return this.cache.wrap(this.profileId, token, () => this.verifyUncached(token));
+  }
+
+  /** Checks one token without the cache. */
+  abstract verifyUncached(token: string): Promise<VerifiedToken>;
+}

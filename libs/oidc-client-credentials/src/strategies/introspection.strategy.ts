@@ -1,0 +1,200 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import * as oauth from 'oauth4webapi';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { DiscoveryError } from '../errors/discovery.error.js';
+import { TokenVerificationError } from '../errors/token-verification.error.js';
+import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
+import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
+import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import {
+  clientSecretBasic,
+  createClientAuthentication,
+} from '../token/client-authentication.util.js';
+import { audienceList, audienceMatches, toVerifiedToken } from '../utils/claims.util.js';
+import { safeCause } from '../utils/error-cause.util.js';
+import { mediaType } from '../utils/media-type.util.js';
+import type { ResolvedOptions } from '../utils/resolve-options.util.js';
+import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
+import { CachedVerificationStrategy } from './cached-verification.strategy.js';
+
+const REFRESH_TOKEN_TYPES = new Set([
+  'refresh_token',
+  'refresh',
+  'urn:ietf:params:oauth:token-type:refresh_token',
+]);
+
+/**
+ * Asks the ID service's introspection endpoint (RFC 7662) about each token: `POST` with
+ * `token` and `token_type_hint=access_token` in the form body, authenticated as this service's
+ * own client (`clientId` with `clientAuthMethod`: Basic by default, `client_secret_post` or
+ * `private_key_jwt`; `client_secret_query` uses Basic here, the form the seed documents for
+ * introspection).
+ *
+ * Accepted only when `active` is boolean `true`, `exp` (if any) has not passed and `nbf` (if any)
+ * has, `iss` (if any) is the configured issuer, `aud` (if any, and an audience is configured)
+ * names one of ours, and `token_type` is not a refresh token. A response without `aud` cannot
+ * be checked for audience and is accepted.
+ *
+ * The endpoint answering 401/403 means our own credentials are wrong: that is logged as a
+ * misconfiguration and answered as `ValidatorUnavailableError` (503), like 5xx, non-JSON,
+ * oversized or unreachable answers — never cached.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
+ */
+@Injectable()
+export class IntrospectionVerificationStrategy extends CachedVerificationStrategy {
+  private readonly logger = new Logger(IntrospectionVerificationStrategy.name);
+  private readonly client: oauth.Client;
+  private authentication?: Promise<oauth.ClientAuth>;
+  private reportedMisconfiguration = false;
+
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    private readonly metadata: IssuerMetadataProvider,
+    cache: VerificationCache,
+  ) {
+    super(cache, verificationProfileId('introspection', options, [options.clientId ?? null]));
+    this.client = { client_id: options.clientId ?? '' };
+  }
+
+  /** Whether this service has the client credentials introspection needs. */
+  static hasCredentials(options: ResolvedOptions): boolean {
+    if (!options.clientId) return false;
+    return options.clientAuthMethod === 'private_key_jwt'
+      ? options.privateKey !== undefined
+      : options.clientSecret !== undefined;
+  }
+
+  /** Throws at startup when introspection is configured without credentials. */
+  static assertCredentials(options: ResolvedOptions): void {
+    if (!IntrospectionVerificationStrategy.hasCredentials(options)) {
+      throw new ConfigurationError(
+        options.clientId ? 'clientSecret' : 'clientId',
+        "introspection needs this service's own client credentials (clientId with clientSecret, or privateKey for private_key_jwt)",
+      );
+    }
+  }
+
+  /** Introspects one token without the cache. */
+  async verifyUncached(token: string): Promise<VerifiedToken> {
+    const as = await this.endpoint();
+    const authenticate = await this.clientAuthentication();
+    let response: Response;
+    try {
+      response = await oauth.introspectionRequest(as, this.client, authenticate, token, {
+        additionalParameters: { token_type_hint: 'access_token' },
+        ...this.metadata.requestOptions(),
+      });
+    } catch (error) {
+      throw unavailable('The introspection endpoint could not be reached', error);
+    }
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel();
+      if (!this.reportedMisconfiguration) {
+        this.reportedMisconfiguration = true;
+        this.logger.error(
+          `The introspection endpoint refused this service's credentials (HTTP ${response.status}); check clientId, the client secret or key, and that the client may introspect`,
+        );
+      }
+      throw unavailable(`The introspection endpoint refused our credentials (${response.status})`);
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw unavailable(`The introspection endpoint answered HTTP ${response.status}`);
+    }
+    if (mediaType(response) !== 'application/json') {
+      await response.body?.cancel();
+      throw unavailable('The introspection endpoint answered something other than JSON');
+    }
+    let body: oauth.IntrospectionResponse;
+    try {
+      body = await oauth.processIntrospectionResponse(as, this.client, response);
+    } catch (error) {
+      if (isObjectWithoutBooleanActive(error)) throw inactive();
+      throw unavailable('The introspection response is invalid', error);
+    }
+    this.reportedMisconfiguration = false;
+    return this.toVerifiedToken(body);
+  }
+
+  private toVerifiedToken(body: oauth.IntrospectionResponse): VerifiedToken {
+    if (body.active !== true) throw inactive();
+    const now = Math.floor(Date.now() / 1000);
+    const tolerance = this.options.verification.clockToleranceSeconds;
+    const { exp, nbf, iss, token_type: tokenType } = body as Record<string, unknown>;
+    if (exp !== undefined) {
+      if (!isFiniteNumber(exp)) throw invalid('The introspected "exp" is not a number');
+      if (exp <= now - tolerance) {
+        throw new TokenVerificationError('OIDC_CC_TOKEN_EXPIRED', 'The token has expired');
+      }
+    }
+    if (nbf !== undefined && !(isFiniteNumber(nbf) && nbf <= now + tolerance)) {
+      throw invalid('The token is not valid yet');
+    }
+    if (iss !== undefined && iss !== this.options.issuer) {
+      throw invalid('The token was issued by another issuer');
+    }
+    const expected = this.options.verification.audience;
+    const aud = audienceList(body.aud);
+    if (expected && aud !== undefined && !audienceMatches(aud, expected)) {
+      throw invalid('The token is meant for another audience');
+    }
+    if (typeof tokenType === 'string' && REFRESH_TOKEN_TYPES.has(tokenType.toLowerCase())) {
+      throw invalid('A refresh token is not an access token');
+    }
+    return toVerifiedToken(body);
+  }
+
+  private async endpoint(): Promise<oauth.AuthorizationServer> {
+    try {
+      return await this.metadata.require('introspection_endpoint');
+    } catch (error) {
+      if (error instanceof DiscoveryError) {
+        throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
+          cause: safeCause(error),
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** Built once: a private key is imported only the first time. */
+  private clientAuthentication(): Promise<oauth.ClientAuth> {
+    this.authentication ??= (async () => {
+      if (this.options.clientAuthMethod === 'client_secret_query') {
+        return clientSecretBasic(this.options.clientSecret ?? '');
+      }
+      return (await createClientAuthentication(this.options)).authenticate;
+    })();
+    return this.authentication;
+  }
+}
+
+/** oauth4webapi's answer to a JSON object whose `active` is missing or not a boolean (S59). */
+function isObjectWithoutBooleanActive(error: unknown): boolean {
+  if (!(error instanceof oauth.OperationProcessingError)) return false;
+  if (error.code !== oauth.INVALID_RESPONSE) return false;
+  const body = (error.cause as { body?: unknown } | undefined)?.body;
+  return typeof body === 'object' && body !== null && !Array.isArray(body);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function inactive(): TokenVerificationError {
+  return new TokenVerificationError('OIDC_CC_TOKEN_INACTIVE', 'The token is not active');
+}
+
+function invalid(message: string): TokenVerificationError {
+  return new TokenVerificationError('OIDC_CC_TOKEN_INVALID', message);
+}
+
+function unavailable(message: string, cause?: unknown): ValidatorUnavailableError {
+  return new ValidatorUnavailableError(
+    'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+    message,
+    cause === undefined ? undefined : { cause: safeCause(cause) },
+  );
+}

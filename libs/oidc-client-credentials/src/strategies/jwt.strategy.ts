@@ -1,0 +1,193 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  compactVerify,
+  errors as joseErrors,
+  jwtVerify,
+  type CompactVerifyResult,
+  type JWTVerifyOptions,
+} from 'jose';
+import { TokenVerificationError } from '../errors/token-verification.error.js';
+import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
+import { JwksProvider } from '../jwks.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { toVerifiedToken } from '../utils/claims.util.js';
+import { safeCause } from '../utils/error-cause.util.js';
+import {
+  decodeJsonObject,
+  parseCompactJws,
+  type CompactJws,
+  type JwsHeader,
+} from '../utils/jwt-shape.util.js';
+import type { ResolvedOptions } from '../utils/resolve-options.util.js';
+import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
+import { CachedVerificationStrategy } from './cached-verification.strategy.js';
+
+/** `typ` values of the default profile, as media types: absent, `JWT` or `at+jwt`. */
+const DEFAULT_PROFILE_TYPES = new Set(['application/jwt', 'application/at+jwt']);
+const RFC9068_TYPE = 'application/at+jwt';
+
+/**
+ * Verifies JWT access tokens locally (RFC 9068, RFC 8725), in this order:
+ *
+ * 1. shape: three base64url segments, a JSON-object header without duplicate names, no JWE, no
+ *    JSON serialisation;
+ * 2. `alg` in `verification.algorithms` (exact, case-sensitive; `none` and HMAC can't be listed),
+ *    checked before the JWKS is fetched;
+ * 3. `typ` of the profile: `default` accepts none, `JWT` or `at+jwt` (the seed's tokens);
+ *    `rfc9068` demands `at+jwt` (media-type comparison: case-insensitive, `application/` optional);
+ * 4. payload: a JSON object in strict UTF-8 without duplicate names;
+ * 5. key: only from the ID service's JWKS, chosen by `kid` ({@link JwksProvider});
+ * 6. signature and claims with jose: `iss` exactly the configured issuer, `exp` and `sub`
+ *    required (plus `iat`, `jti`, `client_id`, `aud` under `rfc9068`), `aud` when configured,
+ *    `nbf`/`exp` with `clockToleranceSeconds`; then `exp`/`iat`/`nbf` finite numbers and `iat`
+ *    not in the future beyond the tolerance.
+ *
+ * Failures reject with `TokenVerificationError` (`OIDC_CC_TOKEN_MALFORMED`, `_EXPIRED`,
+ * `_INVALID`); an unreachable JWKS with `ValidatorUnavailableError`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ * @see https://www.rfc-editor.org/rfc/rfc8725#section-3
+ */
+@Injectable()
+export class JwtVerificationStrategy extends CachedVerificationStrategy {
+  private readonly v: ResolvedOptions['verification'];
+  private readonly algorithms: ReadonlySet<string>;
+  private readonly jwtOptions: JWTVerifyOptions;
+
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
+    private readonly jwks: JwksProvider,
+    cache: VerificationCache,
+  ) {
+    super(cache, verificationProfileId('jwt', options));
+    this.v = options.verification;
+    this.algorithms = new Set(this.v.algorithms);
+    const strict = this.v.profile === 'rfc9068';
+    this.jwtOptions = {
+      issuer: options.issuer,
+      audience: this.v.audience,
+      requiredClaims: strict ? ['exp', 'sub', 'iat', 'jti', 'client_id', 'aud'] : ['exp', 'sub'],
+      clockTolerance: this.v.clockToleranceSeconds,
+      typ: strict ? 'at+jwt' : undefined,
+    };
+  }
+
+  /** Verifies a JWT access token (steps above) without the cache. */
+  async verifyUncached(token: string): Promise<VerifiedToken> {
+    const jws = this.parse(token);
+    this.checkType(jws.header);
+    decodeJsonObject(jws.encodedPayload, 'payload');
+    const key = await this.jwks.getKey(jws.header.alg, jws.header.kid);
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        ...this.jwtOptions,
+        algorithms: [jws.header.alg],
+      }));
+    } catch (error) {
+      throw fromJose(error);
+    }
+    this.checkClaims(payload);
+    return toVerifiedToken(payload);
+  }
+
+  /**
+   * The signature layer alone: shape, algorithm allowlist, key selection and signature, exactly as
+   * `verifyUncached` runs them, without reading the payload as claims. For conformance suites.
+   */
+  async verifySignature(token: string): Promise<CompactVerifyResult> {
+    const jws = this.parse(token);
+    const key = await this.jwks.getKey(jws.header.alg, jws.header.kid);
+    try {
+      return await compactVerify(token, key, { algorithms: [jws.header.alg] });
+    } catch (error) {
+      throw fromJose(error);
+    }
+  }
+
+  private parse(token: string): CompactJws {
+    const jws = parseCompactJws(token, this.v.maxTokenLength);
+    if (!this.algorithms.has(jws.header.alg)) {
+      throw new TokenVerificationError(
+        'OIDC_CC_TOKEN_INVALID',
+        'The token algorithm is not in verification.algorithms',
+      );
+    }
+    return jws;
+  }
+
+  private checkType(header: JwsHeader): void {
+    const { typ } = header;
+    const strict = this.v.profile === 'rfc9068';
+    if (typ === undefined && !strict) return;
+    const mediaType = typeof typ === 'string' ? normalizeMediaType(typ) : undefined;
+    const accepted = strict
+      ? mediaType === RFC9068_TYPE
+      : mediaType !== undefined && DEFAULT_PROFILE_TYPES.has(mediaType);
+    if (!accepted) {
+      throw new TokenVerificationError('OIDC_CC_TOKEN_INVALID', 'The token "typ" is not accepted');
+    }
+  }
+
+  /** What jose leaves to the caller: finite numeric dates, no `iat` in the future, claim types. */
+  private checkClaims(payload: Record<string, unknown>): void {
+    const now = Math.floor(Date.now() / 1000);
+    const tolerance = this.v.clockToleranceSeconds;
+    for (const name of ['exp', 'iat', 'nbf'] as const) {
+      const value = payload[name];
+      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value))) {
+        throw invalid(`The token "${name}" claim is not a finite number`);
+      }
+    }
+    if (typeof payload.iat === 'number' && payload.iat > now + tolerance) {
+      throw invalid('The token "iat" claim is in the future');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+      throw invalid('The token "sub" claim is not a non-empty string');
+    }
+    if (this.v.profile === 'rfc9068') {
+      for (const name of ['jti', 'client_id'] as const) {
+        const value = payload[name];
+        if (typeof value !== 'string' || value.length === 0) {
+          throw invalid(`The token "${name}" claim is not a non-empty string`);
+        }
+      }
+    }
+  }
+}
+
+/** `typ` as a media type: lower case, `application/` added when there is no `/` (RFC 7515 §4.1.9). */
+function normalizeMediaType(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.includes('/') ? lower : `application/${lower}`;
+}
+
+/**
+ * jose's failure as ours: an expired token keeps its meaning, a structural error is "malformed",
+ * everything else "invalid". Only jose's code and message are kept as `cause` — its errors can
+ * hold the claims set.
+ */
+function fromJose(error: unknown): TokenVerificationError {
+  if (error instanceof TokenVerificationError) return error;
+  if (error instanceof joseErrors.JWTExpired) {
+    return new TokenVerificationError('OIDC_CC_TOKEN_EXPIRED', 'The token has expired', {
+      cause: safeCause(error),
+    });
+  }
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) {
+    return new TokenVerificationError('OIDC_CC_TOKEN_MALFORMED', 'The token is malformed', {
+      cause: safeCause(error),
+    });
+  }
+  if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
+    // TypeError: jose refuses a key it was given (e.g. an RSA modulus below 2048 bits).
+    return new TokenVerificationError('OIDC_CC_TOKEN_INVALID', 'The token is invalid', {
+      cause: safeCause(error),
+    });
+  }
+  throw error;
+}
+
+function invalid(message: string): TokenVerificationError {
+  return new TokenVerificationError('OIDC_CC_TOKEN_INVALID', message);
+}

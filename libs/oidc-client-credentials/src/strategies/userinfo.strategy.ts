@@ -1,0 +1,139 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import * as oauth from 'oauth4webapi';
+import { DiscoveryError } from '../errors/discovery.error.js';
+import { TokenVerificationError } from '../errors/token-verification.error.js';
+import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
+import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
+import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { toVerifiedToken } from '../utils/claims.util.js';
+import { safeCause } from '../utils/error-cause.util.js';
+import { mediaType } from '../utils/media-type.util.js';
+import type { ResolvedOptions } from '../utils/resolve-options.util.js';
+import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
+import { CachedVerificationStrategy } from './cached-verification.strategy.js';
+
+/**
+ * Checks a token by calling the ID service's userinfo endpoint with it (`GET`, bearer header), as
+ * the seed describes: a 200 JSON answer with a string `sub` means the token is live at the ID
+ * service, and `sub` names the client (`clientId = sub`).
+ *
+ * What this proves is weaker than the other strategies: the token is live and names this
+ * client — not that it is meant for this API. No audience, issuer or expiry can be checked (the
+ * answer carries none), so `verification.audience` is not applied; results are cached for
+ * `cacheTtlSeconds` at most. Many ID services refuse userinfo to client credentials tokens (no
+ * `openid` scope, no user): that 401/403 is answered `invalid_token` and logged once with a hint.
+ * A signed (`application/jwt`) answer is refused rather than decoded unverified.
+ *
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#UserInfo
+ */
+@Injectable()
+export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
+  private readonly logger = new Logger(UserinfoVerificationStrategy.name);
+  private readonly client: oauth.Client;
+  private hintedRefusal = false;
+  private hintedSigned = false;
+
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
+    private readonly metadata: IssuerMetadataProvider,
+    cache: VerificationCache,
+  ) {
+    super(cache, verificationProfileId('userinfo', options));
+    // oauth4webapi wants a client; the userinfo request itself carries only the bearer token.
+    this.client = { client_id: options.clientId ?? 'resource-server' };
+  }
+
+  /** Calls userinfo with one token, without the cache. */
+  async verifyUncached(token: string): Promise<VerifiedToken> {
+    const as = await this.endpoint();
+    let response: Response;
+    try {
+      response = await oauth.userInfoRequest(
+        as,
+        this.client,
+        token,
+        this.metadata.requestOptions(),
+      );
+    } catch (error) {
+      throw unavailable('The userinfo endpoint could not be reached', error);
+    }
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel();
+      if (!this.hintedRefusal) {
+        this.hintedRefusal = true;
+        this.logger.warn(
+          `The userinfo endpoint refused a token (HTTP ${response.status}). Userinfo mode cannot validate machine-to-machine tokens that lack the openid scope; use 'jwt' or 'introspection'`,
+        );
+      }
+      throw new TokenVerificationError(
+        'OIDC_CC_TOKEN_INVALID',
+        'The userinfo endpoint refused the token',
+      );
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw unavailable(`The userinfo endpoint answered HTTP ${response.status}`);
+    }
+    const contentType = mediaType(response);
+    if (contentType === 'application/jwt') {
+      await response.body?.cancel();
+      if (!this.hintedSigned) {
+        this.hintedSigned = true;
+        this.logger.warn(
+          'The userinfo endpoint answers signed JWTs, which userinfo mode does not accept',
+        );
+      }
+      throw new TokenVerificationError(
+        'OIDC_CC_TOKEN_INVALID',
+        'Signed userinfo answers are not accepted',
+      );
+    }
+    if (contentType !== 'application/json') {
+      await response.body?.cancel();
+      throw unavailable('The userinfo endpoint answered something other than JSON');
+    }
+    let body: oauth.UserInfoResponse;
+    try {
+      body = await oauth.processUserInfoResponse(as, this.client, oauth.skipSubjectCheck, response);
+    } catch (error) {
+      if (isObjectWithoutSubject(error)) {
+        throw new TokenVerificationError(
+          'OIDC_CC_TOKEN_INVALID',
+          'The userinfo answer has no "sub"',
+        );
+      }
+      throw unavailable('The userinfo response is invalid', error);
+    }
+    return toVerifiedToken(body as Record<string, unknown>, 'sub');
+  }
+
+  private async endpoint(): Promise<oauth.AuthorizationServer> {
+    try {
+      return await this.metadata.require('userinfo_endpoint');
+    } catch (error) {
+      if (error instanceof DiscoveryError) {
+        throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
+          cause: safeCause(error),
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+/** oauth4webapi's answer to a JSON object whose `sub` is missing, empty or not a string (S65). */
+function isObjectWithoutSubject(error: unknown): boolean {
+  if (!(error instanceof oauth.OperationProcessingError)) return false;
+  if (error.code !== oauth.INVALID_RESPONSE) return false;
+  const body = (error.cause as { body?: unknown } | undefined)?.body;
+  return typeof body === 'object' && body !== null && !Array.isArray(body);
+}
+
+function unavailable(message: string, cause?: unknown): ValidatorUnavailableError {
+  return new ValidatorUnavailableError(
+    'OIDC_CC_USERINFO_UNAVAILABLE',
+    message,
+    cause === undefined ? undefined : { cause: safeCause(cause) },
+  );
+}

@@ -1,0 +1,183 @@
+import { hash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { TokenVerificationError } from './errors/token-verification.error.js';
+import type { VerifiedToken } from './interfaces/verified-token.interface.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
+import type { ResolvedOptions } from './utils/resolve-options.util.js';
+
+interface PositiveEntry {
+  value: VerifiedToken;
+  promise: Promise<VerifiedToken>;
+  expiresAt: number;
+}
+
+interface NegativeEntry {
+  code: TokenVerificationError['code'];
+  message: string;
+  expiresAt: number;
+}
+
+const uncacheable = new WeakSet<Error>();
+
+/**
+ * Marks a refusal that must not be cached as negative (e.g. an unknown `kid` refused only because
+ * the JWKS refetch cooldown is running: the same token may verify a few seconds later).
+ */
+export function doNotCache<E extends Error>(error: E): E {
+  uncacheable.add(error);
+  return error;
+}
+
+/**
+ * Identifier of a validation profile: everything that decides whether a token is accepted. It is
+ * hashed with the token into the cache key, so a result cached under one configuration never
+ * answers for another (S69).
+ */
+export function verificationProfileId(
+  strategy: string,
+  options: ResolvedOptions,
+  extra: readonly unknown[] = [],
+): string {
+  const v = options.verification;
+  return JSON.stringify([
+    'v1',
+    strategy,
+    options.issuer,
+    v.audience ? [...v.audience].sort() : null,
+    v.profile,
+    [...v.algorithms].sort(),
+    v.clockToleranceSeconds,
+    ...extra,
+  ]);
+}
+
+/**
+ * Results of token verification, in process: positive ones until min(`exp`, `cacheTtlSeconds`),
+ * refusals (`TokenVerificationError`) for `negativeCacheTtlSeconds`, never errors of an unavailable
+ * ID service. Keys are SHA-256 digests of profile and token — the token itself is stored nowhere
+ * (RFC 9700 §4.9.3). Concurrent verifications of one token share one call (single flight).
+ *
+ * A hit is a synchronous `Map` lookup and costs no cryptography beyond the SHA-256 of the key and
+ * no I/O. Positive and negative entries are bounded separately by `cacheMaxEntries` (least
+ * recently used out), so a flood of bad tokens cannot evict good results.
+ *
+ * Route requirements (scopes, allowed clients) are not part of a cached result: the guard checks
+ * them on every request.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-4 (caching trade-off, never beyond `exp`)
+ */
+@Injectable()
+export class VerificationCache {
+  private readonly positive = new Map<string, PositiveEntry>();
+  private readonly negative = new Map<string, NegativeEntry>();
+  private readonly inflight = new Map<string, Promise<VerifiedToken>>();
+  private readonly ttlMs: number;
+  private readonly negativeTtlMs: number;
+  private readonly maxEntries: number;
+
+  constructor(@Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions) {
+    this.ttlMs = options.verification.cacheTtlSeconds * 1000;
+    this.negativeTtlMs = options.verification.negativeCacheTtlSeconds * 1000;
+    this.maxEntries = options.verification.cacheMaxEntries;
+  }
+
+  /** Cache key of a token under a profile: base64url SHA-256, never the token. */
+  keyFor(profileId: string, token: string): string {
+    return hash('sha256', `${profileId}\0${token}`, 'base64url');
+  }
+
+  /**
+   * The cached answer for `token` under `profileId`, else the result of `verify()` — run once for
+   * all concurrent callers with the same token — which is then cached as described above.
+   */
+  wrap(
+    profileId: string,
+    token: string,
+    verify: () => Promise<VerifiedToken>,
+  ): Promise<VerifiedToken> {
+    const key = this.keyFor(profileId, token);
+    const now = Date.now();
+    const hit = this.positive.get(key);
+    if (hit) {
+      if (hit.expiresAt > now) {
+        // Re-insert to keep Map order least-recently-used first.
+        this.positive.delete(key);
+        this.positive.set(key, hit);
+        return hit.promise;
+      }
+      this.positive.delete(key);
+    }
+    const refused = this.negative.get(key);
+    if (refused) {
+      if (refused.expiresAt > now) {
+        return Promise.reject(new TokenVerificationError(refused.code, refused.message));
+      }
+      this.negative.delete(key);
+    }
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      // A shared store (cache.stores, Keyv/Redis) belongs here, inside the single flight and before
+      // verify(): read by `key`, validate the value's shape and profile before use (S72), write
+      // after store(); the in-process maps stay the first level.
+      pending = verify().then(
+        (value) => {
+          this.store(key, value);
+          return value;
+        },
+        (error: unknown) => {
+          this.storeRefusal(key, error);
+          throw error;
+        },
+      );
+      const settled = () => this.inflight.delete(key);
+      pending.then(settled, settled);
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Forgets every cached result (e.g. after a revocation, RFC 7662 §4). In-flight calls finish. */
+  clear(): void {
+    this.positive.clear();
+    this.negative.clear();
+  }
+
+  /** Number of cached results, positive and negative. */
+  get size(): number {
+    return this.positive.size + this.negative.size;
+  }
+
+  /** The cache keys currently held (SHA-256 digests), for diagnostics and tests. */
+  keys(): string[] {
+    return [...this.positive.keys(), ...this.negative.keys()];
+  }
+
+  private store(key: string, value: VerifiedToken): void {
+    const now = Date.now();
+    const untilExp = value.expiresAt === undefined ? Infinity : value.expiresAt * 1000 - now;
+    const ttl = Math.min(this.ttlMs, untilExp);
+    if (!(ttl > 0)) return;
+    this.positive.set(key, { value, promise: Promise.resolve(value), expiresAt: now + ttl });
+    this.negative.delete(key);
+    evictOverflow(this.positive, this.maxEntries);
+  }
+
+  private storeRefusal(key: string, error: unknown): void {
+    if (!(error instanceof TokenVerificationError) || uncacheable.has(error)) return;
+    if (!(this.negativeTtlMs > 0)) return;
+    this.negative.set(key, {
+      code: error.code,
+      message: error.message,
+      expiresAt: Date.now() + this.negativeTtlMs,
+    });
+    evictOverflow(this.negative, this.maxEntries);
+  }
+}
+
+function evictOverflow(map: Map<string, unknown>, max: number): void {
+  while (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) return;
+    map.delete(oldest);
+  }
+}
