@@ -11,12 +11,14 @@ import { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js'
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
 import { VerificationCache } from './verification-cache.provider.js';
 
-const BUILT_IN: Readonly<Record<string, Type<TokenVerificationStrategy>>> = {
-  jwt: JwtVerificationStrategy,
-  introspection: IntrospectionVerificationStrategy,
-  userinfo: UserinfoVerificationStrategy,
-  auto: AutoVerificationStrategy,
-};
+// Injected into the factory (not looked up with moduleRef.get) so Nest has constructed them first.
+const BUILT_IN_NAMES: readonly string[] = ['jwt', 'introspection', 'userinfo', 'auto'];
+const BUILT_IN_CLASSES: readonly Type<TokenVerificationStrategy>[] = [
+  JwtVerificationStrategy,
+  IntrospectionVerificationStrategy,
+  UserinfoVerificationStrategy,
+  AutoVerificationStrategy,
+];
 
 /**
  * The `TokenVerificationStrategy` of `verification.strategy`: a built-in by name, the user's
@@ -26,20 +28,19 @@ const BUILT_IN: Readonly<Record<string, Type<TokenVerificationStrategy>>> = {
 export async function createVerificationStrategy(
   options: ResolvedOptions,
   moduleRef: ModuleRef,
+  ...builtIns: TokenVerificationStrategy[]
 ): Promise<TokenVerificationStrategy> {
   const choice = options.verification.strategy;
   if (typeof choice === 'string') {
-    const builtIn = Object.hasOwn(BUILT_IN, choice) ? BUILT_IN[choice] : undefined;
-    if (!builtIn) {
+    const index = BUILT_IN_NAMES.indexOf(choice);
+    if (index < 0) {
       throw new ConfigurationError(
         'verification.strategy',
         `expected 'jwt', 'introspection', 'userinfo', 'auto', a TokenVerificationStrategy class or instance`,
       );
     }
-    if (builtIn === IntrospectionVerificationStrategy) {
-      IntrospectionVerificationStrategy.assertCredentials(options);
-    }
-    return moduleRef.get(builtIn);
+    if (choice === 'introspection') IntrospectionVerificationStrategy.assertCredentials(options);
+    return builtIns[index];
   }
   if (typeof choice === 'function') {
     return moduleRef.create(choice);
@@ -64,7 +65,7 @@ export const VERIFICATION_PROVIDERS: Provider[] = [
   {
     provide: TokenVerificationStrategy,
     useFactory: createVerificationStrategy,
-    inject: [OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS, ModuleRef],
+    inject: [OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS, ModuleRef, ...BUILT_IN_CLASSES],
   },
 ];
 
