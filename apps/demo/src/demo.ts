@@ -123,7 +123,7 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<DemoSta
   };
   try {
     let idService: IdServiceHandle | undefined;
-    let issuer = env.OIDC_ISSUER;
+    let issuer = env.OIDC_ISSUER ?? env.ID_SERVICE_URL;
     let clients = DEV_CLIENTS;
     let apiClient = DEV_API_CLIENT;
     if (issuer === undefined) {

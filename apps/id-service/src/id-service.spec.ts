@@ -1,4 +1,11 @@
 import type { AddressInfo } from 'node:net';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+} from 'jose';
 import { DEFAULT_CLIENTS_FILE, loadClientsFile, validateClients } from './id-service.config.js';
 import { createIdService, type IdServiceHandle } from './id-service.js';
 
@@ -124,6 +131,50 @@ describe('id-service discovery, keys and dev API', () => {
       expect(body.token_endpoint).toBe('https://id.dev.example/openid/token');
     } finally {
       await proxied.close();
+    }
+  });
+});
+
+describe('id-service signing keys', () => {
+  it.each(['ES256', 'EdDSA'] as const)('generates %s keys when asked', async (alg) => {
+    const idService = await createIdService({
+      clients: { app: { secret: 's' } },
+      alg,
+      logger: false,
+    });
+    try {
+      const { accessToken } = await idService.issueToken('app');
+      expect(decodeProtectedHeader(accessToken)).toMatchObject({
+        alg,
+        kid: idService.currentKid(),
+      });
+      const jwks = createRemoteJWKSet(new URL(`${idService.issuer}/openid/jwks.json`));
+      await expect(
+        jwtVerify(accessToken, jwks, { issuer: idService.issuer }),
+      ).resolves.toBeDefined();
+    } finally {
+      await idService.close();
+    }
+  });
+
+  it('signs with loaded private JWKs, keeping their kid', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(privateKey)), alg: 'ES256', kid: 'loaded-1' };
+    const idService = await createIdService({
+      clients: { app: { secret: 's' } },
+      signingKeys: [jwk],
+      logger: false,
+    });
+    try {
+      expect(idService.currentKid()).toBe('loaded-1');
+      const { accessToken } = await idService.issueToken('app');
+      expect(decodeProtectedHeader(accessToken).kid).toBe('loaded-1');
+      const res = await fetch(`${idService.issuer}/openid/jwks.json`);
+      const { keys } = (await res.json()) as { keys: Record<string, unknown>[] };
+      expect(keys).toEqual([expect.objectContaining({ kid: 'loaded-1', crv: 'P-256' })]);
+      expect(keys[0]).not.toHaveProperty('d');
+    } finally {
+      await idService.close();
     }
   });
 });
