@@ -123,7 +123,10 @@ class TenantController {
   }
 }
 
-/** Routes guarded per controller with `@UseGuards(ClientTokenGuard)`. */
+/**
+ * Routes guarded per controller with `@UseGuards(ClientTokenGuard)`; the strategy is plugged in
+ * through `verification.strategy`, the documented way.
+ */
 export function guardedAppModule(
   strategy: TokenVerificationStrategy,
   verification: VerificationOptions = {},
@@ -136,7 +139,6 @@ export function guardedAppModule(
       }),
     ],
     controllers: [OrdersController, AdminController, UnguardedController, TenantController],
-    providers: [{ provide: TokenVerificationStrategy, useValue: strategy }],
   };
 }
 
@@ -179,9 +181,6 @@ export function globalGuardAppModule(strategy: TokenVerificationStrategy): Modul
       }),
     ],
     controllers: [GlobalController, DocsController],
-    providers: [
-      { provide: TokenVerificationStrategy, useValue: strategy },
-      { provide: APP_GUARD, useClass: ClientTokenGuard },
-    ],
+    providers: [{ provide: APP_GUARD, useClass: ClientTokenGuard }],
   };
 }

@@ -57,12 +57,15 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Compiles `metadata` into an app on the given platform and starts it on loopback. */
+/**
+ * Compiles `metadata` into an app on the given platform and starts it on loopback. Nest's
+ * `Logger` is process-wide: apps that run side by side must share one `logger`.
+ */
 export async function startHttpApp(
   platform: HttpPlatform,
   metadata: ModuleMetadata,
+  logger = new CapturingLogger(),
 ): Promise<RunningApp> {
-  const logger = new CapturingLogger();
   const moduleRef = await Test.createTestingModule(metadata).setLogger(logger).compile();
   const app =
     platform === 'fastify'

@@ -1,0 +1,54 @@
+import { Controller, Get, UseGuards, type ModuleMetadata } from '@nestjs/common';
+import {
+  ClientId,
+  ClientTokenGuard,
+  OidcClientCredentialsModule,
+  RequireScopes,
+  type OidcClientCredentialsModuleOptions,
+  type VerificationOptions,
+} from 'nest-oidc-client-credentials';
+
+/** The audience this API expects in JWT access tokens. */
+export const AUDIENCE = 'urn:orders-api';
+/** This API's own client at the ID service, used to call introspection. */
+export const API_CLIENT = { id: 'orders-api', secret: 'orders-api-secret' };
+
+@Controller('orders')
+@UseGuards(ClientTokenGuard)
+class OrdersController {
+  @Get()
+  list(@ClientId() clientId: string) {
+    return { clientId };
+  }
+
+  @Get('read')
+  @RequireScopes('orders:read')
+  read(@ClientId() clientId: string) {
+    return { clientId };
+  }
+}
+
+/** An API that checks tokens with the built-in strategies against the given ID service. */
+export function badTokensAppModule(
+  issuer: string,
+  verification: VerificationOptions,
+  options: Partial<OidcClientCredentialsModuleOptions> = {},
+): ModuleMetadata {
+  return {
+    imports: [
+      OidcClientCredentialsModule.forRoot({
+        issuer,
+        clientId: API_CLIENT.id,
+        clientSecret: API_CLIENT.secret,
+        ...options,
+        verification: {
+          audience: AUDIENCE,
+          // Deterministic request counts: no JWKS refetch for unknown kids during a run.
+          jwksCooldownSeconds: 600,
+          ...verification,
+        },
+      }),
+    ],
+    controllers: [OrdersController],
+  };
+}
