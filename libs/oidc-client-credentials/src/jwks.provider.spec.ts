@@ -130,6 +130,7 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
     const fetchesWhileDown = jwksFetches();
     await expectUnavailable(jwt.verifyUncached(token));
     expect(jwksFetches()).toBe(fetchesWhileDown);
+    expect(error).toHaveBeenCalledTimes(1);
 
     idp.reset();
     advance(5 * SECOND);

@@ -47,6 +47,7 @@ export class JwksProvider {
   private lastAttemptFailed = false;
   private inflight?: Promise<readonly JWK[]>;
   private reportedStale = false;
+  private reportedExpired = false;
   private readonly imported = new WeakMap<JWK, Map<string, Promise<VerificationKey>>>();
 
   constructor(
@@ -131,7 +132,12 @@ export class JwksProvider {
       }
       return this.keys;
     }
-    this.logger.error('The JWKS endpoint is failing and the last known keys are too old; refusing');
+    if (!this.reportedExpired) {
+      this.reportedExpired = true;
+      this.logger.error(
+        'The JWKS endpoint is failing and the last known keys are too old; refusing',
+      );
+    }
     throw unavailable('The JWKS is unavailable and the last known keys are too old');
   }
 
@@ -144,6 +150,7 @@ export class JwksProvider {
           this.keys = keys;
           this.fetchedAt = Date.now();
           this.lastAttemptFailed = false;
+          this.reportedExpired = false;
           if (this.reportedStale) {
             this.reportedStale = false;
             this.logger.log('The JWKS endpoint answers again');

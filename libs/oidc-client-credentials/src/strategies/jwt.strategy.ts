@@ -42,6 +42,9 @@ const RFC9068_TYPE = 'application/at+jwt';
  *    `nbf`/`exp` with `clockToleranceSeconds`; then `exp`/`iat`/`nbf` finite numbers and `iat`
  *    not in the future beyond the tolerance.
  *
+ * Scopes come only from a space-delimited string `scope` claim; an array `scope` or an `scp` claim
+ * grants no scopes (RFC 9068 §2.2.3; see `VerifiedToken.scopes`).
+ *
  * Failures reject with `TokenVerificationError` (`OIDC_CC_TOKEN_MALFORMED`, `_EXPIRED`,
  * `_INVALID`); an unreachable JWKS with `ValidatorUnavailableError`.
  *
