@@ -21,8 +21,8 @@ import {
   type WhoAmI,
 } from './app.module.js';
 
-// Hostile input at the HTTP edge, one row per security case (security-cases.md §4) that the
-// bad-token table does not drive through an app. Every row asserts the status, the exact
+// Hostile input at the HTTP edge: the security cases (security-cases.md §4) and variants that
+// test/bad-tokens does not drive through an app. Every row asserts the status, the exact
 // challenge, how many requests reached the fake ID service per endpoint, and that neither the
 // response nor the captured log lines contain the token.
 
@@ -54,8 +54,6 @@ let running: RunningApp;
 /** Keys published beside the ID service's own (see `extraJwks`). */
 let spare: Pair;
 let ec: Pair;
-let pss: Pair;
-let attacker: Pair;
 let small: { privateKey: KeyObject; jwk: JWK };
 let extraJwks: JWK[];
 
@@ -108,11 +106,9 @@ beforeAll(async () => {
       [API_CLIENT.id]: { secret: API_CLIENT.secret },
     },
   });
-  [spare, ec, pss, attacker] = await Promise.all([
+  [spare, ec] = await Promise.all([
     generateKeyPair('RS256', { extractable: true }),
     generateKeyPair('ES256', { extractable: true }),
-    generateKeyPair('PS256', { extractable: true }),
-    generateKeyPair('RS256', { extractable: true }),
   ]);
   const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
   small = {
@@ -128,8 +124,6 @@ beforeAll(async () => {
     { ...spareJwk, kid: 'twin', alg: 'RS256' },
     // The only P-256 key: a token without kid may use it (S25).
     await publicJwk(ec, { kid: 'ec-only', alg: 'ES256' }),
-    // An RSA key pinned to RS256 whose private half also signs PS256 (S18).
-    await publicJwk(pss, { kid: 'pinned', alg: 'RS256' }),
     small.jwk,
     // Not a point on the curve: import fails inside verification (S12).
     { kty: 'OKP', crv: 'Ed25519', x: 'AAAA', kid: 'broken', use: 'sig' },
@@ -228,99 +222,6 @@ describe('hostile input through a guarded app (JWT, introspection and userinfo r
       },
     ],
     // §4.2: algorithms and keys.
-    ...(['ES512', 'PS512', 'RS384'] as const).map((alg): [string, Row] => [
-      `S17 alg ${alg} outside the allowlist`,
-      {
-        path: '/jwt/whoami',
-        token: () => unsignedJws({ alg, kid: idp.currentKid }),
-        status: 401,
-        challenge: INVALID,
-      },
-    ]),
-    [
-      'S18 alg ES256 with the kid of an RSA key',
-      {
-        path: '/jwt/whoami',
-        token: () => signCompact({ alg: 'ES256', kid: idp.currentKid }, claims(), ec.privateKey),
-        status: 401,
-        challenge: INVALID,
-      },
-    ],
-    [
-      'S18 alg PS256 for a JWK pinned to RS256, with a valid PS256 signature',
-      {
-        path: '/jwt/whoami',
-        token: () => signCompact({ alg: 'PS256', kid: 'pinned' }, claims(), pss.privateKey),
-        status: 401,
-        challenge: INVALID,
-      },
-    ],
-    [
-      'S19 kid of a JWK with use enc',
-      {
-        path: '/jwt/whoami',
-        token: () => signCompact({ alg: 'RS256', kid: 'enc-key' }, claims(), spare.privateKey),
-        status: 401,
-        challenge: INVALID,
-      },
-    ],
-    [
-      'S19 kid of a JWK whose key_ops lack verify',
-      {
-        path: '/jwt/whoami',
-        token: () => signCompact({ alg: 'RS256', kid: 'ops-key' }, claims(), spare.privateKey),
-        status: 401,
-        challenge: INVALID,
-      },
-    ],
-    [
-      'S22 x5c with an attacker certificate, signed by the attacker',
-      {
-        path: '/jwt/whoami',
-        token: () =>
-          signCompact(
-            { alg: 'RS256', kid: idp.currentKid, x5c: ['MIIBszCCAVmgAwIBAgIUattacker'] },
-            claims(),
-            attacker.privateKey,
-          ),
-        status: 401,
-        challenge: INVALID,
-      },
-    ],
-    ...['../../../../dev/null', '/dev/null', "x' UNION SELECT '1';--", '|sleep 10'].map(
-      (kid): [string, Row] => [
-        `S23 kid ${kid}`,
-        {
-          path: '/jwt/whoami',
-          token: () => idp.signRaw({ alg: 'RS256', kid }, claims()),
-          status: 401,
-          challenge: INVALID,
-        },
-      ],
-    ),
-    ...(
-      [
-        ['a number', 42],
-        ['an object', { path: '/etc/passwd' }],
-      ] as const
-    ).map(([name, kid]): [string, Row] => [
-      `S23 kid as ${name}`,
-      {
-        path: '/jwt/whoami',
-        token: () => idp.signRaw({ alg: 'RS256', kid }, claims()),
-        status: 401,
-        challenge: MALFORMED,
-      },
-    ]),
-    [
-      'S23 kid of 10 KB',
-      {
-        path: '/jwt/whoami',
-        token: () => idp.signRaw({ alg: 'RS256', kid: 'k'.repeat(10_240) }, claims()),
-        status: 401,
-        challenge: MALFORMED,
-      },
-    ],
     [
       'S24 no kid, several RSA keys published',
       {
@@ -381,17 +282,6 @@ describe('hostile input through a guarded app (JWT, introspection and userinfo r
       },
     ],
     // §4.3: claims and profiles.
-    ...['at+jwt', 'application/at+jwt', 'at+JWT', 'Application/AT+JWT'].map(
-      (typ): [string, Row] => [
-        `S40 typ ${typ} under the RFC 9068 profile: accepted`,
-        {
-          path: '/strict/whoami',
-          token: () => idp.mintJwt(strictClaims(), { typ }),
-          status: 200,
-          body: (body) => expect(body.clientId).toBe('test-client'),
-        },
-      ],
-    ),
     ...(['/strict/whoami', '/jwt/whoami'] as const).map((path): [string, Row] => [
       `S41 an ID token of the same issuer at ${path}`,
       {
@@ -449,7 +339,7 @@ describe('hostile input through a guarded app (JWT, introspection and userinfo r
         body: (body) => expect(body).toMatchObject({ clientId: 'test-client' }),
       },
     ],
-    ...([401, 403] as const).map((status): [string, Row] => [
+    ...([403] as const).map((status): [string, Row] => [
       `S62 introspection answering ${status} (our credentials): 503, not invalid_token`,
       {
         path: '/introspection/whoami',
@@ -462,12 +352,10 @@ describe('hostile input through a guarded app (JWT, introspection and userinfo r
     ]),
     ...(
       [
-        ['200 HTML', { headers: { 'content-type': 'text/html' }, body: '<html>login</html>' }],
         [
-          '200 invalid JSON',
-          { headers: { 'content-type': 'application/json' }, body: '{"active":' },
+          '200 with a JSON content type and an HTML body',
+          { headers: { 'content-type': 'application/json' }, body: '<html>login</html>' },
         ],
-        ['200 JSON array', { body: [{ active: true, sub: 'test-client' }] }],
         ['200 over the size cap', { body: { active: true, sub: 'x', pad: 'x'.repeat(70_000) } }],
       ] as [string, FakeResponse][]
     ).map(([name, answer]): [string, Row] => [
@@ -512,7 +400,6 @@ describe('hostile input through a guarded app (JWT, introspection and userinfo r
     ],
     ...(
       [
-        ['401', { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }],
         [
           '403 insufficient_scope',
           {
