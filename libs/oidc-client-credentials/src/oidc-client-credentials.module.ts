@@ -6,6 +6,7 @@ import {
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
   OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
 } from './oidc-client-credentials.module-definition.js';
+import { SharedCache } from './shared-cache.provider.js';
 import { TOKEN_EXPORTS, TOKEN_PROVIDERS } from './token.providers.js';
 import { resolveOptions } from './utils/resolve-options.util.js';
 import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.providers.js';
@@ -36,6 +37,7 @@ import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.pro
       inject: [OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS],
     },
     IssuerMetadataProvider,
+    SharedCache,
     ...TOKEN_PROVIDERS,
     ...VERIFICATION_PROVIDERS,
   ],

@@ -120,14 +120,35 @@ export interface VerificationOptions {
   retryAfterSeconds?: number;
 }
 
-/** Shared cache (several instances, one store). */
+/**
+ * Shared cache: several instances on one store share outbound tokens (one instance fetches, under
+ * a Redis lease, while the others wait for its result) and inbound verification results. The
+ * in-process cache stays in front, so a hit never waits on the network.
+ *
+ * @example
+ * import { createKeyv } from '@keyv/redis';
+ * cache: { stores: [createKeyv('redis://127.0.0.1:6379')], encryptionKey: process.env.CACHE_KEY }
+ */
 export interface SharedCacheOptions {
-  /** Keyv stores, as @nestjs/cache-manager takes them (e.g. `createKeyv('redis://…')`). */
+  /**
+   * Keyv stores, as @nestjs/cache-manager takes them (e.g. `createKeyv('redis://…')`); read in
+   * order, written together. Default none: in-process only. Only a @keyv/redis store gives the
+   * lease that lets one instance fetch for all; with others, instances may fetch in parallel.
+   * You own the stores: the module does not disconnect them.
+   */
   stores?: Keyv[];
   /** Prefix of every key this module writes. Default `'oidc-cc'`. */
   keyPrefix?: string;
-  /** 32-byte key (base64 or Buffer) to encrypt tokens at rest with AES-256-GCM. */
+  /**
+   * 32-byte key (base64 or Buffer): every value is stored encrypted and authenticated with
+   * AES-256-GCM. Without it values are plain JSON, and whoever can write to the store can forge them.
+   */
   encryptionKey?: string | Buffer;
+  /**
+   * Longest wait for one store call, in milliseconds; a slower or failing store is treated as a
+   * miss and requests go on with the in-process cache. Default `50`.
+   */
+  timeoutMs?: number;
 }
 
 /**

@@ -35,7 +35,7 @@ export interface ResolvedOptions {
     allowedClientIds?: ReadonlySet<string>;
     realm?: string;
   };
-  cache: { stores: Keyv[]; keyPrefix: string; encryptionKey?: Buffer };
+  cache: { stores: Keyv[]; keyPrefix: string; encryptionKey?: Buffer; timeoutMs: number };
   allowInsecureHttp: boolean;
 }
 
@@ -195,9 +195,10 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
     },
     verification,
     cache: {
-      stores: options.cache?.stores ?? [],
-      keyPrefix: options.cache?.keyPrefix ?? 'oidc-cc',
+      stores: cacheStores(options.cache?.stores),
+      keyPrefix: keyPrefix(options.cache?.keyPrefix),
       encryptionKey: encryptionKey(options.cache?.encryptionKey),
+      timeoutMs: positive('cache.timeoutMs', options.cache?.timeoutMs, 50),
     },
     allowInsecureHttp,
   };
@@ -295,6 +296,34 @@ function nonNegative(option: string, value: number | undefined, fallback: number
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new ConfigurationError(option, 'expected a number ≥ 0');
+  }
+  return value;
+}
+
+function cacheStores(value: Keyv[] | undefined): Keyv[] {
+  if (value === undefined) return [];
+  const isStore = (store: unknown) =>
+    typeof store === 'object' &&
+    store !== null &&
+    ['get', 'set', 'delete', 'on', 'off'].every(
+      (method) => typeof (store as Record<string, unknown>)[method] === 'function',
+    );
+  if (!Array.isArray(value) || !value.every(isStore)) {
+    throw new ConfigurationError(
+      'cache.stores',
+      "expected a list of Keyv instances, e.g. [createKeyv('redis://…')] from @keyv/redis",
+    );
+  }
+  return [...value];
+}
+
+function keyPrefix(value: string | undefined): string {
+  if (value === undefined) return 'oidc-cc';
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(value)) {
+    throw new ConfigurationError(
+      'cache.keyPrefix',
+      'expected 1 to 64 printable ASCII characters without spaces',
+    );
   }
   return value;
 }

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, Socket, type AddressInfo } from 'node:net';
+import { createClient, createKeyv, type RedisClientType } from '@keyv/redis';
+import type { Keyv } from 'keyv';
+
+/** The machine's shared Redis (`.ci/run` starts one). Never stop or pause it in a test. */
+export const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * A Keyv store on `url` for one app instance, reconnecting fast so tests that stop Redis do not
+ * wait for the default backoff. Disconnect it with {@link closeStores}.
+ */
+export function redisStore(url: string = SHARED_REDIS_URL): Keyv {
+  return createKeyv({ url, socket: { reconnectStrategy: () => 20, connectTimeout: 200 } });
+}
+
+/** Disconnects Keyv stores created by {@link redisStore}. */
+export async function closeStores(stores: Keyv[]): Promise<void> {
+  await Promise.all(
+    stores.map(async (store) => {
+      const client = (store.store as { client?: { isOpen?: boolean; destroy?: () => void } })
+        .client;
+      if (client?.isOpen) client.destroy?.();
+    }),
+  );
+}
+
+/** A fresh key prefix, so tests sharing one Redis never see each other's entries. */
+export const uniquePrefix = (): string => `oidc-cc-test-${randomUUID()}`;
+
+/** A raw client to look at what the library wrote, as an operator with `redis-cli` would. */
+export class RedisInspector {
+  private constructor(private readonly client: RedisClientType) {}
+
+  static async connect(url: string = SHARED_REDIS_URL): Promise<RedisInspector> {
+    const client = createClient({ url }) as RedisClientType;
+    await client.connect();
+    return new RedisInspector(client);
+  }
+
+  /** Every key starting with `prefix`. */
+  async keys(prefix: string): Promise<string[]> {
+    const found: string[] = [];
+    for await (const batch of this.client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      found.push(...batch);
+    }
+    return found.sort();
+  }
+
+  /** Keys and raw string values under `prefix`, as one text to search for secrets. */
+  async dump(prefix: string): Promise<string> {
+    const lines: string[] = [];
+    for (const key of await this.keys(prefix)) lines.push(`${key} ${await this.client.get(key)}`);
+    return lines.join('\n');
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.client.get(key);
+  }
+
+  async set(key: string, value: string, ttlMs = 60_000): Promise<void> {
+    await this.client.set(key, value, { PX: ttlMs });
+  }
+
+  /** Remaining TTL in milliseconds (-2: no key, -1: no TTL). */
+  pttl(key: string): Promise<number> {
+    return this.client.pTTL(key);
+  }
+
+  /** `CLIENT PAUSE ms`: every other client's commands wait (only on a {@link PrivateRedis}). */
+  async pause(ms: number): Promise<void> {
+    await this.client.sendCommand(['CLIENT', 'PAUSE', String(ms)]);
+  }
+
+  /** Deletes every key under `prefix`. */
+  async clear(prefix: string): Promise<void> {
+    const keys = await this.keys(prefix);
+    if (keys.length > 0) await this.client.del(keys);
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+/**
+ * A private `redis-server` on a free loopback port, for tests that stop or pause Redis (never do
+ * that to the shared one). Without persistence; `stop()` kills it, `start()` brings it back on the
+ * same port, `close()` ends it for good.
+ */
+export class PrivateRedis {
+  private child?: ChildProcess;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort());
+    await redis.start();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    this.child = child;
+    for (let i = 0; i < 100; i += 1) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+      if (await answers(this.port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error('redis-server did not start');
+  }
+
+  /** Kills the server (as a crash would). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  close(): Promise<void> {
+    return this.stop();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.connect(port, '127.0.0.1');
+  });
+}
+
+/** A loopback port where nothing listens (bound and released at once). */
+export const deadPort = freePort;
