@@ -238,6 +238,7 @@ describe('VerificationCache', () => {
     const { cache, introspection } = await inbound({ cacheMaxEntries: 3 });
     const [a, b, c, d] = Array.from({ length: 4 }, () => idp.mintOpaque());
     for (const token of [a, b, c]) await introspection.verify(token);
+    advance(1 * SECOND); // hits refresh the LRU order at most once a second
     await introspection.verify(a); // a is now the most recently used
     await introspection.verify(d); // evicts b
     expect(cache.size).toBe(3);

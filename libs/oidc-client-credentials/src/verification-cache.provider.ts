@@ -9,7 +9,12 @@ interface PositiveEntry {
   value: VerifiedToken;
   promise: Promise<VerifiedToken>;
   expiresAt: number;
+  /** Last time the entry moved to the recent end of the LRU order. */
+  touchedAt: number;
 }
+
+/** A hit moves its entry to the recent end of the LRU order at most this often. */
+const TOUCH_INTERVAL_MS = 1000;
 
 interface NegativeEntry {
   code: TokenVerificationError['code'];
@@ -71,6 +76,7 @@ export class VerificationCache {
   private readonly positive = new Map<string, PositiveEntry>();
   private readonly negative = new Map<string, NegativeEntry>();
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
+  private readonly profileTags = new Map<string, string>();
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly maxEntries: number;
@@ -81,9 +87,19 @@ export class VerificationCache {
     this.maxEntries = options.verification.cacheMaxEntries;
   }
 
-  /** Cache key of a token under a profile: base64url SHA-256, never the token. */
+  /**
+   * Cache key of a token under a profile: base64url SHA-256 of a fixed-length digest of the profile
+   * and the token — never the token. Hashing the profile once keeps the per-request input short.
+   */
   keyFor(profileId: string, token: string): string {
-    return hash('sha256', `${profileId}\0${token}`, 'base64url');
+    let tag = this.profileTags.get(profileId);
+    if (tag === undefined) {
+      tag = hash('sha256', profileId, 'base64url');
+      // A handful of profiles in practice; bounded anyway.
+      if (this.profileTags.size >= 64) this.profileTags.clear();
+      this.profileTags.set(profileId, tag);
+    }
+    return hash('sha256', `${tag}.${token}`, 'base64url');
   }
 
   /**
@@ -100,9 +116,12 @@ export class VerificationCache {
     const hit = this.positive.get(key);
     if (hit) {
       if (hit.expiresAt > now) {
-        // Re-insert to keep Map order least-recently-used first.
-        this.positive.delete(key);
-        this.positive.set(key, hit);
+        // Re-insert to keep Map order least-recently-used first (approximately: once a second).
+        if (now - hit.touchedAt >= TOUCH_INTERVAL_MS) {
+          hit.touchedAt = now;
+          this.positive.delete(key);
+          this.positive.set(key, hit);
+        }
         return hit.promise;
       }
       this.positive.delete(key);
@@ -157,7 +176,12 @@ export class VerificationCache {
     const untilExp = value.expiresAt === undefined ? Infinity : value.expiresAt * 1000 - now;
     const ttl = Math.min(this.ttlMs, untilExp);
     if (!(ttl > 0)) return;
-    this.positive.set(key, { value, promise: Promise.resolve(value), expiresAt: now + ttl });
+    this.positive.set(key, {
+      value,
+      promise: Promise.resolve(value),
+      expiresAt: now + ttl,
+      touchedAt: now,
+    });
     this.negative.delete(key);
     evictOverflow(this.positive, this.maxEntries);
   }
