@@ -9,7 +9,7 @@ import {
 import { FakeIdService, PATHS } from '../../../../test/utils/fake-id-service.js';
 
 /**
- * Project Wycheproof's JWS vectors (../shared/vectors, Apache-2.0) through the SIGNATURE layer of
+ * Project Wycheproof's JWS vectors (test/vectors/wycheproof, Apache-2.0) through the SIGNATURE layer of
  * the JWT strategy — `verifySignature`: the same shape checks, algorithm allowlist, key selection
  * from a JWKS fetched over HTTP, and jose signature check that `verify` runs. The payloads are not
  * JWT claim sets, so the claims layer is not involved.
@@ -48,10 +48,7 @@ interface WycheproofGroup {
 
 const VECTORS = JSON.parse(
   readFileSync(
-    new URL(
-      '../../../../../shared/vectors/wycheproof/json_web_signature_test.json',
-      import.meta.url,
-    ),
+    new URL('../../../../test/vectors/wycheproof/json_web_signature_test.json', import.meta.url),
     'utf8',
   ),
 ) as { numberOfTests: number; testGroups: WycheproofGroup[] };
