@@ -135,10 +135,16 @@ export function baseOptions(
 export function hardeningAppModule(
   issuer: string,
   verification: VerificationOptions = {},
+  options: Partial<OidcClientCredentialsModuleOptions> = {},
 ): ModuleMetadata {
   const imports: DynamicModule[] = Object.values(ROUTES).map(({ module, controller, v }) => ({
     module,
-    imports: [OidcClientCredentialsModule.forRoot(baseOptions(issuer, { ...v, ...verification }))],
+    imports: [
+      OidcClientCredentialsModule.forRoot({
+        ...baseOptions(issuer, { ...v, ...verification }),
+        ...options,
+      }),
+    ],
     controllers: [controller],
   }));
   return { imports };
