@@ -96,6 +96,24 @@ class AdminController {
   }
 }
 
+/** One handler shared by two controllers with different requirements, through inheritance. */
+abstract class ReportsController {
+  @Get()
+  index(@ClientId() clientId: string) {
+    return { clientId };
+  }
+}
+
+@Controller('reports/sales')
+@UseGuards(ClientTokenGuard)
+@RequireScopes('sales')
+class SalesReportsController extends ReportsController {}
+
+@Controller('reports/payroll')
+@UseGuards(ClientTokenGuard)
+@RequireScopes('payroll')
+class PayrollReportsController extends ReportsController {}
+
 @Controller('unguarded')
 class UnguardedController {
   @Get('client')
@@ -138,7 +156,14 @@ export function guardedAppModule(
         verification: { strategy, ...verification },
       }),
     ],
-    controllers: [OrdersController, AdminController, UnguardedController, TenantController],
+    controllers: [
+      OrdersController,
+      AdminController,
+      UnguardedController,
+      TenantController,
+      SalesReportsController,
+      PayrollReportsController,
+    ],
   };
 }
 

@@ -343,6 +343,14 @@ describe.each(HTTP_PLATFORMS)('ClientTokenGuard on %s', (platform) => {
       expect((await send('/orders/read', bearer(TOKEN))).status).toBe(200);
     });
 
+    it("one handler inherited by two controllers keeps each controller's scopes", async () => {
+      strategy.answers.set(TOKEN, verified('billing', 'sales'));
+      for (let i = 0; i < 2; i += 1) {
+        expect((await send('/reports/sales', bearer(TOKEN))).status).toBe(200);
+        expect((await send('/reports/payroll', bearer(TOKEN))).status).toBe(403);
+      }
+    });
+
     it('allowedClientIds: another client gets 403 insufficient_scope', async () => {
       await start({ allowedClientIds: ['shipping'] });
       const response = await send('/orders', bearer(TOKEN));

@@ -111,6 +111,8 @@ export class ClientTokenGuard implements CanActivate {
   protected readonly logger = new Logger(ClientTokenGuard.name);
   protected readonly realm: string;
   private readonly warnedContextTypes = new Set<string>();
+  // Keyed by controller, then handler: one method can serve several controllers through inheritance.
+  private readonly routePolicies = new WeakMap<object, WeakMap<object, RoutePolicy>>();
 
   constructor(
     protected readonly strategy: TokenVerificationStrategy,
@@ -149,24 +151,38 @@ export class ClientTokenGuard implements CanActivate {
 
   /** Whether `@Public()` opens the route (a handler's marker wins over its controller's). */
   protected isPublic(context: ExecutionContext): boolean {
-    return (
-      this.reflector.getAllAndOverride(Public, [context.getHandler(), context.getClass()]) === true
-    );
+    return this.routePolicy(context).isPublic;
   }
 
   /** Scopes the route requires: the controller's and the handler's together. */
   protected requiredScopes(context: ExecutionContext): readonly string[] {
-    const handler = this.reflector.get<readonly string[] | undefined>(
-      REQUIRED_SCOPES_METADATA,
-      context.getHandler(),
-    );
-    const controller = this.reflector.get<readonly string[] | undefined>(
-      REQUIRED_SCOPES_METADATA,
-      context.getClass(),
-    );
-    if (!controller) return handler ?? NO_SCOPES;
-    if (!handler) return controller;
-    return [...new Set([...controller, ...handler])];
+    return this.routePolicy(context).requiredScopes;
+  }
+
+  /**
+   * The route's metadata, read once per controller and handler: metadata does not change after
+   * startup, and this runs on every request.
+   */
+  private routePolicy(context: ExecutionContext): RoutePolicy {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.routePolicies.get(controller);
+    if (!byHandler) {
+      byHandler = new WeakMap();
+      this.routePolicies.set(controller, byHandler);
+    }
+    let policy = byHandler.get(handler);
+    if (!policy) {
+      policy = {
+        isPublic: this.reflector.getAllAndOverride(Public, [handler, controller]) === true,
+        requiredScopes: mergeScopes(
+          this.reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, controller),
+          this.reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, handler),
+        ),
+      };
+      byHandler.set(handler, policy);
+    }
+    return policy;
   }
 
   /**
@@ -221,15 +237,13 @@ export class ClientTokenGuard implements CanActivate {
       );
     }
     const required = this.requiredScopes(context);
-    if (required.length > 0) {
-      const granted = new Set(token.scopes);
-      if (!required.every((scope) => granted.has(scope))) {
-        throw new InsufficientScopeError(
-          'OIDC_CC_INSUFFICIENT_SCOPE',
-          'The token lacks a required scope',
-          required,
-        );
-      }
+    // Exact matches only: `read` is not granted by `read:all` or `reader` (S53).
+    if (required.length > 0 && !required.every((scope) => token.scopes.includes(scope))) {
+      throw new InsufficientScopeError(
+        'OIDC_CC_INSUFFICIENT_SCOPE',
+        'The token lacks a required scope',
+        required,
+      );
     }
   }
 
@@ -339,6 +353,20 @@ export class ClientTokenGuard implements CanActivate {
       );
     }
   }
+}
+
+interface RoutePolicy {
+  isPublic: boolean;
+  requiredScopes: readonly string[];
+}
+
+function mergeScopes(
+  controller: readonly string[] | undefined,
+  handler: readonly string[] | undefined,
+): readonly string[] {
+  if (!controller) return handler ?? NO_SCOPES;
+  if (!handler) return controller;
+  return Object.freeze([...new Set([...controller, ...handler])]);
 }
 
 function errorCode(error: unknown): string | undefined {
