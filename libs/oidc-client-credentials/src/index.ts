@@ -58,6 +58,7 @@ export {
 } from './errors/validator-unavailable.error.js';
 export type {
   AuthorizedHttpOptions,
+  CircuitBreakerOptions,
   ClientAssertionOptions,
   ClientAuthMethod,
   HttpLimitsOptions,

@@ -51,6 +51,20 @@ export interface RetryOptions {
   deadlineMs?: number;
 }
 
+/**
+ * The token endpoint's circuit breaker. After `failureThreshold` acquisitions in a row have failed
+ * transiently (unreachable, timeout, 5xx, 408, 429 — each after its retries), the circuit opens
+ * for `cooldownMs`: `getToken()` then fails fast with `OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN` and no
+ * request is sent, while a still-valid cached token keeps being served. After the cooldown one
+ * probe (a single attempt) goes through: success closes the circuit, failure opens it again.
+ */
+export interface CircuitBreakerOptions {
+  /** Consecutive failed acquisitions that open the circuit. Default `5`. */
+  failureThreshold?: number;
+  /** How long the circuit stays open before one probe may go through. Default `30000`. */
+  cooldownMs?: number;
+}
+
 /** Limits of every HTTP call the library makes to the ID service. */
 export interface HttpLimitsOptions {
   /** Per-request timeout. Default `5000`. */
@@ -189,6 +203,8 @@ export interface OidcClientCredentialsModuleOptions {
   tokenRenewal?: TokenRenewalOptions;
   /** Retry policy of the token endpoint. */
   retry?: RetryOptions;
+  /** Fail fast while the token endpoint keeps failing. */
+  circuitBreaker?: CircuitBreakerOptions;
   /** Timeouts and size limits of calls to the ID service. */
   http?: HttpLimitsOptions;
   /** The token-attaching HttpService's 401 behaviour. */

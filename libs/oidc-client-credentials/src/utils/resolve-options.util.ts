@@ -28,6 +28,7 @@ export interface ResolvedOptions {
     maxLifetimeSeconds: number;
   };
   retry: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; deadlineMs: number };
+  circuitBreaker: { failureThreshold: number; cooldownMs: number };
   http: { timeoutMs: number; maxResponseBytes: number };
   authorizedHttp: { retryOnUnauthorized: 'idempotent' | 'all' | 'never' };
   verification: Required<Omit<VerificationOptions, 'audience' | 'allowedClientIds' | 'realm'>> & {
@@ -186,6 +187,14 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
       maxDelayMs: nonNegative('retry.maxDelayMs', options.retry?.maxDelayMs, 5000),
       deadlineMs: positive('retry.deadlineMs', options.retry?.deadlineMs, 15_000),
     },
+    circuitBreaker: {
+      failureThreshold: positiveInteger(
+        'circuitBreaker.failureThreshold',
+        options.circuitBreaker?.failureThreshold,
+        5,
+      ),
+      cooldownMs: positive('circuitBreaker.cooldownMs', options.circuitBreaker?.cooldownMs, 30_000),
+    },
     http: {
       timeoutMs: positive('http.timeoutMs', options.http?.timeoutMs, 5000),
       maxResponseBytes: positive('http.maxResponseBytes', options.http?.maxResponseBytes, 65_536),
@@ -288,6 +297,14 @@ function positive(option: string, value: number | undefined, fallback: number): 
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new ConfigurationError(option, 'expected a positive number');
+  }
+  return value;
+}
+
+function positiveInteger(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new ConfigurationError(option, 'expected a positive integer');
   }
   return value;
 }
