@@ -24,6 +24,7 @@ import {
   type NestModule,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import autocannon from 'autocannon';
@@ -34,6 +35,7 @@ import {
   ClientTokenGuard,
   OidcClientCredentialsModule,
   RequireScopes,
+  TokenVerificationStrategy,
 } from 'nest-oidc-client-credentials';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
 import { FakeIdService, PATHS } from '../test/utils/fake-id-service.js';
@@ -163,6 +165,39 @@ async function listen(app: INestApplication): Promise<string> {
   return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 }
 
+/**
+ * The guard's own cost without HTTP: `canActivate` on a request shaped like Node's, for the guarded
+ * route, next to the strategy's cached `verify` alone. Steadier than throughput on a busy machine.
+ */
+async function inProcessCost(app: INestApplication, token: string) {
+  const guard = app.get(ClientTokenGuard, { strict: false });
+  const strategy = app.get(TokenVerificationStrategy, { strict: false });
+  const request = {
+    method: 'GET',
+    url: '/guarded',
+    headers: { host: '127.0.0.1', authorization: `Bearer ${token}` },
+    rawHeaders: ['Host', '127.0.0.1', 'Authorization', `Bearer ${token}`, 'Accept', '*/*'],
+  };
+  const context = new ExecutionContextHost(
+    [request, {}, undefined],
+    OrdersController,
+    OrdersController.prototype.guarded,
+  );
+  const perCall = async (fn: () => Promise<unknown>) => {
+    const calls = 200_000;
+    for (let i = 0; i < calls / 4; i += 1) await fn();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < calls; i += 1) await fn();
+    return Number(process.hrtime.bigint() - start) / calls / 1000;
+  };
+  const results = { guard: [] as number[], verify: [] as number[] };
+  for (let round = 0; round < 5; round += 1) {
+    results.guard.push(await perCall(() => guard.canActivate(context)));
+    results.verify.push(await perCall(() => strategy.verify(token)));
+  }
+  return { guardMicros: median(results.guard), verifyMicros: median(results.verify) };
+}
+
 async function serve(): Promise<void> {
   const idp = await FakeIdService.start({ clients: { billing: { secret: 'billing-secret' } } });
   const token = await idp.mintJwt({ sub: 'billing', aud: AUDIENCE, scope: 'orders:read' });
@@ -199,6 +234,10 @@ async function serve(): Promise<void> {
     }
     if (message === 'requests') {
       process.send!({ idpRequests: idp.requests.map((r) => r.path) });
+      return;
+    }
+    if (message === 'in-process') {
+      process.send!(await inProcessCost(fastify, token));
       return;
     }
     await Promise.all([express.close(), fastify.close()]);
@@ -274,6 +313,7 @@ async function drive(): Promise<void> {
       }
     }
     const idpRequests = (await ask<{ idpRequests: string[] }>(child, 'requests')).idpRequests;
+    const inProcess = await ask<{ guardMicros: number; verifyMicros: number }>(child, 'in-process');
 
     const summary = new Map(
       targets.map((t) => {
@@ -319,6 +359,9 @@ async function drive(): Promise<void> {
       return acc;
     }, {});
     console.log(`  requests to the ID service during the whole run: ${JSON.stringify(counts)}`);
+    console.log(
+      `  in process, no HTTP: ClientTokenGuard.canActivate ${inProcess.guardMicros.toFixed(2)} µs per call, of which the strategy's cached verify ${inProcess.verifyMicros.toFixed(2)} µs`,
+    );
   } finally {
     child.send('close');
   }
