@@ -223,6 +223,24 @@ describe('hostile input through a guarded app (JWT, introspection and userinfo r
     ],
     // §4.2: algorithms and keys.
     [
+      'S19 kid of a JWK with use enc',
+      {
+        path: '/jwt/whoami',
+        token: () => signCompact({ alg: 'RS256', kid: 'enc-key' }, claims(), spare.privateKey),
+        status: 401,
+        challenge: INVALID,
+      },
+    ],
+    [
+      'S19 kid of a JWK whose key_ops lack verify',
+      {
+        path: '/jwt/whoami',
+        token: () => signCompact({ alg: 'RS256', kid: 'ops-key' }, claims(), spare.privateKey),
+        status: 401,
+        challenge: INVALID,
+      },
+    ],
+    [
       'S24 no kid, several RSA keys published',
       {
         path: '/jwt/whoami',
