@@ -173,7 +173,7 @@ describe('requestToken against random token endpoint answers', () => {
           }
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
     // The generators reach success and every kind of failure.
     expect(outcomes.tokens).toBeGreaterThan(0);
