@@ -73,6 +73,17 @@ export class RedisInspector {
     await this.client.sendCommand(['CLIENT', 'PAUSE', String(ms)]);
   }
 
+  /** The server's `total_commands_processed` (INFO stats), this call's INFO included. */
+  async commandsProcessed(): Promise<number> {
+    const info = await this.client.info('stats');
+    return Number(/total_commands_processed:(\d+)/.exec(info)?.[1]);
+  }
+
+  /** `CLIENT UNPAUSE`: ends a {@link pause} early. */
+  async unpause(): Promise<void> {
+    await this.client.sendCommand(['CLIENT', 'UNPAUSE']);
+  }
+
   /** Deletes every key under `prefix`. */
   async clear(prefix: string): Promise<void> {
     const keys = await this.keys(prefix);

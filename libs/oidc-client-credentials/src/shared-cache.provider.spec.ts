@@ -76,11 +76,14 @@ describe('SharedCache', () => {
     await inspector.clear(prefix);
   });
 
-  function sharedCache(cache: OidcClientCredentialsModuleOptions['cache']): SharedCache {
+  async function sharedCache(
+    cache: OidcClientCredentialsModuleOptions['cache'],
+  ): Promise<SharedCache> {
     const instance = new SharedCache(
       resolveOptions({ issuer: 'https://id.example.com', cache: { keyPrefix: prefix, ...cache } }),
     );
     caches.push(instance);
+    await instance.onModuleInit();
     return instance;
   }
   const store = (keyv: Keyv) => {
@@ -90,7 +93,7 @@ describe('SharedCache', () => {
   const warnings = () => logs.at('warn').filter((line) => line.includes('unavailable'));
 
   it('is a no-op without stores (the default: in-process only)', async () => {
-    const cache = sharedCache({});
+    const cache = await sharedCache({});
     expect(cache.enabled).toBe(false);
     await cache.set(cache.key('x'), { a: 1 }, 1000);
     await expect(cache.get(cache.key('x'))).resolves.toBeUndefined();
@@ -99,7 +102,7 @@ describe('SharedCache', () => {
   });
 
   it('writes under cache.keyPrefix with a TTL in milliseconds (R14)', async () => {
-    const cache = sharedCache({ stores: [store(redisStore())] });
+    const cache = await sharedCache({ stores: [store(redisStore())] });
     const key = cache.key('token', 'abc');
     expect(key).toBe(`${prefix}:token:abc`);
     await cache.set(key, { n: 1 }, 3_540_000);
@@ -110,9 +113,9 @@ describe('SharedCache', () => {
     await expect(cache.get(key)).resolves.toEqual({ n: 1 });
   });
 
-  it('warns once at startup when values would be stored unencrypted', () => {
-    sharedCache({ stores: [store(new Keyv())] });
-    sharedCache({ stores: [store(new Keyv())], encryptionKey: randomBytes(32) });
+  it('warns once at startup when values would be stored unencrypted', async () => {
+    await sharedCache({ stores: [store(new Keyv())] });
+    await sharedCache({ stores: [store(new Keyv())], encryptionKey: randomBytes(32) });
     expect(logs.at('warn').filter((l) => l.includes('without cache.encryptionKey'))).toHaveLength(
       1,
     );
@@ -126,7 +129,7 @@ describe('SharedCache', () => {
       ['S72 truncated JSON', '{"v":1,'],
       ['S72 a number', '42'],
     ])('%s', async (_name, raw) => {
-      const cache = sharedCache({ stores: [store(redisStore())] });
+      const cache = await sharedCache({ stores: [store(redisStore())] });
       const key = cache.key('x');
       await inspector.set(key, JSON.stringify({ value: raw, expires: null }));
       await expect(cache.get(key)).resolves.toBeUndefined();
@@ -134,7 +137,7 @@ describe('SharedCache', () => {
     });
 
     it('S72 a raw value that is not Keyv JSON at all: a miss, and the store stays in use', async () => {
-      const cache = sharedCache({ stores: [store(redisStore())] });
+      const cache = await sharedCache({ stores: [store(redisStore())] });
       const key = cache.key('x');
       await inspector.set(key, '\u0000\u0001not json');
       await expect(cache.get(key)).resolves.toBeUndefined();
@@ -147,36 +150,42 @@ describe('SharedCache', () => {
   describe('encryption (R16)', () => {
     it('stores sealed values only, and a reader with another key or none gets a miss', async () => {
       const secret = randomBytes(32);
-      const writer = sharedCache({ stores: [store(redisStore())], encryptionKey: secret });
+      const writer = await sharedCache({ stores: [store(redisStore())], encryptionKey: secret });
       const key = writer.key('v');
       await writer.set(key, { claim: 'visible-only-when-decrypted' }, 60_000);
 
       expect(await inspector.dump(prefix)).not.toContain('visible-only-when-decrypted');
       await expect(writer.get(key)).resolves.toEqual({ claim: 'visible-only-when-decrypted' });
-      const sameKey = sharedCache({
+      const sameKey = await sharedCache({
         stores: [store(redisStore())],
         encryptionKey: secret.toString('base64'),
       });
       await expect(sameKey.get(key)).resolves.toEqual({ claim: 'visible-only-when-decrypted' });
-      const otherKey = sharedCache({
+      const otherKey = await sharedCache({
         stores: [store(redisStore())],
         encryptionKey: randomBytes(32),
       });
       await expect(otherKey.get(key)).resolves.toBeUndefined();
-      const noKey = sharedCache({ stores: [store(redisStore())] });
+      const noKey = await sharedCache({ stores: [store(redisStore())] });
       await expect(noKey.get(key)).resolves.toBeUndefined();
     });
 
     it('R16 a plain value planted where sealed ones are expected is a miss', async () => {
-      const reader = sharedCache({ stores: [store(redisStore())], encryptionKey: randomBytes(32) });
-      const plain = sharedCache({ stores: [store(redisStore())] });
+      const reader = await sharedCache({
+        stores: [store(redisStore())],
+        encryptionKey: randomBytes(32),
+      });
+      const plain = await sharedCache({ stores: [store(redisStore())] });
       const key = reader.key('v');
       await plain.set(key, { forged: true }, 60_000);
       await expect(reader.get(key)).resolves.toBeUndefined();
     });
 
     it('R16 a sealed value copied to another key is a miss', async () => {
-      const cache = sharedCache({ stores: [store(redisStore())], encryptionKey: randomBytes(32) });
+      const cache = await sharedCache({
+        stores: [store(redisStore())],
+        encryptionKey: randomBytes(32),
+      });
       await cache.set(cache.key('a'), { for: 'a' }, 60_000);
       await inspector.set(cache.key('b'), (await inspector.get(cache.key('a')))!);
       await expect(cache.get(cache.key('b'))).resolves.toBeUndefined();
@@ -185,8 +194,8 @@ describe('SharedCache', () => {
 
   describe('leases', () => {
     it('one holder at a time on a @keyv/redis store, with a TTL, released by its holder only', async () => {
-      const a = sharedCache({ stores: [store(redisStore())] });
-      const b = sharedCache({ stores: [store(redisStore())] });
+      const a = await sharedCache({ stores: [store(redisStore())] });
+      const b = await sharedCache({ stores: [store(redisStore())] });
       const key = a.key('lease');
       const first = await a.lease(key, 5_000);
       expect(first.state).toBe('acquired');
@@ -202,7 +211,7 @@ describe('SharedCache', () => {
     });
 
     it('is unsupported on stores without an atomic set-if-absent (best effort)', async () => {
-      const cache = sharedCache({ stores: [store(new Keyv())] });
+      const cache = await sharedCache({ stores: [store(new Keyv())] });
       await expect(cache.lease(cache.key('lease'), 1000)).resolves.toEqual({
         state: 'unsupported',
       });
@@ -211,7 +220,10 @@ describe('SharedCache', () => {
 
   describe('R13 store slow or down', () => {
     it('R13 a silent store costs at most cache.timeoutMs, then is skipped; warned once', async () => {
-      const cache = sharedCache({ stores: [store(new Keyv(silentAdapter()))], timeoutMs: 30 });
+      const cache = await sharedCache({
+        stores: [store(new Keyv(silentAdapter()))],
+        timeoutMs: 30,
+      });
       const started = Date.now();
       await expect(cache.get(cache.key('x'))).resolves.toBeUndefined();
       expect(Date.now() - started).toBeLessThan(500);
@@ -229,7 +241,7 @@ describe('SharedCache', () => {
 
     it('R13 nothing listening: misses, lease unavailable, one warning', async () => {
       const port = await deadPort();
-      const cache = sharedCache({
+      const cache = await sharedCache({
         stores: [store(redisStore(`redis://127.0.0.1:${port}`))],
         timeoutMs: 30,
       });
@@ -242,21 +254,21 @@ describe('SharedCache', () => {
     it('R13 Redis paused (slow): a call gives up at the timeout; Redis killed and back: recovers, logged once each way', async () => {
       const redis = await PrivateRedis.start();
       try {
-        const cache = sharedCache({ stores: [store(redisStore(redis.url))], timeoutMs: 40 });
+        const cache = await sharedCache({ stores: [store(redisStore(redis.url))], timeoutMs: 40 });
         const key = cache.key('x');
         await cache.set(key, { a: 1 }, 60_000);
         await expect(cache.get(key)).resolves.toEqual({ a: 1 });
 
         const admin = await RedisInspector.connect(redis.url);
-        await admin.pause(300);
+        await admin.pause(5_000);
         const started = Date.now();
         await expect(cache.get(key)).resolves.toBeUndefined();
         expect(Date.now() - started).toBeLessThan(200);
+        await admin.unpause();
         await admin.close();
 
         fakeDateOnly();
         jest.setSystemTime(Date.now() + SHARED_CACHE_PROBE_INTERVAL_MS + 1);
-        await new Promise((resolve) => setTimeout(resolve, 300)); // the pause ends
         await expect(cache.get(key)).resolves.toEqual({ a: 1 });
 
         await redis.stop();

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { Keyv } from 'keyv';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { createCacheCipher, open, seal, type CacheCipher } from './utils/cache-encryption.util.js';
@@ -11,6 +17,9 @@ import { sanitizeForLog } from './utils/sanitize.util.js';
  * per this interval probes whether it answers again.
  */
 export const SHARED_CACHE_PROBE_INTERVAL_MS = 1_000;
+
+/** Longest wait at startup for a Redis store's connection; the module starts either way. */
+export const SHARED_CACHE_CONNECT_WAIT_MS = 500;
 
 /** Outcome of {@link SharedCache.lease}. */
 export type SharedLease =
@@ -72,12 +81,14 @@ const RELEASE_SCRIPT =
  *   they are not disconnected when the module stops.
  */
 @Injectable()
-export class SharedCache implements OnModuleDestroy {
+export class SharedCache implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('OidcClientCredentialsSharedCache');
   private readonly stores: StoreState[];
   private readonly cipher?: CacheCipher;
   private readonly prefix: string;
   private readonly timeoutMs: number;
+  /** Set when the module stops: work still in flight then no longer touches the stores. */
+  private closed = false;
 
   constructor(@Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions) {
     const { stores, keyPrefix, encryptionKey, timeoutMs } = options.cache;
@@ -179,12 +190,30 @@ export class SharedCache implements OnModuleDestroy {
     return taken.value ? { state: 'acquired', release } : { state: 'held' };
   }
 
+  /**
+   * Opens the connections of @keyv/redis stores now (waiting at most
+   * {@link SHARED_CACHE_CONNECT_WAIT_MS}), so the first request does not spend its
+   * `cache.timeoutMs` on connecting. A store that cannot connect is logged and skipped as usual.
+   */
+  async onModuleInit(): Promise<void> {
+    await Promise.all(
+      this.stores.map(async (store) => {
+        const redis = store.keyv.store;
+        if (!isRedisStore(redis)) return;
+        const connected = await withTimeout(() => redis.getClient(), SHARED_CACHE_CONNECT_WAIT_MS);
+        if (!connected.ok) this.markDown(store, connected.reason);
+      }),
+    );
+  }
+
   onModuleDestroy(): void {
+    this.closed = true;
     for (const store of this.stores) store.keyv.off('error', store.onError);
   }
 
   /** One store call within `cache.timeoutMs`; failures are recorded, not thrown. */
   private async run<T>(store: StoreState, call: () => Promise<T>): Promise<Outcome<T>> {
+    if (this.closed) return { ok: false, reason: 'closed' };
     const now = Date.now();
     if (store.down && now - store.lastAttemptAt < SHARED_CACHE_PROBE_INTERVAL_MS) {
       return { ok: false, reason: 'skipped while unavailable' };

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import type { OidcClientCredentialsError } from './errors/oidc-client-credentials.error.js';
 import { TokenRequestError } from './errors/token-request.error.js';
 import type {
@@ -7,11 +7,13 @@ import type {
 } from './interfaces/client-credentials-token.interface.js';
 import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
+import { SharedCache } from './shared-cache.provider.js';
 import { fullJitterDelayMs, sleep } from './token/backoff.util.js';
 import {
   createClientAuthentication,
   type ClientAuthentication,
 } from './token/client-authentication.util.js';
+import { SharedTokenStore } from './token/shared-token.store.js';
 import { isTransient, requestToken } from './token/token-request.util.js';
 import {
   createCacheEntry,
@@ -38,6 +40,10 @@ export const RENEWAL_RETRY_MAX_MS = 60_000;
  * request; inside the renewal window callers get the current token while one background renewal
  * runs; transient failures are retried with backoff within a deadline; refusals are not.
  *
+ * With `cache.stores`, instances share the token: an in-process miss reads the shared store, and
+ * one instance (holding a Redis lease) fetches while the others wait for its result. A cached
+ * `getToken()` still never touches the network.
+ *
  * @example
  * constructor(private readonly tokens: TokenProvider) {}
  * const token = await this.tokens.getToken();
@@ -49,6 +55,9 @@ export class TokenProvider implements OnModuleInit {
   private readonly logger = new Logger(TokenProvider.name);
   private readonly cache: TokenCache = new MemoryTokenCache();
   private readonly cacheKey: string;
+  private readonly sharedTokens?: SharedTokenStore;
+  /** The last token the called API refused; a shared copy of it is not taken back. */
+  private refusedToken?: string;
   private authentication?: Promise<ClientAuthentication>;
   private inflight?: Promise<TokenCacheEntry>;
   private cooldown?: { until: number; error: TokenRequestError };
@@ -58,8 +67,12 @@ export class TokenProvider implements OnModuleInit {
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
     private readonly metadata: IssuerMetadataProvider,
+    @Optional() sharedCache?: SharedCache,
   ) {
     this.cacheKey = tokenCacheKey(options);
+    if (sharedCache?.enabled) {
+      this.sharedTokens = new SharedTokenStore(sharedCache, this.cacheKey, options);
+    }
   }
 
   /**
@@ -100,7 +113,8 @@ export class TokenProvider implements OnModuleInit {
   /**
    * Forgets `accessToken` if it is still the cached token, e.g. because the called API refused it
    * with 401; the next {@link getToken} then obtains a new one. A token that was already replaced
-   * is left alone, so many 401s for the same token cause one renewal.
+   * is left alone, so many 401s for the same token cause one renewal. With a shared cache, the
+   * shared copy is removed too and never taken back by this instance.
    *
    * @returns whether the cached token was dropped.
    * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (invalid_token)
@@ -109,6 +123,8 @@ export class TokenProvider implements OnModuleInit {
     const entry = this.cache.get(this.cacheKey);
     if (entry === undefined || entry.token.accessToken !== accessToken) return false;
     this.cache.delete(this.cacheKey);
+    this.refusedToken = accessToken;
+    void this.sharedTokens?.discard(accessToken);
     return true;
   }
 
@@ -180,9 +196,26 @@ export class TokenProvider implements OnModuleInit {
     );
   }
 
-  /** One acquisition: attempts with backoff until success, a final failure or the deadline. */
+  /** One acquisition, through the shared store when there is one; the result is cached here. */
   private async fetchToken(): Promise<TokenCacheEntry> {
     const authentication = await this.clientAuthentication();
+    const shared = this.sharedTokens;
+    if (shared === undefined) {
+      const entry = await this.requestNewToken(authentication);
+      if (entry.cacheable) this.cache.set(this.cacheKey, entry);
+      return entry;
+    }
+    // The token being replaced (renewal, forced refresh, refused by the API) is not taken back.
+    const stale = this.cache.get(this.cacheKey)?.token.accessToken ?? this.refusedToken;
+    const entry = await shared.obtain(() => this.requestNewToken(authentication), stale);
+    if (entry.expiresAt > Date.now()) this.cache.set(this.cacheKey, shared.jittered(entry));
+    return entry;
+  }
+
+  /** Attempts with backoff until success, a final failure or the deadline. */
+  private async requestNewToken(
+    authentication: ClientAuthentication,
+  ): Promise<TokenCacheEntry & { cacheable: boolean }> {
     const { retry, tokenRenewal } = this.options;
     const deadline = Date.now() + retry.deadlineMs;
     const deadlineSignal = AbortSignal.timeout(retry.deadlineMs);
@@ -197,7 +230,6 @@ export class TokenProvider implements OnModuleInit {
       try {
         const issued = await requestToken(context, deadlineSignal);
         const entry = createCacheEntry(issued, sentAt, tokenRenewal);
-        if (entry.cacheable) this.cache.set(this.cacheKey, entry);
         this.cooldown = undefined;
         return entry;
       } catch (error) {
