@@ -7,8 +7,8 @@
 //   npm run bench:guard
 //   BENCH_DURATION=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 npm run bench:guard
 //
-// The apps run in a child process and autocannon in this one, so the load generator does not share
-// the server's event loop.
+// Each platform's app runs in its own child process and autocannon in this one, so the load
+// generator does not share the server's event loop and the apps do not share one process.
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -45,6 +45,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const AUDIENCE = 'urn:orders-api';
 const TARGET = 0.9;
+
+type Platform = 'express' | 'fastify';
+const PLATFORMS: readonly Platform[] = ['express', 'fastify'];
 
 interface Target {
   label: string;
@@ -198,51 +201,40 @@ async function inProcessCost(app: INestApplication, token: string) {
   return { guardMicros: median(results.guard), verifyMicros: median(results.verify) };
 }
 
-async function serve(): Promise<void> {
+async function serve(platform: Platform): Promise<void> {
   const idp = await FakeIdService.start({ clients: { billing: { secret: 'billing-secret' } } });
   const token = await idp.mintJwt({ sub: 'billing', aud: AUDIENCE, scope: 'orders:read' });
-  const express = await NestFactory.create(expressModule(idp), { logger: false });
-  const fastify = await NestFactory.create(fastifyModule(idp), new FastifyAdapter(), {
-    logger: false,
-  });
-  const expressUrl = await listen(express);
-  const fastifyUrl = await listen(fastify);
-  const targets: Target[] = [];
-  for (const [platform, url] of [
-    ['express', expressUrl],
-    ['fastify', fastifyUrl],
-  ] as const) {
-    const baseline = `${platform}  unguarded`;
+  const app =
+    platform === 'express'
+      ? await NestFactory.create(expressModule(idp), { logger: false })
+      : await NestFactory.create(fastifyModule(idp), new FastifyAdapter(), { logger: false });
+  const url = await listen(app);
+  const baseline = `${platform}  unguarded`;
+  const targets: Target[] = [
+    { label: baseline, url: `${url}/open` },
+    { label: `${platform}  ClientTokenGuard`, url: `${url}/guarded`, baseline },
+    { label: `${platform}  ClientTokenGuard + @ClientId()`, url: `${url}/client-id`, baseline },
+  ];
+  if (platform === 'express') {
     targets.push(
-      { label: baseline, url: `${url}/open` },
-      { label: `${platform}  ClientTokenGuard`, url: `${url}/guarded`, baseline },
-      { label: `${platform}  ClientTokenGuard + @ClientId()`, url: `${url}/client-id`, baseline },
+      { label: 'express  passport-jwt + jwks-rsa', url: `${url}/passport`, baseline },
+      { label: 'express  express-oauth2-jwt-bearer', url: `${url}/oauth2-jwt-bearer`, baseline },
     );
-    if (platform === 'express') {
-      targets.push(
-        { label: 'express  passport-jwt + jwks-rsa', url: `${url}/passport`, baseline },
-        { label: 'express  express-oauth2-jwt-bearer', url: `${url}/oauth2-jwt-bearer`, baseline },
-      );
-    }
   }
   process.send!({ token, targets });
   process.on('message', async (message) => {
     if (message === 'cpu') {
       const { user, system } = process.cpuUsage();
       process.send!({ cpu: user + system });
-      return;
-    }
-    if (message === 'requests') {
+    } else if (message === 'requests') {
       process.send!({ idpRequests: idp.requests.map((r) => r.path) });
-      return;
+    } else if (message === 'in-process') {
+      process.send!(await inProcessCost(app, token));
+    } else {
+      await app.close();
+      await idp.close();
+      process.exit(0);
     }
-    if (message === 'in-process') {
-      process.send!(await inProcessCost(fastify, token));
-      return;
-    }
-    await Promise.all([express.close(), fastify.close()]);
-    await idp.close();
-    process.exit(0);
   });
 }
 
@@ -294,27 +286,43 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.le
 const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 async function drive(): Promise<void> {
-  const child = fork(process.argv[1], ['--serve'], { execArgv: process.execArgv });
-  const { token, targets } = await new Promise<{ token: string; targets: Target[] }>((resolve) =>
-    child.once('message', (m) => resolve(m as { token: string; targets: Target[] })),
+  // One child process per platform: each app has the process to itself, as it would in production.
+  const servers = new Map<Platform, { child: ChildProcess; token: string; targets: Target[] }>();
+  for (const platform of PLATFORMS) {
+    const child = fork(process.argv[1], ['--serve', platform], { execArgv: process.execArgv });
+    const { token, targets } = await new Promise<{ token: string; targets: Target[] }>((resolve) =>
+      child.once('message', (m) => resolve(m as { token: string; targets: Target[] })),
+    );
+    servers.set(platform, { child, token, targets });
+  }
+  const all = [...servers.values()].flatMap((server) =>
+    server.targets.map((target) => ({ target, server })),
   );
+  const targets = all.map((entry) => entry.target);
   try {
     // Every target once, briefly, before anything counts: JIT, caches and JWKS fetches.
-    for (const target of targets) {
-      const warm = await measure(child, target.url, token, 1);
+    for (const { target, server } of all) {
+      const warm = await measure(server.child, target.url, server.token, 1);
       if (warm.failures > 0) throw new Error(`${target.label}: ${warm.failures} failed requests`);
     }
     const runs = new Map(targets.map((t) => [t.label, [] as Run[]]));
     for (let round = 0; round < ROUNDS; round += 1) {
       // Alternate the order so no target always runs on a warmer or cooler machine.
-      const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const target of order) {
-        runs.get(target.label)!.push(await measure(child, target.url, token, DURATION));
+      const order = round % 2 === 0 ? all : [...all].reverse();
+      for (const { target, server } of order) {
+        runs
+          .get(target.label)!
+          .push(await measure(server.child, target.url, server.token, DURATION));
       }
     }
-    const idpRequests = (await ask<{ idpRequests: string[] }>(child, 'requests')).idpRequests;
-    const inProcess = await ask<{ guardMicros: number; verifyMicros: number }>(child, 'in-process');
-
+    const idpRequests: string[] = [];
+    const inProcess = new Map<Platform, { guardMicros: number; verifyMicros: number }>();
+    for (const [platform, server] of servers) {
+      idpRequests.push(
+        ...(await ask<{ idpRequests: string[] }>(server.child, 'requests')).idpRequests,
+      );
+      inProcess.set(platform, await ask(server.child, 'in-process'));
+    }
     const summary = new Map(
       targets.map((t) => {
         const r = runs.get(t.label)!;
@@ -334,7 +342,7 @@ async function drive(): Promise<void> {
       `GET with one reused RS256 JWT: ${ROUNDS} rounds × ${DURATION} s, ${CONNECTIONS} connections, medians`,
     );
     console.log(
-      `  node ${process.version}, ${process.arch}, ${availableParallelism()} CPUs; apps in a child process, autocannon in this one`,
+      `  node ${process.version}, ${process.arch}, ${availableParallelism()} CPUs; one child process per platform, autocannon in this one`,
     );
     console.log(
       `  ${'route'.padEnd(40)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(6)} ${'p99 ms'.padStart(6)} ${'vs open'.padStart(7)}  ${'server CPU µs/req'.padStart(17)} ${'vs open'.padStart(7)}`,
@@ -346,7 +354,7 @@ async function drive(): Promise<void> {
         `  ${target.label.padEnd(40)} ${Math.round(m.rps).toString().padStart(7)} ${m.p50.toFixed(0).padStart(6)} ${m.p99.toFixed(0).padStart(6)} ${(base ? percent(m.rps / base.rps) : '').padStart(7)}  ${m.cpu.toFixed(1).padStart(17)} ${(base ? percent(base.cpu / m.cpu) : '').padStart(7)}${m.failures ? `  (${m.failures} failed)` : ''}`,
       );
     }
-    for (const platform of ['express', 'fastify']) {
+    for (const platform of PLATFORMS) {
       const guarded = summary.get(`${platform}  ClientTokenGuard`)!;
       const open = summary.get(`${platform}  unguarded`)!;
       const ratio = guarded.rps / open.rps;
@@ -359,13 +367,16 @@ async function drive(): Promise<void> {
       return acc;
     }, {});
     console.log(`  requests to the ID service during the whole run: ${JSON.stringify(counts)}`);
-    console.log(
-      `  in process, no HTTP: ClientTokenGuard.canActivate ${inProcess.guardMicros.toFixed(2)} µs per call, of which the strategy's cached verify ${inProcess.verifyMicros.toFixed(2)} µs`,
-    );
+    for (const [platform, cost] of inProcess) {
+      console.log(
+        `  ${platform}, in process, no HTTP: ClientTokenGuard.canActivate ${cost.guardMicros.toFixed(2)} µs per call, of which the strategy's cached verify ${cost.verifyMicros.toFixed(2)} µs`,
+      );
+    }
   } finally {
-    child.send('close');
+    for (const server of servers.values()) server.child.send('close');
   }
 }
 
-if (process.argv.includes('--serve')) await serve();
+const serveIndex = process.argv.indexOf('--serve');
+if (serveIndex >= 0) await serve(process.argv[serveIndex + 1] as Platform);
 else await drive();

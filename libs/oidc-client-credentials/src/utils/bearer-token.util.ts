@@ -28,6 +28,8 @@ export interface BearerExtractionOptions {
 /** RFC 6750 §2.1 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+const BEARER = 'bearer';
+const SPACE = 0x20;
 
 /**
  * Finds the bearer token of a request, without any I/O.
@@ -54,48 +56,72 @@ export function extractBearerToken(
   if (parts.authorization.length > 1) {
     throw malformed('duplicate_authorization_header', 'More than one Authorization header');
   }
-  const found: { location: TokenLocation; value: string }[] = [];
-  if (options.locations.includes('header')) {
-    const value = headerToken(parts.authorization[0]);
-    if (value !== undefined) found.push({ location: 'header', value });
+  // Runs on every request: no allocation beyond the token itself in the header-only default.
+  const { locations } = options;
+  let location: TokenLocation | undefined;
+  let value: string | undefined;
+  if (locations.includes('header')) {
+    value = headerToken(parts.authorization[0]);
+    if (value !== undefined) location = 'header';
   }
-  if (options.locations.includes('query')) {
-    const value = queryToken(parts.url);
-    if (value !== undefined) found.push({ location: 'query', value });
+  if (locations.includes('query')) {
+    const fromQuery = queryToken(parts.url);
+    if (fromQuery !== undefined) {
+      if (location) throw multipleMethods(location, 'query');
+      location = 'query';
+      value = fromQuery;
+    }
   }
-  if (options.locations.includes('body')) {
-    const value = bodyToken(parts);
-    if (value !== undefined) found.push({ location: 'body', value });
+  if (locations.includes('body')) {
+    const fromBody = bodyToken(parts);
+    if (fromBody !== undefined) {
+      if (location) throw multipleMethods(location, 'body');
+      value = fromBody;
+    }
   }
-  if (found.length === 0) return undefined;
-  if (found.length > 1) {
-    throw malformed(
-      'multiple_methods',
-      `Bearer token sent by more than one method (${found.map((f) => f.location).join(', ')})`,
-    );
-  }
-  return checkToken(found[0].value, options.maxTokenLength);
+  return value === undefined ? undefined : checkToken(value, options.maxTokenLength);
 }
 
 /**
  * Reads the bearer-relevant parts of an Express or Fastify request (Fastify's own request wraps
  * Node's as `raw`). Duplicate `Authorization` headers are found in `rawHeaders`, which keeps every
- * line, unlike `headers`.
+ * line, unlike `headers`. Everything but the `Authorization` lines is read only when asked for.
  */
 export function bearerRequestParts(request: unknown): BearerRequestParts {
-  const req = request as Partial<IncomingMessage> & {
-    raw?: IncomingMessage;
-    originalUrl?: string;
-    body?: unknown;
-  };
-  const raw: Partial<IncomingMessage> = req.raw ?? req;
-  return {
-    method: (req.method ?? raw.method ?? 'GET').toUpperCase(),
-    authorization: authorizationLines(raw),
-    url: req.originalUrl ?? raw.url ?? req.url ?? '/',
-    contentType: headerValue(raw.headers?.['content-type']),
-    body: req.body,
-  };
+  return new NodeRequestParts(request as FrameworkRequest);
+}
+
+type FrameworkRequest = Partial<IncomingMessage> & {
+  raw?: IncomingMessage;
+  originalUrl?: string;
+  body?: unknown;
+};
+
+class NodeRequestParts implements BearerRequestParts {
+  readonly authorization: readonly string[];
+  private readonly raw: Partial<IncomingMessage>;
+
+  constructor(private readonly request: FrameworkRequest) {
+    this.raw = request.raw ?? request;
+    this.authorization = authorizationLines(this.raw);
+  }
+
+  get method(): string {
+    return (this.request.method ?? this.raw.method ?? 'GET').toUpperCase();
+  }
+
+  get url(): string {
+    return this.request.originalUrl ?? this.raw.url ?? this.request.url ?? '/';
+  }
+
+  get contentType(): string | undefined {
+    const value = this.raw.headers?.['content-type'];
+    return Array.isArray(value) ? value[0] : value;
+  }
+
+  get body(): unknown {
+    return this.request.body;
+  }
 }
 
 /** Whether a string may be sent as a bearer token at all (RFC 6750 §2.1 `b64token`). */
@@ -109,8 +135,14 @@ function authorizationLines(raw: Partial<IncomingMessage>): string[] {
     const lines: string[] = [];
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i];
-      if (name.length === 13 && name.toLowerCase() === 'authorization')
+      if (
+        name.length === 13 &&
+        (name === 'Authorization' ||
+          name === 'authorization' ||
+          name.toLowerCase() === 'authorization')
+      ) {
         lines.push(rawHeaders[i + 1]);
+      }
     }
     return lines;
   }
@@ -118,19 +150,22 @@ function authorizationLines(raw: Partial<IncomingMessage>): string[] {
   return value === undefined ? [] : [value];
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** The credentials after `Bearer` (`''` when absent), or `undefined` for another scheme. */
+/**
+ * The credentials after `Bearer` (`''` when absent), or `undefined` for another scheme. The
+ * auth-scheme is case-insensitive and followed by one or more spaces (RFC 9110 §11.1, RFC 6750
+ * §2.1); Node has already removed the whitespace around the header value.
+ */
 function headerToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const value = header.trim();
-  const space = value.indexOf(' ');
-  const scheme = space < 0 ? value : value.slice(0, space);
-  // The auth-scheme is case-insensitive (RFC 9110 §11.1); anything else is another scheme.
-  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return undefined;
-  return space < 0 ? '' : value.slice(space).replace(/^ +/, '');
+  if (header === undefined || header.length < 6) return undefined;
+  for (let i = 0; i < 6; i += 1) {
+    // ASCII letters only: OR-ing 0x20 lower-cases them.
+    if ((header.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return undefined;
+  }
+  if (header.length === 6) return '';
+  if (header.charCodeAt(6) !== SPACE) return undefined;
+  let start = 7;
+  while (header.charCodeAt(start) === SPACE) start += 1;
+  return header.slice(start);
 }
 
 function queryToken(url: string): string | undefined {
@@ -175,6 +210,13 @@ function checkToken(value: string, maxTokenLength: number): string {
     );
   }
   return value;
+}
+
+function multipleMethods(first: TokenLocation, second: TokenLocation): BearerRequestError {
+  return malformed(
+    'multiple_methods',
+    `Bearer token sent by more than one method (${first}, ${second})`,
+  );
 }
 
 function malformed(
