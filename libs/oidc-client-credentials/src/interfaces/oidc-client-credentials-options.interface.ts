@@ -114,9 +114,9 @@ export interface VerificationOptions {
   profile?: 'default' | 'rfc9068';
   /** Bearer tokens longer than this are refused before parsing. Default `8192`. */
   maxTokenLength?: number;
-  /** Where tokens are read from. Default `['header']`. */
+  /** Where tokens are read from; locations not listed are not read at all. Default `['header']`. */
   tokenLocations?: TokenLocation[];
-  /** `realm` of the `WWW-Authenticate` challenge. */
+  /** `realm` of the `WWW-Authenticate` challenge (printable ASCII, no `"` or `\`). Default `'api'`. */
   realm?: string;
   /** Longest a positive result is cached, in seconds (never past `exp`). Default `300`. */
   cacheTtlSeconds?: number;
