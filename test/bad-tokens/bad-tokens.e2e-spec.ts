@@ -659,6 +659,20 @@ const ROWS: Row[] = [
     io: { introspection: 1 },
   },
   {
+    id: 'valid opaque token through auto (introspected)',
+    app: 'auto',
+    token: (k) => k.idp.mintOpaque('billing'),
+    expect: 200,
+    io: { introspection: 1 },
+  },
+  {
+    id: 'S30 two segments through auto: not a JWS, introspected, inactive',
+    app: 'auto',
+    token: () => 'aGVhZGVy.cGF5bG9hZA',
+    expect: 'OIDC_CC_TOKEN_INACTIVE',
+    io: { introspection: 1 },
+  },
+  {
     id: 'S58 introspection answers active false',
     app: 'introspection',
     token: () => 'unknown-opaque-token',
