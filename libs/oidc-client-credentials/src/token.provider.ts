@@ -9,6 +9,7 @@ import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { SharedCache } from './shared-cache.provider.js';
 import { fullJitterDelayMs, sleep } from './token/backoff.util.js';
+import { CircuitBreaker } from './token/circuit-breaker.util.js';
 import {
   createClientAuthentication,
   type ClientAuthentication,
@@ -61,6 +62,7 @@ export class TokenProvider implements OnModuleInit {
   private authentication?: Promise<ClientAuthentication>;
   private inflight?: Promise<TokenCacheEntry>;
   private cooldown?: { until: number; error: TokenRequestError };
+  private readonly circuit: CircuitBreaker;
   private renewalFailures = 0;
   private nextRenewalAt = 0;
 
@@ -70,6 +72,7 @@ export class TokenProvider implements OnModuleInit {
     @Optional() sharedCache?: SharedCache,
   ) {
     this.cacheKey = tokenCacheKey(options);
+    this.circuit = new CircuitBreaker(options.circuitBreaker);
     if (sharedCache?.enabled) {
       this.sharedTokens = new SharedTokenStore(sharedCache, this.cacheKey, options);
     }
@@ -177,6 +180,11 @@ export class TokenProvider implements OnModuleInit {
       this.nextRenewalAt = cooldown.until;
       return;
     }
+    // An open circuit is not a renewal failure: the renewal waits for the probe time (R29).
+    if (this.circuit.state === 'open') {
+      this.nextRenewalAt = now + this.circuit.msUntilProbe;
+      return;
+    }
     this.sharedRequest().then(
       () => {
         this.renewalFailures = 0;
@@ -212,10 +220,16 @@ export class TokenProvider implements OnModuleInit {
     return entry;
   }
 
-  /** Attempts with backoff until success, a final failure or the deadline. */
+  /**
+   * Attempts with backoff until success, a final failure or the deadline — unless the circuit is
+   * open (fail fast, nothing sent) or half-open (this is its probe: one attempt).
+   */
   private async requestNewToken(
     authentication: ClientAuthentication,
   ): Promise<TokenCacheEntry & { cacheable: boolean }> {
+    const permit = this.circuit.permit();
+    if (permit === 'refuse') throw this.circuitOpenError();
+    const maxAttempts = permit === 'probe' ? 1 : this.options.retry.maxAttempts;
     const { retry, tokenRenewal } = this.options;
     const deadline = Date.now() + retry.deadlineMs;
     const deadlineSignal = AbortSignal.timeout(retry.deadlineMs);
@@ -231,12 +245,17 @@ export class TokenProvider implements OnModuleInit {
         const issued = await requestToken(context, deadlineSignal);
         const entry = createCacheEntry(issued, sentAt, tokenRenewal);
         this.cooldown = undefined;
+        this.recordCircuit(undefined);
         return entry;
       } catch (error) {
-        if (!(error instanceof TokenRequestError)) throw error;
-        const delay = this.retryDelay(error, attempt, deadline);
+        if (!(error instanceof TokenRequestError)) {
+          this.circuit.recordAbandoned();
+          throw error;
+        }
+        const delay = this.retryDelay(error, attempt, deadline, maxAttempts);
         if (delay === undefined) {
           this.recordFailure(error, attempt);
+          this.recordCircuit(error);
           throw error;
         }
         this.logger.debug(
@@ -248,8 +267,13 @@ export class TokenProvider implements OnModuleInit {
   }
 
   /** Milliseconds before the next attempt, or `undefined` when this failure is final. */
-  private retryDelay(error: TokenRequestError, attempt: number, deadline: number) {
-    if (!isTransient(error) || attempt >= this.options.retry.maxAttempts) return undefined;
+  private retryDelay(
+    error: TokenRequestError,
+    attempt: number,
+    deadline: number,
+    maxAttempts: number,
+  ) {
+    if (!isTransient(error) || attempt >= maxAttempts) return undefined;
     const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
     const delay = Math.max(fullJitterDelayMs(attempt, this.options.retry), retryAfterMs);
     return Date.now() + delay < deadline ? delay : undefined;
@@ -266,6 +290,37 @@ export class TokenProvider implements OnModuleInit {
     const line = `Token request failed after ${tries}: ${error.code}: ${error.message}`;
     if (isTransient(error)) this.logger.warn(line);
     else this.logger.error(line);
+  }
+
+  /**
+   * Feeds an acquisition's outcome to the circuit: a transient failure counts; any answer of the
+   * endpoint (a token, or a refusal from a healthy service) closes it; a discovery failure, which
+   * never reached the token endpoint, counts as neither.
+   */
+  private recordCircuit(error: TokenRequestError | undefined): void {
+    const wasClosed = this.circuit.state === 'closed';
+    if (error === undefined || (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED')) {
+      this.circuit.recordSuccess();
+      if (!wasClosed) this.logger.log('Token endpoint circuit closed: the endpoint answers again');
+    } else if (isTransient(error)) {
+      this.circuit.recordFailure();
+      if (this.circuit.state === 'open') {
+        this.logger.warn(
+          `Token endpoint circuit opened after ${this.circuit.consecutiveFailures} consecutive failures; token requests fail fast for ${Math.round(this.options.circuitBreaker.cooldownMs / 1000)} s`,
+        );
+      }
+    } else {
+      this.circuit.recordAbandoned();
+    }
+  }
+
+  private circuitOpenError(): TokenRequestError {
+    const seconds = Math.max(1, Math.ceil(this.circuit.msUntilProbe / 1000));
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN',
+      `Token endpoint circuit is open after ${this.circuit.consecutiveFailures} consecutive failures; next attempt in ${seconds} s`,
+      { retryAfterSeconds: seconds },
+    );
   }
 
   /** Credentials are checked and a private key imported once; a failure is remembered. */
