@@ -90,7 +90,15 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
         issuer: idp.issuer,
         clientId: 'billing',
         clientSecret: SECRET,
-        cache: { stores: [store], keyPrefix: prefix, encryptionKey: KEY, ...cache },
+        // Generous, so a busy test machine does not turn Redis calls into timeouts; the R13 tests
+        // set their own.
+        cache: {
+          stores: [store],
+          keyPrefix: prefix,
+          encryptionKey: KEY,
+          timeoutMs: 1000,
+          ...cache,
+        },
         ...rest,
       }),
       { logger: logs },

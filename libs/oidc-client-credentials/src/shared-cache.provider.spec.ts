@@ -80,7 +80,11 @@ describe('SharedCache', () => {
     cache: OidcClientCredentialsModuleOptions['cache'],
   ): Promise<SharedCache> {
     const instance = new SharedCache(
-      resolveOptions({ issuer: 'https://id.example.com', cache: { keyPrefix: prefix, ...cache } }),
+      resolveOptions({
+        issuer: 'https://id.example.com',
+        // Generous by default, so a busy machine does not fail calls; R13 tests set their own.
+        cache: { keyPrefix: prefix, timeoutMs: 1000, ...cache },
+      }),
     );
     caches.push(instance);
     await instance.onModuleInit();

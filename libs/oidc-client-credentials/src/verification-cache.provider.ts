@@ -1,9 +1,15 @@
 import { hash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import type { VerifiedToken } from './interfaces/verified-token.interface.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
+import { SharedCache } from './shared-cache.provider.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
+import {
+  readSharedVerification,
+  refusedRecord,
+  verifiedRecord,
+} from './utils/shared-verification.util.js';
 
 interface PositiveEntry {
   value: VerifiedToken;
@@ -69,6 +75,11 @@ export function verificationProfileId(
  * Route requirements (scopes, allowed clients) are not part of a cached result: the guard checks
  * them on every request.
  *
+ * With `cache.stores`, results are also shared by the instances on one store: a local miss reads
+ * the shared entry (under `<prefix>:verify:<issuer and profile digest>:<token digest>`, validated,
+ * never beyond `exp` nor this instance's own TTLs) before verifying, and a new result is written
+ * back; refusals only for the negative TTL, errors never. Hits stay in-process lookups.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-4 (caching trade-off, never beyond `exp`)
  */
 @Injectable()
@@ -80,11 +91,21 @@ export class VerificationCache {
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly maxEntries: number;
+  private readonly issuer: string;
+  private readonly shared?: SharedCache;
+  private readonly sharedTags = new Map<string, string>();
+  /** Shared results written before the last {@link clear} are not taken back. */
+  private clearedAt = 0;
 
-  constructor(@Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions) {
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
+    @Optional() shared?: SharedCache,
+  ) {
     this.ttlMs = options.verification.cacheTtlSeconds * 1000;
     this.negativeTtlMs = options.verification.negativeCacheTtlSeconds * 1000;
     this.maxEntries = options.verification.cacheMaxEntries;
+    this.issuer = options.issuer;
+    if (shared?.enabled) this.shared = shared;
   }
 
   /**
@@ -105,11 +126,14 @@ export class VerificationCache {
   /**
    * The cached answer for `token` under `profileId`, else the result of `verify()` — run once for
    * all concurrent callers with the same token — which is then cached as described above.
+   * `share` (asked on a miss only) says whether the shared store is used for this token; no for
+   * checks cheaper than a round trip to it, such as a local JWT signature check.
    */
   wrap(
     profileId: string,
     token: string,
     verify: () => Promise<VerifiedToken>,
+    share: () => boolean = () => true,
   ): Promise<VerifiedToken> {
     const key = this.keyFor(profileId, token);
     const now = Date.now();
@@ -135,19 +159,19 @@ export class VerificationCache {
     }
     let pending = this.inflight.get(key);
     if (!pending) {
-      // A shared store (cache.stores, Keyv/Redis) belongs here, inside the single flight and before
-      // verify(): read by `key`, validate the value's shape and profile before use (S72), write
-      // after store(); the in-process maps stay the first level.
-      pending = verify().then(
-        (value) => {
-          this.store(key, value);
-          return value;
-        },
-        (error: unknown) => {
-          this.storeRefusal(key, error);
-          throw error;
-        },
-      );
+      pending =
+        this.shared && share()
+          ? this.verifyShared(this.shared, profileId, key, verify)
+          : verify().then(
+              (value) => {
+                this.store(key, value);
+                return value;
+              },
+              (error: unknown) => {
+                this.storeRefusal(key, error);
+                throw error;
+              },
+            );
       const settled = () => this.inflight.delete(key);
       pending.then(settled, settled);
       this.inflight.set(key, pending);
@@ -155,10 +179,15 @@ export class VerificationCache {
     return pending;
   }
 
-  /** Forgets every cached result (e.g. after a revocation, RFC 7662 §4). In-flight calls finish. */
+  /**
+   * Forgets every cached result (e.g. after a revocation, RFC 7662 §4). In-flight calls finish.
+   * Shared entries written until now are no longer taken by this instance; they are not deleted
+   * from the store, and other instances keep them until their TTL.
+   */
   clear(): void {
     this.positive.clear();
     this.negative.clear();
+    this.clearedAt = Date.now();
   }
 
   /** Number of cached results, positive and negative. */
@@ -171,11 +200,71 @@ export class VerificationCache {
     return [...this.positive.keys(), ...this.negative.keys()];
   }
 
-  private store(key: string, value: VerifiedToken): void {
+  /**
+   * A miss with a shared store: the shared result if there is a valid one, else `verify()`, whose
+   * result (or refusal) is cached here and written for the other instances.
+   */
+  private async verifyShared(
+    shared: SharedCache,
+    profileId: string,
+    key: string,
+    verify: () => Promise<VerifiedToken>,
+  ): Promise<VerifiedToken> {
+    const sharedKey = shared.key('verify', this.sharedTag(profileId), key);
+    const found = readSharedVerification(await shared.get(sharedKey), {
+      key: sharedKey,
+      now: Date.now(),
+      ttlMs: this.ttlMs,
+      negativeTtlMs: this.negativeTtlMs,
+      notBefore: this.clearedAt,
+    });
+    if (found && 'refused' in found) {
+      this.storeRefusal(key, found.refused, found.until);
+      throw found.refused;
+    }
+    if (found) {
+      this.store(key, found.value, found.until);
+      return found.value;
+    }
+    let value: VerifiedToken;
+    try {
+      value = await verify();
+    } catch (error) {
+      const until = this.storeRefusal(key, error);
+      if (until !== undefined && error instanceof TokenVerificationError) {
+        const now = Date.now();
+        await shared.set(sharedKey, refusedRecord(sharedKey, error, now, until), until - now);
+      }
+      throw error;
+    }
+    const until = this.store(key, value);
+    if (until !== undefined) {
+      const now = Date.now();
+      await shared.set(sharedKey, verifiedRecord(sharedKey, value, now, until), until - now);
+    }
+    return value;
+  }
+
+  /**
+   * Namespace of a profile's shared entries: a digest of the issuer and the profile, so instances
+   * of services with other issuers or validation rules never read them.
+   */
+  private sharedTag(profileId: string): string {
+    let tag = this.sharedTags.get(profileId);
+    if (tag === undefined) {
+      tag = hash('sha256', JSON.stringify([this.issuer, profileId]), 'base64url').slice(0, 22);
+      if (this.sharedTags.size >= 64) this.sharedTags.clear();
+      this.sharedTags.set(profileId, tag);
+    }
+    return tag;
+  }
+
+  /** Caches a positive result until min(TTL, `exp`, `notAfter`); returns that time, if cached. */
+  private store(key: string, value: VerifiedToken, notAfter = Infinity): number | undefined {
     const now = Date.now();
     const untilExp = value.expiresAt === undefined ? Infinity : value.expiresAt * 1000 - now;
-    const ttl = Math.min(this.ttlMs, untilExp);
-    if (!(ttl > 0)) return;
+    const ttl = Math.min(this.ttlMs, untilExp, notAfter - now);
+    if (!(ttl > 0)) return undefined;
     this.positive.set(key, {
       value,
       promise: Promise.resolve(value),
@@ -184,17 +273,22 @@ export class VerificationCache {
     });
     this.negative.delete(key);
     evictOverflow(this.positive, this.maxEntries);
+    return now + ttl;
   }
 
-  private storeRefusal(key: string, error: unknown): void {
-    if (!(error instanceof TokenVerificationError) || uncacheable.has(error)) return;
-    if (!(this.negativeTtlMs > 0)) return;
+  /** Caches a refusal for the negative TTL (at most until `notAfter`); returns that time, if cached. */
+  private storeRefusal(key: string, error: unknown, notAfter = Infinity): number | undefined {
+    if (!(error instanceof TokenVerificationError) || uncacheable.has(error)) return undefined;
+    const now = Date.now();
+    const ttl = Math.min(this.negativeTtlMs, notAfter - now);
+    if (!(ttl > 0)) return undefined;
     this.negative.set(key, {
       code: error.code,
       message: error.message,
-      expiresAt: Date.now() + this.negativeTtlMs,
+      expiresAt: now + ttl,
     });
     evictOverflow(this.negative, this.maxEntries);
+    return now + ttl;
   }
 }
 

@@ -39,6 +39,11 @@ export class AutoVerificationStrategy extends CachedVerificationStrategy {
     this.canIntrospect = IntrospectionVerificationStrategy.hasCredentials(options);
   }
 
+  /** Shared unless it will be checked locally as a JWT (faster than a round trip to the store). */
+  protected override shareResultOf(token: string): boolean {
+    return !isJwsShaped(token, this.options.verification.maxTokenLength);
+  }
+
   /** Routes one token to the JWT or the introspection strategy, without the cache. */
   async verifyUncached(token: string): Promise<VerifiedToken> {
     if (isJwsShaped(token, this.options.verification.maxTokenLength) && (await this.hasJwksUri())) {

@@ -23,9 +23,24 @@ export abstract class CachedVerificationStrategy extends TokenVerificationStrate
     super();
   }
 
+  /**
+   * Whether the result for `token` also goes to the shared store (`cache.stores`), so other
+   * instances need not verify it again; asked on a miss only. Worth it when verifying calls the ID
+   * service; a local check faster than a round trip to the store (a JWT signature) should say no.
+   */
+  protected shareResultOf(token: string): boolean {
+    void token;
+    return true;
+  }
+
   /** The cached result, else `verifyUncached(token)`. */
   verify(token: string): Promise<VerifiedToken> {
-    return this.cache.wrap(this.profileId, token, () => this.verifyUncached(token));
+    return this.cache.wrap(
+      this.profileId,
+      token,
+      () => this.verifyUncached(token),
+      () => this.shareResultOf(token),
+    );
   }
 
   /** Checks one token without the cache. */

@@ -75,6 +75,11 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
     };
   }
 
+  /** Not shared: a signature check in process is faster than a round trip to the store. */
+  protected override shareResultOf(): boolean {
+    return false;
+  }
+
   /** Verifies a JWT access token (steps above) without the cache. */
   async verifyUncached(token: string): Promise<VerifiedToken> {
     const jws = this.parse(token);

@@ -1,0 +1,373 @@
+import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { Controller, Get, Logger, UseGuards } from '@nestjs/common';
+import { Keyv } from 'keyv';
+import {
+  ClientId,
+  ClientTokenGuard,
+  OidcClientCredentialsModule,
+  RequireScopes,
+  VerificationCache,
+  type OidcClientCredentialsModuleOptions,
+} from 'nest-oidc-client-credentials';
+import { FakeIdService, PATHS } from '../utils/fake-id-service.js';
+import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import {
+  closeStores,
+  PrivateRedis,
+  RedisInspector,
+  redisStore,
+  SHARED_REDIS_URL,
+  uniquePrefix,
+} from '../utils/redis.js';
+
+const API_SECRET = 'orders-api-s3cret:never-in-redis';
+const KEY = randomBytes(32).toString('base64');
+
+@Controller('orders')
+@UseGuards(ClientTokenGuard)
+class OrdersController {
+  @Get()
+  list(@ClientId() clientId: string) {
+    return { clientId };
+  }
+
+  @Get('write')
+  @RequireScopes('orders:write')
+  write(@ClientId() clientId: string) {
+    return { clientId };
+  }
+}
+
+/** Everything but `Date`: Redis and HTTP stay on real time. */
+const fakeDateOnly = () =>
+  jest.useFakeTimers({
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'requestAnimationFrame',
+      'cancelAnimationFrame',
+      'requestIdleCallback',
+      'cancelIdleCallback',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
+  });
+
+describe('inbound verification results shared across instances through Redis (e2e)', () => {
+  let idp: FakeIdService;
+  let inspector: RedisInspector;
+  let logs: CapturingLogger;
+  let prefix: string;
+  const apps: RunningApp[] = [];
+  const stores: Keyv[] = [];
+
+  beforeAll(async () => {
+    idp = await FakeIdService.start({
+      clients: {
+        'orders-api': { secret: API_SECRET },
+        billing: { secret: 'billing-secret', scope: 'orders:read' },
+      },
+      tokenFormat: 'opaque',
+    });
+    inspector = await RedisInspector.connect();
+  });
+  afterAll(async () => {
+    await inspector.close();
+    await idp.close();
+    Logger.overrideLogger(new Logger());
+  });
+  beforeEach(() => {
+    logs = new CapturingLogger();
+    prefix = uniquePrefix();
+  });
+  afterEach(async () => {
+    jest.useRealTimers();
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await closeStores(stores.splice(0));
+    await inspector.clear(prefix);
+    idp.reset();
+  });
+
+  type InstanceOptions = Partial<OidcClientCredentialsModuleOptions> & { url?: string };
+
+  /** One more replica of the orders API, verifying by introspection, with its own connection. */
+  async function instance(options: InstanceOptions = {}): Promise<RunningApp> {
+    const { url = SHARED_REDIS_URL, cache, verification, ...rest } = options;
+    const store = redisStore(url);
+    stores.push(store);
+    const app = await startHttpApp(
+      'express',
+      {
+        imports: [
+          OidcClientCredentialsModule.forRoot({
+            issuer: idp.issuer,
+            clientId: 'orders-api',
+            clientSecret: API_SECRET,
+            verification: { strategy: 'introspection', ...verification },
+            // Generous, so a busy test machine does not turn Redis calls into timeouts; the R13 test
+            // sets its own.
+            cache: {
+              stores: [store],
+              keyPrefix: prefix,
+              encryptionKey: KEY,
+              timeoutMs: 1000,
+              ...cache,
+            },
+            ...rest,
+          }),
+        ],
+        controllers: [OrdersController],
+      },
+      logs,
+    );
+    apps.push(app);
+    return app;
+  }
+  const instances = (n: number, options?: InstanceOptions) =>
+    Promise.all(Array.from({ length: n }, () => instance(options)));
+  const call = async (app: RunningApp, token: string, path = '/orders') => {
+    const res = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: await res.text() };
+  };
+  const introspections = () => idp.requestsTo(PATHS.introspection).length;
+  const verifyKeys = () => inspector.keys(`${prefix}:verify:`);
+
+  it('a token introspected by one instance is not introspected again by the others', async () => {
+    const replicas = await instances(3);
+    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    await expect(call(replicas[0], token)).resolves.toEqual({
+      status: 200,
+      body: JSON.stringify({ clientId: 'billing' }),
+    });
+    for (const replica of replicas) {
+      for (let i = 0; i < 5; i += 1) expect((await call(replica, token)).status).toBe(200);
+    }
+    expect(introspections()).toBe(1);
+    expect(await verifyKeys()).toHaveLength(1);
+  });
+
+  it('S69 route requirements are still checked by each instance on a shared result', async () => {
+    const [a, b] = await instances(2);
+    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    expect((await call(a, token)).status).toBe(200);
+    expect((await call(b, token, '/orders/write')).status).toBe(403);
+    expect(introspections()).toBe(1);
+  });
+
+  it('S69 another validation profile (audience) or issuer never reads the entry', async () => {
+    const plain = await instance();
+    const strict = await instance({ verification: { audience: 'https://orders.example.com' } });
+    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    expect((await call(plain, token)).status).toBe(200);
+    // The fake's answers carry no aud, which passes; what counts is that it introspected itself.
+    expect((await call(strict, token)).status).toBe(200);
+    expect(introspections()).toBe(2);
+    const keys = await verifyKeys();
+    expect(keys).toHaveLength(2);
+    const namespaces = new Set(keys.map((k) => k.split(':').at(-2)));
+    expect(namespaces.size).toBe(2);
+  });
+
+  it('S68 Redis holds neither the token nor the API’s secret; keys are digests under the prefix', async () => {
+    const [a, b] = await instances(2, { cache: { encryptionKey: undefined } });
+    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    await call(a, token);
+    await call(b, token);
+    const dump = await inspector.dump(prefix);
+    expect(dump).not.toContain(token);
+    expect(dump).not.toContain(API_SECRET);
+    const [key] = await verifyKeys();
+    expect(key).toMatch(new RegExp(`^${prefix}:verify:[\\w-]{22}:[\\w-]{43}$`));
+  });
+
+  it('R16 with an encryption key the stored result reveals no claim', async () => {
+    const [a] = await instances(1);
+    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    await call(a, token);
+    const dump = await inspector.dump(prefix);
+    expect(dump).not.toContain('billing');
+    expect(dump).not.toContain('orders:read');
+  });
+
+  it('S70 the shared entry never outlives the token’s exp, nor cacheTtlSeconds', async () => {
+    const [a] = await instances(1, { verification: { cacheTtlSeconds: 300 } });
+    await call(a, idp.mintOpaque('billing', { lifetimeSeconds: 20 }));
+    const [short] = await verifyKeys();
+    expect(await inspector.pttl(short)).toBeLessThanOrEqual(20_000);
+    await inspector.clear(prefix);
+    await call(a, idp.mintOpaque('billing', { lifetimeSeconds: 3600 }));
+    const [long] = await verifyKeys();
+    expect(await inspector.pttl(long)).toBeGreaterThan(290_000);
+    expect(await inspector.pttl(long)).toBeLessThanOrEqual(300_000);
+  });
+
+  it('R25 an inactive token is shared for the negative TTL only; R23 errors are never shared', async () => {
+    fakeDateOnly();
+    const replicas = await instances(2, { verification: { negativeCacheTtlSeconds: 10 } });
+    const revoked = idp.mintOpaque('billing');
+    idp.revoke(revoked);
+    expect((await call(replicas[0], revoked)).status).toBe(401);
+    expect((await call(replicas[1], revoked)).status).toBe(401);
+    expect(introspections()).toBe(1);
+    const [key] = await verifyKeys();
+    expect(await inspector.pttl(key)).toBeLessThanOrEqual(10_000);
+    // Past the negative TTL the token is checked again.
+    jest.setSystemTime(Date.now() + 10_001);
+    await inspector.clear(prefix);
+    expect((await call(replicas[1], revoked)).status).toBe(401);
+    expect(introspections()).toBe(2);
+
+    idp.on(PATHS.introspection, () => ({ status: 500, body: { error: 'server_error' } }));
+    const unlucky = idp.mintOpaque('billing');
+    expect((await call(replicas[0], unlucky)).status).toBe(503);
+    expect((await call(replicas[1], unlucky)).status).toBe(503);
+    expect(introspections()).toBe(4);
+  });
+
+  describe('S72 a shared value of the wrong shape is a miss: the instance introspects, nothing breaks', () => {
+    const forged = (key: string, over: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        v: 1,
+        kind: 'verified',
+        key,
+        at: Date.now(),
+        until: Date.now() + 60_000,
+        result: {
+          clientId: 'intruder',
+          scopes: ['orders:write'],
+          expiresAt: Math.floor(Date.now() / 1000) + 3600,
+          claims: { sub: 'intruder' },
+        },
+        ...over,
+      });
+    /** A value as Keyv stores it. */
+    const keyv = (value: unknown) => JSON.stringify({ value, expires: null });
+    const result = (over: Record<string, unknown>) => ({
+      result: { clientId: 'x', scopes: [], claims: {}, ...over },
+    });
+
+    it.each([
+      ['S72 another library’s data', () => keyv('hello')],
+      ['S72 not JSON', () => '{{{'],
+      [
+        'S72 a result without clientId',
+        (k: string) => keyv(forged(k, result({ clientId: undefined }))),
+      ],
+      ['S72 scopes not a list', (k: string) => keyv(forged(k, result({ scopes: 'orders:write' })))],
+      ['S72 claims not an object', (k: string) => keyv(forged(k, result({ claims: 'x' })))],
+      ['S72 past its exp', (k: string) => keyv(forged(k, result({ expiresAt: 1 })))],
+      [
+        'S72 written longer ago than this instance’s TTL',
+        (k: string) => keyv(forged(k, { at: Date.now() - 301_000 })),
+      ],
+      ['S72 dated in the future', (k: string) => keyv(forged(k, { at: Date.now() + 3_600_000 }))],
+      ['S72 written under another key', (k: string) => keyv(forged(`${k}x`))],
+      [
+        'S72 a refusal with an unknown code',
+        (k: string) =>
+          keyv(forged(k, { kind: 'refused', code: 'OIDC_CC_JWKS_UNAVAILABLE', message: 'x' })),
+      ],
+      ['S72 another format version', (k: string) => keyv(forged(k, { v: 2 }))],
+    ])('%s', async (_name, planted) => {
+      const [a, b] = await instances(2, { cache: { encryptionKey: undefined } });
+      const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+      await call(a, token);
+      const [key] = await verifyKeys();
+      await inspector.set(key, planted(key));
+      expect((await call(b, token, '/orders/write')).status).toBe(403);
+      await expect(call(b, token)).resolves.toEqual({
+        status: 200,
+        body: JSON.stringify({ clientId: 'billing' }),
+      });
+      expect(introspections()).toBe(2);
+    });
+
+    it('S72 control: a well-formed planted result is taken (the cases above fail on their flaw)', async () => {
+      const [a, b] = await instances(2, { cache: { encryptionKey: undefined } });
+      const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+      await call(a, token);
+      const [key] = await verifyKeys();
+      await inspector.set(key, keyv(forged(key)));
+      expect((await call(b, token, '/orders/write')).status).toBe(200);
+      expect(introspections()).toBe(1);
+    });
+
+    it('R16 a forged plain-text result is ignored by instances that encrypt', async () => {
+      const [a, b] = await instances(2);
+      const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+      await call(a, token);
+      const [key] = await verifyKeys();
+      await inspector.set(key, keyv(forged(key)));
+      expect((await call(b, token, '/orders/write')).status).toBe(403);
+      expect(introspections()).toBe(2);
+    });
+  });
+
+  it('clear() stops this instance from taking back shared results written before it', async () => {
+    const [a, b] = await instances(2);
+    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    await call(a, token);
+    fakeDateOnly();
+    jest.setSystemTime(Date.now() + 1);
+    b.app.get(VerificationCache).clear();
+    jest.setSystemTime(Date.now() + 1);
+    idp.revoke(token);
+    expect((await call(b, token)).status).toBe(401);
+    expect(introspections()).toBe(2);
+  });
+
+  it('JWT results are not sent to Redis: a local check is faster than the round trip', async () => {
+    const [a] = await instances(1, { verification: { strategy: 'jwt' } });
+    const jwt = await idp.mintJwt({ sub: 'billing' });
+    expect((await call(a, jwt)).status).toBe(200);
+    expect(await verifyKeys()).toEqual([]);
+  });
+
+  it('auto: opaque tokens are shared, JWTs are not', async () => {
+    const [a, b] = await instances(2, { verification: { strategy: 'auto' } });
+    const jwt = await idp.mintJwt({ sub: 'billing' });
+    const opaque = idp.mintOpaque('billing');
+    expect((await call(a, jwt)).status).toBe(200);
+    expect((await call(a, opaque)).status).toBe(200);
+    expect((await call(b, opaque)).status).toBe(200);
+    expect(introspections()).toBe(1);
+    expect(await verifyKeys()).toHaveLength(1);
+  });
+
+  describe('R13 Redis down', () => {
+    let redis: PrivateRedis;
+    beforeEach(async () => {
+      redis = await PrivateRedis.start();
+    });
+    afterEach(async () => {
+      await Promise.all(apps.splice(0).map((app) => app.close()));
+      await closeStores(stores.splice(0));
+      await redis.close();
+    });
+
+    it('R13 Redis killed: requests are verified without it, quickly, with one warning per instance', async () => {
+      const [a, b] = await instances(2, { url: redis.url, cache: { timeoutMs: 40 } });
+      const first = idp.mintOpaque('billing');
+      expect((await call(a, first)).status).toBe(200);
+      expect((await call(b, first)).status).toBe(200);
+      expect(introspections()).toBe(1);
+      await redis.stop();
+      const started = Date.now();
+      for (let i = 0; i < 20; i += 1) {
+        const token = idp.mintOpaque('billing');
+        expect((await call(a, token)).status).toBe(200);
+        expect((await call(b, token)).status).toBe(200);
+      }
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(introspections()).toBe(41);
+      expect(logs.at('warn').filter((l) => l.includes('unavailable'))).toHaveLength(2);
+    });
+  });
+});
