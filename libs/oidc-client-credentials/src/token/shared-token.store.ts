@@ -65,12 +65,11 @@ export class SharedTokenStore {
     const found = await this.read(stale);
     if (found) return found;
 
-    const waitMs = this.options.http.timeoutMs;
-    const waitUntil = Date.now() + waitMs;
-    // Bounded by count as well as by clock, so a clock that stands still cannot hold a caller.
-    let polls = Math.ceil(waitMs / LEASE_POLL_MS);
+    // Bounded by a number of polls (≈ http.timeoutMs in all) rather than by the clock, which may
+    // jump (NTP) or stand still (fake timers).
+    let polls = Math.ceil(this.options.http.timeoutMs / LEASE_POLL_MS);
     let lease = await this.shared.lease(this.leaseKey, this.options.retry.deadlineMs);
-    while (lease.state === 'held' && Date.now() < waitUntil && polls-- > 0) {
+    while (lease.state === 'held' && polls-- > 0) {
       await sleep(Math.round(LEASE_POLL_MS * (0.5 + this.random())));
       const written = await this.read(stale);
       if (written) return written;
