@@ -22,18 +22,27 @@ type SigningCryptoKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'
 
 /** One request as the fake ID service received it. */
 export interface RecordedRequest {
+  /** HTTP method, e.g. `POST`. */
   method: string;
+  /** Path without the query, e.g. `/openid/token`. */
   path: string;
+  /** Query parameters. */
   query: URLSearchParams;
+  /** Request headers, names in lower case. */
   headers: IncomingHttpHeaders;
+  /** Raw body as UTF-8 text. */
   body: string;
+  /** The body parsed as `application/x-www-form-urlencoded` (empty for other content types). */
   form: URLSearchParams;
 }
 
 /** What a handler answers. An object body is sent as JSON; a string as is. */
 export interface FakeResponse {
+  /** HTTP status. Default `200`. */
   status?: number;
+  /** Extra response headers; `content-type` defaults to JSON for objects, text for strings. */
   headers?: Record<string, string>;
+  /** Response body: an object is sent as JSON, a string as is. */
   body?: unknown;
   /** Wait this long before answering. */
   delayMs?: number;
@@ -50,17 +59,25 @@ export type FakeHandler = (
 
 /** A client registered at the fake ID service. */
 export interface FakeClient {
+  /** Secret for `client_secret_basic`, `client_secret_post` and `client_secret_query`. */
   secret?: string;
   /** Public JWKS of a `private_key_jwt` client. */
   jwks?: { keys: JWK[] };
+  /** Scope granted when the token request names none. */
   scope?: string;
+  /** `aud` of the JWTs issued to this client. Default the client id, as the seed's ID service. */
+  audience?: string | string[];
+  /** Format of the tokens issued to this client. Default the service's `tokenFormat`. */
   tokenFormat?: 'jwt' | 'opaque';
+  /** Lifetime of the tokens issued to this client. Default the service's `lifetimeSeconds`. */
   lifetimeSeconds?: number;
   /** Omit `expires_in` from token responses. */
   omitExpiresIn?: boolean;
 }
 
+/** Options of {@link FakeIdService.start}. */
 export interface FakeIdServiceOptions {
+  /** Registered clients by id. Default `{ 'test-client': { secret: 'test-secret' } }`. */
   clients?: Record<string, FakeClient>;
   /** Default for clients that don't say. Default `'jwt'`. */
   tokenFormat?: 'jwt' | 'opaque';
@@ -86,6 +103,7 @@ interface IssuedToken {
   revoked: boolean;
 }
 
+/** Paths of the fake ID service's endpoints: the seed ID service's. */
 export const PATHS = {
   discovery: '/.well-known/openid-configuration',
   token: '/openid/token',
@@ -95,17 +113,21 @@ export const PATHS = {
 } as const;
 
 /**
- * An ID service shaped like the seed's, on 127.0.0.1 with an OS-chosen port, that records every
- * request. Defaults implement the protocol; `on(path, handler)` overrides answers per test.
+ * An in-process OpenID Provider for tests, shaped like the seed's ID service, on 127.0.0.1 with an
+ * OS-chosen port. It answers discovery, the client credentials token endpoint, introspection,
+ * userinfo and the JWKS, records every request, and lets a test override any answer with
+ * `on(path, handler)`. For tests only: it keeps every token it issued in memory.
  *
  * @example
  * const idp = await FakeIdService.start({ clients: { billing: { secret: 's3cret' } } });
- * …
- * expect(idp.requestsTo(PATHS.token)).toHaveLength(1);
+ * // … point the module at idp.issuer, send requests with `Authorization: await idp.bearer()` …
+ * expect(idp.requestCount(PATHS.token)).toBe(1);
  * await idp.close();
  */
 export class FakeIdService {
+  /** Every request received, oldest first, until {@link reset}. */
   readonly requests: RecordedRequest[] = [];
+  /** Registered clients by id; may be changed while the service runs. */
   readonly clients: Record<string, FakeClient>;
   private readonly overrides = new Map<string, FakeHandler>();
   private readonly tokens = new Map<string, IssuedToken>();
@@ -122,6 +144,7 @@ export class FakeIdService {
     this.clients = clients;
   }
 
+  /** Starts a service on 127.0.0.1 with an OS-chosen port and one signing key. */
   static async start(options: FakeIdServiceOptions = {}): Promise<FakeIdService> {
     const server = createServer();
     const service = new FakeIdService(
@@ -172,6 +195,11 @@ export class FakeIdService {
   /** Recorded requests to one path. */
   requestsTo(path: string): RecordedRequest[] {
     return this.requests.filter((r) => r.path === path);
+  }
+
+  /** How many requests reached one path (every path when omitted) since the start or `reset()`. */
+  requestCount(path?: string): number {
+    return path === undefined ? this.requests.length : this.requestsTo(path).length;
   }
 
   /** Overrides the answer of one path until `reset()` (return `undefined` to fall through). */
@@ -233,8 +261,12 @@ export class FakeIdService {
   }
 
   /**
-   * Signs a JWT access token with the current key. Defaults are the seed's payload:
-   * iss, iat, exp (+1 h), sub = aud = the client id.
+   * Signs a JWT access token with the current key (or `header.kid`'s). Defaults are the seed's
+   * payload: `iss` this service, `iat` now, `exp` in 1 h, `sub` = `aud` = `'test-client'`; given
+   * claims replace them (`exp: undefined` leaves `exp` out).
+   *
+   * @example
+   * await idp.mintJwt({ sub: 'billing', aud: 'orders-api', scope: 'orders:read' });
    */
   async mintJwt(
     claims: JWTPayload & Record<string, unknown> = {},
@@ -259,6 +291,19 @@ export class FakeIdService {
       .sign(key.privateKey);
   }
 
+  /**
+   * An `Authorization` header value carrying a JWT from {@link mintJwt}.
+   *
+   * @example
+   * await request(app.getHttpServer()).get('/orders').set('Authorization', await idp.bearer());
+   */
+  async bearer(
+    claims: JWTPayload & Record<string, unknown> = {},
+    header: Partial<JWSHeaderParameters> = {},
+  ): Promise<string> {
+    return `Bearer ${await this.mintJwt(claims, header)}`;
+  }
+
   /** Issues an opaque token known to introspection, as the token endpoint would. */
   mintOpaque(
     clientId = 'test-client',
@@ -276,13 +321,25 @@ export class FakeIdService {
     return token;
   }
 
-  /** Revokes a token: introspection answers `active: false` from now on. */
+  /**
+   * Revokes a token: introspection answers `active: false` and userinfo 401 from now on. A JWT
+   * still verifies locally against the JWKS — that is what JWT access tokens are.
+   */
   revoke(token: string): void {
     const issued = this.tokens.get(token);
     if (issued) issued.revoked = true;
     else this.revokedJwts.add(token);
   }
 
+  /**
+   * The claims introspection would answer for a token (a live token this service issued, opaque or
+   * JWT), else `undefined`. Lets a stub API in a test check the token its caller sent.
+   */
+  introspect(token: string): Promise<Record<string, unknown> | undefined> {
+    return this.activeClaims(token);
+  }
+
+  /** Stops the service; open connections are closed. */
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -404,7 +461,7 @@ export class FakeIdService {
       format === 'jwt'
         ? await this.mintJwt({
             sub: clientId,
-            aud: clientId,
+            aud: client.audience ?? clientId,
             exp: now + lifetime,
             ...(scope ? { scope } : {}),
           })
