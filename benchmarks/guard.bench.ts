@@ -38,7 +38,7 @@ import {
   TokenVerificationStrategy,
 } from 'nest-oidc-client-credentials';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
-import { FakeIdService, PATHS } from '../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

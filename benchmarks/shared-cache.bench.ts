@@ -20,7 +20,7 @@ import {
   TokenVerificationStrategy,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import {
   closeStores,
   RedisInspector,

@@ -19,7 +19,7 @@ import {
   VerificationCache,
   type VerificationStrategyName,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
 const MAX_REQUESTS = Number(process.env.SOAK_MAX_REQUESTS ?? 2_000_000);

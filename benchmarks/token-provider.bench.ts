@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { OidcClientCredentialsModule, TokenProvider } from 'nest-oidc-client-credentials';
-import { FakeIdService } from '../test/utils/fake-id-service.js';
+import { FakeIdService } from 'nest-oidc-client-credentials/testing';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000_000);
 const ROUNDS = 5;

@@ -1,6 +1,6 @@
 import { CompactEncrypt, importJWK, type JWK } from 'jose';
 import type { VerificationOptions } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, type FakeHandler } from '../utils/fake-id-service.js';
+import { FakeIdService, PATHS, type FakeHandler } from 'nest-oidc-client-credentials/testing';
 import {
   CapturingLogger,
   HTTP_PLATFORMS,

@@ -8,7 +8,7 @@ import {
   TokenRequestError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { rawRequest, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { API_CLIENT, AUDIENCE, hardeningAppModule } from './app.module.js';
 

@@ -4,7 +4,12 @@ import { ExternalContextCreator } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { ConfigurationError, OidcClientCredentialsModule } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, signCompact, type FakeResponse } from '../utils/fake-id-service.js';
+import {
+  FakeIdService,
+  PATHS,
+  signCompact,
+  type FakeResponse,
+} from 'nest-oidc-client-credentials/testing';
 import {
   rawRequest,
   startHttpApp,

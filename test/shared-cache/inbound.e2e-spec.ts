@@ -10,7 +10,7 @@ import {
   VerificationCache,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import {
   closeStores,

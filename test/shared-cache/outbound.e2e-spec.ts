@@ -8,7 +8,7 @@ import {
   TokenProvider,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { CapturingLogger } from '../utils/nest-http-app.js';
 import {
   closeStores,

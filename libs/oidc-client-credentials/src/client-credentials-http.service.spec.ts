@@ -12,7 +12,7 @@ import {
   withClientCredentials,
   type AuthorizedHttpOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { resolveOptions } from './utils/resolve-options.util.js';
 
 /** A called API on loopback: records the Authorization header of every call, answers from a script. */

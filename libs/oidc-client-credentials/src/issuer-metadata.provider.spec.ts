@@ -5,7 +5,7 @@ import {
   OidcClientCredentialsModule,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 describe('IssuerMetadataProvider', () => {
   let idp: FakeIdService;

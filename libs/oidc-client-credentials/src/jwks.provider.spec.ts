@@ -8,7 +8,7 @@ import {
   ValidatorUnavailableError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 const SECOND = 1000;
 

@@ -8,7 +8,7 @@ import {
   TokenRequestError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, type FakeResponse } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
 
 // R29: after N consecutive failed acquisitions the token endpoint's circuit opens; callers fail
 // fast with OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN and nothing reaches the endpoint; after the

@@ -6,7 +6,7 @@ import {
   TokenRequestError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, type FakeResponse } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
 import { REFUSAL_COOLDOWN_MS, RENEWAL_RETRY_BASE_MS } from './token.provider.js';
 import { resolveOptions } from './utils/resolve-options.util.js';
 

@@ -7,7 +7,7 @@ import {
   type ClientAuthMethod,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, type FakeResponse } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
 import { formUrlEncode } from './token/client-authentication.util.js';
 import { resolveOptions } from './utils/resolve-options.util.js';
 

@@ -6,7 +6,7 @@ import {
   TokenProvider,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, type RecordedRequest } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS, type RecordedRequest } from 'nest-oidc-client-credentials/testing';
 import { resolveOptions } from './utils/resolve-options.util.js';
 
 const SECRET = "p@ss w%rd+/=~!*()':x";

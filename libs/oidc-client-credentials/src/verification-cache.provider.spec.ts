@@ -12,7 +12,7 @@ import {
   type VerificationOptions,
   type VerifiedToken,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 const SECOND = 1000;
 const now = () => Math.floor(Date.now() / 1000);

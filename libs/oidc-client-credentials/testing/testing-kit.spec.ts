@@ -24,8 +24,7 @@ import {
 } from 'nest-oidc-client-credentials';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import { FakeIdService, PATHS } from '../../../test/utils/fake-id-service.js';
-import { createTestingOptions } from './testing-options.util.js';
+import { createTestingOptions, FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 /** The user's production configuration: a real ID service the tests must never reach. */
 const PRODUCTION: OidcClientCredentialsModuleOptions = {

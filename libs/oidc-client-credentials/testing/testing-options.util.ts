@@ -2,7 +2,7 @@ import type {
   OidcClientCredentialsModuleOptions,
   VerificationOptions,
 } from 'nest-oidc-client-credentials';
-import type { FakeIdService } from '../../../test/utils/fake-id-service.js';
+import type { FakeIdService } from './fake-id-service.js';
 
 /**
  * Caches that would hide a change made at the fake during a test: a revoked token, a rotated key,

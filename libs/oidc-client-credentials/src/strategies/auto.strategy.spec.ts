@@ -9,7 +9,7 @@ import {
   ValidatorUnavailableError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 describe('AutoVerificationStrategy', () => {
   let idp: FakeIdService;

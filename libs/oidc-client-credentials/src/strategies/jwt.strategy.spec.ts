@@ -7,7 +7,7 @@ import {
   type TokenVerificationErrorCode,
   type VerificationOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, signCompact } from '../../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS, signCompact } from 'nest-oidc-client-credentials/testing';
 
 type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 

@@ -9,7 +9,7 @@ import {
   ValidatorUnavailableError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS, type FakeResponse } from '../../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
 
 describe('UserinfoVerificationStrategy', () => {
   let idp: FakeIdService;

@@ -6,7 +6,7 @@ import {
   OidcClientCredentialsModule,
   TokenVerificationError,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from '../../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 /**
  * Project Wycheproof's JWS vectors (test/vectors/wycheproof, Apache-2.0) through the SIGNATURE layer of

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FakeIdService, PATHS } from '../../../../test/utils/fake-id-service.js';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { TokenRequestError, type TokenRequestErrorCode } from '../errors/token-request.error.js';
 import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
 import { resolveOptions } from '../utils/resolve-options.util.js';

@@ -1,6 +1,6 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import fc from 'fast-check';
-import { FakeIdService } from '../../../../test/utils/fake-id-service.js';
+import { FakeIdService } from 'nest-oidc-client-credentials/testing';
 import {
   HTTP_PLATFORMS,
   rawRequest,

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -587,6 +587,3 @@ export async function signCompact(
   const signature = await crypto.subtle.sign(params, key, Buffer.from(input));
   return `${input}.${Buffer.from(signature).toString('base64url')}`;
 }
-
-/** A fresh random id, for tests that need unique client ids. */
-export const uniqueId = (): string => randomUUID();
