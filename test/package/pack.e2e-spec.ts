@@ -84,6 +84,24 @@ const { OidcClientCredentialsModule, TokenProvider } = library;
 ${APP_BODY}
 })().catch((error) => { console.error(error); process.exit(1); });`;
 
+// The testing kit as a user's e2e test uses it: the fake ID service gives a Nest app its token.
+const TESTING_APP = `import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { OidcClientCredentialsModule, TokenProvider } from 'nest-oidc-client-credentials';
+import { createTestingOptions, FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+
+const idp = await FakeIdService.start({ clients: { 'kit-app': { secret: 'kit secret' } }, alg: 'ES256' });
+class AppModule {}
+Module({ imports: [OidcClientCredentialsModule.forRoot(createTestingOptions(idp))] })(AppModule);
+const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error'], abortOnError: false });
+const claims = await idp.introspect(await app.get(TokenProvider).getToken());
+const tokenRequests = idp.requestCount(PATHS.token);
+await app.close();
+await idp.close();
+console.log(JSON.stringify({ sub: claims?.sub, tokenRequests }));
+`;
+
 async function installedVersion(name: string): Promise<string> {
   const manifest = await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8');
   return (JSON.parse(manifest) as { version: string }).version;
@@ -137,6 +155,7 @@ describe('the packed npm package', () => {
     );
     await writeFile(join(appDir, 'main.mjs'), ESM_APP);
     await writeFile(join(appDir, 'main.cjs'), CJS_APP);
+    await writeFile(join(appDir, 'testing.mjs'), TESTING_APP);
 
     idService = await FakeIdService.start({ clients: { 'pack-app': { secret: 'pack secret' } } });
   }, 90_000);
@@ -154,7 +173,10 @@ describe('the packed npm package', () => {
       types: './index.d.ts',
       license: 'MIT',
       engines: { node: '>=20.19.0' },
-      exports: { '.': { types: './index.d.ts', default: './index.js' } },
+      exports: {
+        '.': { types: './index.d.ts', default: './index.js' },
+        './testing': { types: './testing/index.d.ts', default: './testing/index.js' },
+      },
     });
     expect(Object.keys(manifest.peerDependencies as object)).toEqual(
       expect.arrayContaining(['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata']),
@@ -180,5 +202,14 @@ describe('the packed npm package', () => {
     expect(result.exports).toEqual(expect.arrayContaining(EXPECTED_EXPORTS));
     expect(result.sub).toBe('pack-app');
     expect(idService.requestsTo(PATHS.token)).toHaveLength(before + 1);
+  });
+
+  it('ships the testing kit: its fake ID service gives an app a token', async () => {
+    const { stdout } = await run(process.execPath, ['testing.mjs'], { cwd: appDir });
+
+    expect(JSON.parse(stdout.trim().split('\n').pop() as string)).toEqual({
+      sub: 'kit-app',
+      tokenRequests: 1,
+    });
   });
 });
