@@ -12,7 +12,32 @@ export {
 export type {
   ClientCredentialsToken,
   GetTokenOptions,
+  TokenProviderStatus,
 } from './interfaces/client-credentials-token.interface.js';
+export { TokenProviderRegistry } from './token-provider-registry.provider.js';
+export {
+  getClientCredentialsHttpToken,
+  getTokenProviderToken,
+  InjectClientCredentialsHttp,
+  InjectTokenProvider,
+} from './inject-token-provider.decorator.js';
+export { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
+export type {
+  JwksFailedEvent,
+  JwksFetchedEvent,
+  JwksFetchReason,
+  JwksStaleKeysUsedEvent,
+  OidcClientCredentialsEventListener,
+  OidcClientCredentialsEventMap,
+  OidcClientCredentialsEventName,
+  TokenCircuitOpenedEvent,
+  TokenClientEvent,
+  TokenFailedEvent,
+  TokenFetchedEvent,
+  VerificationCacheHitEvent,
+  VerificationFailedEvent,
+  VerificationSucceededEvent,
+} from './interfaces/oidc-client-credentials-events.interface.js';
 export { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
 export { CachedVerificationStrategy } from './strategies/cached-verification.strategy.js';
 export { JwtVerificationStrategy } from './strategies/jwt.strategy.js';
@@ -62,6 +87,7 @@ export type {
   ClientAssertionOptions,
   ClientAuthMethod,
   HttpLimitsOptions,
+  NamedClientOptions,
   OidcClientCredentialsModuleOptions,
   OidcEndpoints,
   RetryOptions,

@@ -1,14 +1,23 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { HttpModule } from '@nestjs/axios';
+import { ConfigurationError } from './errors/configuration.error.js';
+import type { NamedClientOptions } from './interfaces/oidc-client-credentials-options.interface.js';
 import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
+import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
 import {
   ConfigurableModuleClass,
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
   OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
+  OPTIONS_TYPE,
 } from './oidc-client-credentials.module-definition.js';
 import { SharedCache } from './shared-cache.provider.js';
-import { TOKEN_EXPORTS, TOKEN_PROVIDERS } from './token.providers.js';
-import { resolveOptions } from './utils/resolve-options.util.js';
+import {
+  namedClientExports,
+  namedClientProviders,
+  TOKEN_EXPORTS,
+  TOKEN_PROVIDERS,
+} from './token.providers.js';
+import { DEFAULT_CLIENT_NAME, resolveOptions } from './utils/resolve-options.util.js';
 import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.providers.js';
 
 /**
@@ -38,14 +47,67 @@ import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.pro
     },
     IssuerMetadataProvider,
     SharedCache,
+    OidcClientCredentialsEvents,
     ...TOKEN_PROVIDERS,
     ...VERIFICATION_PROVIDERS,
   ],
   exports: [
     OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
     IssuerMetadataProvider,
+    OidcClientCredentialsEvents,
     ...TOKEN_EXPORTS,
     ...VERIFICATION_EXPORTS,
   ],
 })
-export class OidcClientCredentialsModule extends ConfigurableModuleClass {}
+export class OidcClientCredentialsModule extends ConfigurableModuleClass {
+  /**
+   * Registers the module; each client under `options.clients` is injectable by name with
+   * `@InjectTokenProvider(name)` and `@InjectClientCredentialsHttp(name)` wherever the root
+   * client is.
+   */
+  static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
+    const definition = super.forRoot(options);
+    const clients = options?.clients;
+    // Bad values are reported by the options check at startup, with the option's name.
+    const names =
+      typeof clients === 'object' && clients !== null && !Array.isArray(clients)
+        ? Object.keys(clients)
+        : [];
+    return {
+      ...definition,
+      providers: [
+        ...(definition.providers ?? []),
+        ...names.flatMap((name) => namedClientProviders(name)),
+      ],
+      exports: [...(definition.exports ?? []), ...names.flatMap(namedClientExports)],
+    };
+  }
+
+  /**
+   * Makes the named client `name` injectable in the importing module: the one configured under
+   * `clients.<name>` of the root options, with `options` on top when given (or defined by `options`
+   * alone). Needs the root module (`forRoot` or `forRootAsync`) registered with `isGlobal: true`.
+   * A name has one definition: import the same `forFeature(name, options)` wherever it is needed.
+   *
+   * @example
+   * OidcClientCredentialsModule.forRootAsync({ isGlobal: true, useFactory: … }),
+   * OidcClientCredentialsModule.forFeature('billing', { scope: 'invoices:write' }),
+   */
+  static forFeature(name: string, options?: NamedClientOptions): DynamicModule {
+    if (typeof name !== 'string' || name === DEFAULT_CLIENT_NAME) {
+      throw new ConfigurationError(
+        'forFeature',
+        `expected the name of a named client (the root client "${DEFAULT_CLIENT_NAME}" is injected as TokenProvider)`,
+      );
+    }
+    return {
+      module: OidcClientCredentialsFeatureModule,
+      providers: namedClientProviders(name, options),
+      exports: namedClientExports(name),
+    };
+  }
+}
+
+/** Host of the providers of one `forFeature` call. */
+@Module({})
+class OidcClientCredentialsFeatureModule {}

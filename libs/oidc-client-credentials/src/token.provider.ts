@@ -4,8 +4,11 @@ import { TokenRequestError } from './errors/token-request.error.js';
 import type {
   ClientCredentialsToken,
   GetTokenOptions,
+  TokenProviderStatus,
 } from './interfaces/client-credentials-token.interface.js';
+import type { TokenClientEvent } from './interfaces/oidc-client-credentials-events.interface.js';
 import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
+import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { SharedCache } from './shared-cache.provider.js';
 import { fullJitterDelayMs, sleep } from './token/backoff.util.js';
@@ -23,7 +26,11 @@ import {
   type TokenCache,
   type TokenCacheEntry,
 } from './token/token-cache.store.js';
-import { assertOutboundCredentials, type ResolvedOptions } from './utils/resolve-options.util.js';
+import {
+  assertOutboundCredentials,
+  DEFAULT_CLIENT_NAME,
+  type ResolvedOptions,
+} from './utils/resolve-options.util.js';
 
 /**
  * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;
@@ -45,6 +52,9 @@ export const RENEWAL_RETRY_MAX_MS = 60_000;
  * one instance (holding a Redis lease) fetches while the others wait for its result. A cached
  * `getToken()` still never touches the network.
  *
+ * Named clients (`clients` option, `forFeature`) are further instances, each with its own cache
+ * entry, single flight and circuit; inject them with `@InjectTokenProvider(name)`.
+ *
  * @example
  * constructor(private readonly tokens: TokenProvider) {}
  * const token = await this.tokens.getToken();
@@ -53,7 +63,13 @@ export const RENEWAL_RETRY_MAX_MS = 60_000;
  */
 @Injectable()
 export class TokenProvider implements OnModuleInit {
-  private readonly logger = new Logger(TokenProvider.name);
+  /** `'default'` for the root client, else the name of this named client. */
+  readonly clientName: string;
+  private readonly logger: Logger;
+  private readonly events: OidcClientCredentialsEvents;
+  /** The payload of this client's cache events, built once: a cache hit allocates nothing. */
+  private readonly clientEvent: TokenClientEvent;
+  private lastAcquisition?: TokenProviderStatus['lastAcquisition'];
   private readonly cache: TokenCache = new MemoryTokenCache();
   private readonly cacheKey: string;
   private readonly sharedTokens?: SharedTokenStore;
@@ -70,7 +86,14 @@ export class TokenProvider implements OnModuleInit {
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
     private readonly metadata: IssuerMetadataProvider,
     @Optional() sharedCache?: SharedCache,
+    @Optional() events?: OidcClientCredentialsEvents,
   ) {
+    this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
+    this.logger = new Logger(
+      options.clientName === undefined ? TokenProvider.name : `TokenProvider:${options.clientName}`,
+    );
+    this.events = events ?? new OidcClientCredentialsEvents();
+    this.clientEvent = Object.freeze({ client: this.clientName });
     this.cacheKey = tokenCacheKey(options);
     this.circuit = new CircuitBreaker(options.circuitBreaker);
     if (sharedCache?.enabled) {
@@ -134,14 +157,20 @@ export class TokenProvider implements OnModuleInit {
   /** The hot path: a clock check, and a background renewal once the renewal point has passed. */
   private usableEntry(): TokenCacheEntry | undefined {
     const entry = this.cache.get(this.cacheKey);
-    if (entry === undefined) return undefined;
-    const now = Date.now();
-    if (now < entry.renewAt) return entry;
-    if (now < entry.expiresAt) {
-      this.renewInBackground(now);
-      return entry;
+    if (entry !== undefined) {
+      const now = Date.now();
+      if (now < entry.renewAt) {
+        this.events.emit('token.cache.hit', this.clientEvent);
+        return entry;
+      }
+      if (now < entry.expiresAt) {
+        this.renewInBackground(now);
+        this.events.emit('token.cache.hit', this.clientEvent);
+        return entry;
+      }
+      this.cache.delete(this.cacheKey);
     }
-    this.cache.delete(this.cacheKey);
+    this.events.emit('token.cache.miss', this.clientEvent);
     return undefined;
   }
 
@@ -159,11 +188,11 @@ export class TokenProvider implements OnModuleInit {
   }
 
   /** Single flight: every caller joins the request in progress, or starts the only one. */
-  private sharedRequest(): Promise<TokenCacheEntry> {
+  private sharedRequest(renewal = false): Promise<TokenCacheEntry> {
     if (this.inflight) return this.inflight;
     const cooldown = this.cooldown;
     if (cooldown && Date.now() < cooldown.until) return Promise.reject(cooldown.error);
-    const request = this.fetchToken();
+    const request = this.fetchToken(renewal);
     this.inflight = request;
     // Registered before any caller's handlers, so a caller retrying on failure starts afresh.
     const clear = () => {
@@ -185,7 +214,7 @@ export class TokenProvider implements OnModuleInit {
       this.nextRenewalAt = now + this.circuit.msUntilProbe;
       return;
     }
-    this.sharedRequest().then(
+    this.sharedRequest(true).then(
       () => {
         this.renewalFailures = 0;
         this.nextRenewalAt = 0;
@@ -204,20 +233,76 @@ export class TokenProvider implements OnModuleInit {
     );
   }
 
-  /** One acquisition, through the shared store when there is one; the result is cached here. */
-  private async fetchToken(): Promise<TokenCacheEntry> {
+  /**
+   * Where this client stands — cached token expiry, circuit, last acquisition — read from memory
+   * without requesting anything (health checks use it).
+   */
+  status(): TokenProviderStatus {
+    const { clientId, clientSecret, privateKey } = this.options;
+    const expiresAt = this.cache.get(this.cacheKey)?.expiresAt;
+    return {
+      client: this.clientName,
+      ...(clientId === undefined ? {} : { clientId }),
+      configured: clientId !== undefined || clientSecret !== undefined || privateKey !== undefined,
+      ...(expiresAt !== undefined && expiresAt > Date.now() ? { tokenExpiresAt: expiresAt } : {}),
+      circuit: this.circuit.state,
+      ...(this.lastAcquisition === undefined ? {} : { lastAcquisition: this.lastAcquisition }),
+    };
+  }
+
+  /** One acquisition, reported as an event and kept as the last outcome for {@link status}. */
+  private async fetchToken(renewal: boolean): Promise<TokenCacheEntry> {
+    const startedAt = Date.now();
+    try {
+      const { entry, source } = await this.obtainToken();
+      this.lastAcquisition = { ok: true, at: Date.now() };
+      this.events.emit(renewal ? 'token.renewed' : 'token.fetched', {
+        client: this.clientName,
+        clientId: this.options.clientId!,
+        source,
+        expiresInSeconds: Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000)),
+        ...(entry.token.scope === undefined ? {} : { scope: entry.token.scope }),
+        durationMs: Date.now() - startedAt,
+      });
+      return entry;
+    } catch (error) {
+      const code = codeOf(error);
+      this.lastAcquisition = { ok: false, at: Date.now(), code };
+      const details = error instanceof TokenRequestError ? error.details : {};
+      this.events.emit('token.failed', {
+        client: this.clientName,
+        ...(this.options.clientId === undefined ? {} : { clientId: this.options.clientId }),
+        code,
+        ...(details.status === undefined ? {} : { status: details.status }),
+        ...(details.error === undefined ? {} : { error: details.error }),
+        renewal,
+        durationMs: Date.now() - startedAt,
+      });
+      throw error;
+    }
+  }
+
+  /** Through the shared store when there is one; the result is cached here. */
+  private async obtainToken(): Promise<{
+    entry: TokenCacheEntry;
+    source: 'token-endpoint' | 'shared-cache';
+  }> {
     const authentication = await this.clientAuthentication();
     const shared = this.sharedTokens;
     if (shared === undefined) {
       const entry = await this.requestNewToken(authentication);
       if (entry.cacheable) this.cache.set(this.cacheKey, entry);
-      return entry;
+      return { entry, source: 'token-endpoint' };
     }
     // The token being replaced (renewal, forced refresh, refused by the API) is not taken back.
     const stale = this.cache.get(this.cacheKey)?.token.accessToken ?? this.refusedToken;
-    const entry = await shared.obtain(() => this.requestNewToken(authentication), stale);
+    let requested = false;
+    const entry = await shared.obtain(() => {
+      requested = true;
+      return this.requestNewToken(authentication);
+    }, stale);
     if (entry.expiresAt > Date.now()) this.cache.set(this.cacheKey, shared.jittered(entry));
-    return entry;
+    return { entry, source: requested ? 'token-endpoint' : 'shared-cache' };
   }
 
   /**
@@ -301,13 +386,21 @@ export class TokenProvider implements OnModuleInit {
     const wasClosed = this.circuit.state === 'closed';
     if (error === undefined || (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED')) {
       this.circuit.recordSuccess();
-      if (!wasClosed) this.logger.log('Token endpoint circuit closed: the endpoint answers again');
+      if (!wasClosed) {
+        this.logger.log('Token endpoint circuit closed: the endpoint answers again');
+        this.events.emit('token.circuit.closed', this.clientEvent);
+      }
     } else if (isTransient(error)) {
       this.circuit.recordFailure();
       if (this.circuit.state === 'open') {
         this.logger.warn(
           `Token endpoint circuit opened after ${this.circuit.consecutiveFailures} consecutive failures; token requests fail fast for ${Math.round(this.options.circuitBreaker.cooldownMs / 1000)} s`,
         );
+        this.events.emit('token.circuit.opened', {
+          client: this.clientName,
+          consecutiveFailures: this.circuit.consecutiveFailures,
+          cooldownMs: this.options.circuitBreaker.cooldownMs,
+        });
       }
     } else {
       this.circuit.recordAbandoned();
@@ -331,6 +424,12 @@ export class TokenProvider implements OnModuleInit {
     })();
     return this.authentication;
   }
+}
+
+/** The error's stable code, for events and status; `UNEXPECTED_ERROR` for anything else. */
+function codeOf(error: unknown): string {
+  const coded = error as Partial<OidcClientCredentialsError> | undefined;
+  return typeof coded?.code === 'string' ? coded.code : 'UNEXPECTED_ERROR';
 }
 
 function describe(error: unknown): string {

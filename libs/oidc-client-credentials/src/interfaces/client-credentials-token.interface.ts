@@ -31,3 +31,27 @@ export interface GetTokenOptions {
    */
   signal?: AbortSignal;
 }
+
+/**
+ * Where one outbound client stands, from {@link TokenProvider.status}: read from memory, nothing is
+ * requested. Health checks and diagnostics use it; it holds no token.
+ */
+export interface TokenProviderStatus {
+  /** `'default'` for the root client, else the client's name. */
+  readonly client: string;
+  /** The client id, when outbound credentials are configured. */
+  readonly clientId?: string;
+  /** Whether outbound credentials are configured (an inbound-only service has none). */
+  readonly configured: boolean;
+  /** When the cached token stops being handed out (ms since the epoch); absent when none is cached. */
+  readonly tokenExpiresAt?: number;
+  /** The token endpoint's circuit breaker. */
+  readonly circuit: 'closed' | 'open' | 'half-open';
+  /** The last acquisition's outcome (absent before the first one) and, if it failed, its code. */
+  readonly lastAcquisition?: {
+    readonly ok: boolean;
+    /** When it ended, ms since the epoch. */
+    readonly at: number;
+    readonly code?: string;
+  };
+}

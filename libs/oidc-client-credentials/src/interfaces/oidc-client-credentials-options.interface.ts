@@ -215,4 +215,38 @@ export interface OidcClientCredentialsModuleOptions {
   cache?: SharedCacheOptions;
   /** Accept `http://` endpoints on non-loopback hosts. Development only. Default `false`. */
   allowInsecureHttp?: boolean;
+  /**
+   * Further outbound clients by name (other identities, or other scopes of this one), each injected
+   * with `@InjectTokenProvider(name)`. See {@link NamedClientOptions} for what they inherit.
+   */
+  clients?: Record<string, NamedClientOptions>;
 }
+
+/**
+ * A named outbound client. It shares the root's issuer, endpoints, discovery, `http`, `retry`,
+ * `circuitBreaker` policy, `tokenRenewal`, `authorizedHttp` and `cache`, and has its own token
+ * cache entry, shared-cache key, single flight and circuit.
+ *
+ * - Identity: without `clientId` it is the root's client (id, secret or private key, auth method);
+ *   with `clientId` it brings its own credentials, nothing of the root's.
+ * - `scope`, `audience`, `resource`, `extraParams`: each one set here replaces the root's; each one
+ *   left out is the root's.
+ *
+ * @example
+ * clients: {
+ *   billing: { clientId: 'billing', clientSecret: process.env.BILLING_SECRET, scope: 'invoices:write' },
+ *   reports: { scope: 'reports:read' },
+ * }
+ */
+export type NamedClientOptions = Pick<
+  OidcClientCredentialsModuleOptions,
+  | 'clientId'
+  | 'clientSecret'
+  | 'clientAuthMethod'
+  | 'privateKey'
+  | 'clientAssertion'
+  | 'scope'
+  | 'audience'
+  | 'resource'
+  | 'extraParams'
+>;

@@ -54,7 +54,8 @@ export class MemoryTokenCache implements TokenCache {
  * Cache key of a token request: a SHA-256 over every input that shapes the token (issuer, token
  * endpoint, client, authentication method, scope, audience, resource, extra parameters), so two
  * configurations never share a token. Credentials are left out on purpose: they identify the same
- * client, and a hash of a weak secret must not end up in a shared store.
+ * client, and a hash of a weak secret must not end up in a shared store. A named client's name is
+ * in it too, so each name has its own entry even when two names are configured alike.
  *
  * @see security-cases.md R02 (Duende CVE-2025-26620: cache key missing an input)
  */
@@ -66,6 +67,8 @@ export function tokenCacheKey(options: ResolvedOptions): string {
     options.clientAuthMethod,
     options.clientAssertion.audience,
     options.tokenParams,
+    // Absent for the root client, whose key stays what it was before named clients existed.
+    ...(options.clientName === undefined ? [] : [options.clientName]),
   ]);
   return `${options.cache.keyPrefix}:token:${createHash('sha256').update(material).digest('hex')}`;
 }

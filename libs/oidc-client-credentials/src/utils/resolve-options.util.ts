@@ -3,12 +3,14 @@ import type { Keyv } from 'keyv';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type {
   ClientAuthMethod,
+  NamedClientOptions,
   OidcClientCredentialsModuleOptions,
   OidcEndpoints,
   TokenLocation,
   VerificationOptions,
 } from '../interfaces/oidc-client-credentials-options.interface.js';
 import { parseEndpointUrl } from './endpoint-url.util.js';
+import { sanitizeForLog } from './sanitize.util.js';
 
 /** Options after validation, with every default applied. Built once at startup. */
 export interface ResolvedOptions {
@@ -38,7 +40,14 @@ export interface ResolvedOptions {
   };
   cache: { stores: Keyv[]; keyPrefix: string; encryptionKey?: Buffer; timeoutMs: number };
   allowInsecureHttp: boolean;
+  /** Name of a named outbound client; absent for the root client. */
+  clientName?: string;
+  /** The root's named clients, resolved (each one empty itself). */
+  clients: Readonly<Record<string, ResolvedOptions>>;
 }
+
+/** Name under which the root's own outbound client is reported and injected. */
+export const DEFAULT_CLIENT_NAME = 'default';
 
 const AUTH_METHODS: readonly ClientAuthMethod[] = [
   'client_secret_basic',
@@ -155,7 +164,7 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
     throw new ConfigurationError('tokenRenewal.renewAfterFraction', 'expected a number in (0, 1]');
   }
 
-  return {
+  const resolved: ResolvedOptions = {
     issuer,
     endpoints,
     clientId: options.clientId,
@@ -210,6 +219,174 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
       timeoutMs: positive('cache.timeoutMs', options.cache?.timeoutMs, 50),
     },
     allowInsecureHttp,
+    clients: {},
+  };
+  return { ...resolved, clients: resolveClients(options, resolved) };
+}
+
+/** What a named client may set; everything else is the root's. */
+const NAMED_CLIENT_OPTIONS: ReadonlySet<string> = new Set<keyof NamedClientOptions>([
+  'clientId',
+  'clientSecret',
+  'clientAuthMethod',
+  'privateKey',
+  'clientAssertion',
+  'scope',
+  'audience',
+  'resource',
+  'extraParams',
+]);
+/** Root options that a named client shares and cannot set (everything but NAMED_CLIENT_OPTIONS). */
+const ROOT_ONLY_OPTIONS: Readonly<Record<string, true>> = {
+  issuer: true,
+  endpoints: true,
+  tokenRenewal: true,
+  retry: true,
+  circuitBreaker: true,
+  http: true,
+  authorizedHttp: true,
+  verification: true,
+  cache: true,
+  allowInsecureHttp: true,
+  clients: true,
+};
+
+/** Credentials that belong to a client id: a named client sets them only with its own `clientId`. */
+const IDENTITY_OPTIONS = [
+  'clientSecret',
+  'privateKey',
+  'clientAuthMethod',
+  'clientAssertion',
+] as const;
+/** Names end up in DI tokens, logs and metric labels. */
+const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function resolveClients(
+  options: OidcClientCredentialsModuleOptions,
+  root: ResolvedOptions,
+): Record<string, ResolvedOptions> {
+  const clients = options.clients;
+  if (clients === undefined) return {};
+  if (typeof clients !== 'object' || clients === null || Array.isArray(clients)) {
+    throw new ConfigurationError(
+      'clients',
+      'expected an object of named clients, e.g. { billing: { clientId, clientSecret, scope } }',
+    );
+  }
+  return Object.fromEntries(
+    Object.entries(clients).map(([name, entry]) => [
+      name,
+      resolveNamedClient(options, root, name, entry),
+    ]),
+  );
+}
+
+/**
+ * Resolves a named client against the root (see `NamedClientOptions` for what it inherits) and
+ * checks its credentials now, naming the option as `label.option` (e.g. `clients.billing.clientSecret`).
+ */
+export function resolveNamedClient(
+  rootOptions: OidcClientCredentialsModuleOptions,
+  root: ResolvedOptions,
+  name: string,
+  entry: NamedClientOptions,
+  label = `clients.${name}`,
+): ResolvedOptions {
+  if (typeof name !== 'string' || !CLIENT_NAME.test(name) || name === DEFAULT_CLIENT_NAME) {
+    throw new ConfigurationError(
+      'clients',
+      `"${sanitizeForLog(String(name), 64)}" is not a client name: expected 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit, other than "${DEFAULT_CLIENT_NAME}"`,
+    );
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new ConfigurationError(
+      label,
+      'expected an object with the client options (clientId, clientSecret, scope, …)',
+    );
+  }
+  for (const key of Object.keys(entry)) {
+    if (NAMED_CLIENT_OPTIONS.has(key)) continue;
+    const option = `${label}.${sanitizeForLog(key, 64)}`;
+    throw new ConfigurationError(
+      option,
+      Object.hasOwn(ROOT_ONLY_OPTIONS, key)
+        ? 'is shared by every client: set it in the root options'
+        : `unknown; a named client may set ${[...NAMED_CLIENT_OPTIONS].join(', ')}`,
+    );
+  }
+  const ownIdentity = entry.clientId !== undefined;
+  let identity: Pick<
+    ResolvedOptions,
+    'clientId' | 'clientSecret' | 'clientAuthMethod' | 'privateKey' | 'clientAssertion'
+  >;
+  if (ownIdentity) {
+    optionalString(`${label}.clientId`, entry.clientId);
+    optionalString(`${label}.clientSecret`, entry.clientSecret);
+    const clientAuthMethod = entry.clientAuthMethod ?? 'client_secret_basic';
+    if (!AUTH_METHODS.includes(clientAuthMethod)) {
+      throw new ConfigurationError(
+        `${label}.clientAuthMethod`,
+        `expected one of ${AUTH_METHODS.join(', ')}`,
+      );
+    }
+    if (clientAuthMethod === 'private_key_jwt' && entry.clientSecret !== undefined) {
+      throw new ConfigurationError(
+        `${label}.clientSecret`,
+        'must not be set with private_key_jwt (one client authentication method per request)',
+      );
+    }
+    if (clientAuthMethod === 'private_key_jwt' && entry.privateKey !== undefined) {
+      validatePrivateKey(entry.privateKey, `${label}.privateKey`);
+    }
+    identity = {
+      clientId: entry.clientId,
+      clientSecret: entry.clientSecret,
+      clientAuthMethod,
+      privateKey: entry.privateKey,
+      clientAssertion: {
+        audience: entry.clientAssertion?.audience ?? 'issuer',
+        explicitType: entry.clientAssertion?.explicitType ?? false,
+      },
+    };
+  } else {
+    const stray = IDENTITY_OPTIONS.find((option) => entry[option] !== undefined);
+    if (stray !== undefined) {
+      throw new ConfigurationError(
+        `${label}.clientId`,
+        `required with ${label}.${stray}: without its own clientId a named client uses the root client's identity`,
+      );
+    }
+    if (root.clientId === undefined) {
+      throw new ConfigurationError(
+        `${label}.clientId`,
+        'required: the root options have no clientId to share',
+      );
+    }
+    const { clientId, clientSecret, clientAuthMethod, privateKey, clientAssertion } = root;
+    identity = { clientId, clientSecret, clientAuthMethod, privateKey, clientAssertion };
+  }
+  // The client's own parameters are checked under its label before the root's fill the gaps.
+  tokenParams(entry, `${label}.`);
+  const client: ResolvedOptions = {
+    ...root,
+    ...identity,
+    tokenParams: tokenParams(inheritParams(rootOptions, entry)),
+    clientName: name,
+    clients: {},
+  };
+  assertOutboundCredentials(client, ownIdentity ? `${label}.` : '');
+  return client;
+}
+
+function inheritParams(
+  root: OidcClientCredentialsModuleOptions,
+  entry: NamedClientOptions,
+): NamedClientOptions {
+  return {
+    scope: entry.scope ?? root.scope,
+    audience: entry.audience ?? root.audience,
+    resource: entry.resource ?? root.resource,
+    extraParams: entry.extraParams ?? root.extraParams,
   };
 }
 
@@ -217,19 +394,22 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
  * Options needed only when a side is used are checked when that side starts (e.g. the token
  * provider asserts a client id and a credential) so an inbound-only service needs no secret.
  */
-export function assertOutboundCredentials(options: ResolvedOptions): void {
+export function assertOutboundCredentials(options: ResolvedOptions, prefix = ''): void {
   if (!options.clientId) {
-    throw new ConfigurationError('clientId', 'required to request tokens');
+    throw new ConfigurationError(`${prefix}clientId`, 'required to request tokens');
   }
   if (options.clientAuthMethod === 'private_key_jwt') {
     if (!options.privateKey) {
       throw new ConfigurationError(
-        'privateKey',
+        `${prefix}privateKey`,
         'required with private_key_jwt: a private JWK with kid and alg',
       );
     }
   } else if (!options.clientSecret) {
-    throw new ConfigurationError('clientSecret', `required with ${options.clientAuthMethod}`);
+    throw new ConfigurationError(
+      `${prefix}clientSecret`,
+      `required with ${options.clientAuthMethod}`,
+    );
   }
 }
 
@@ -239,38 +419,38 @@ function validIssuer(value: string, allowInsecureHttp: boolean): string {
   return value;
 }
 
-function validatePrivateKey(key: JWK): void {
+function validatePrivateKey(key: JWK, option = 'privateKey'): void {
   if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') {
-    throw new ConfigurationError('privateKey', 'expected a private JWK object');
+    throw new ConfigurationError(option, 'expected a private JWK object');
   }
   if (key.kty === 'oct' || (!('d' in key) && key.kty !== 'oct')) {
-    throw new ConfigurationError('privateKey', 'expected an asymmetric private JWK (with "d")');
+    throw new ConfigurationError(option, 'expected an asymmetric private JWK (with "d")');
   }
   if (typeof key.alg !== 'string') {
-    throw new ConfigurationError('privateKey', 'the JWK must name its "alg" (e.g. RS256, ES256)');
+    throw new ConfigurationError(option, 'the JWK must name its "alg" (e.g. RS256, ES256)');
   }
 }
 
-function tokenParams(options: OidcClientCredentialsModuleOptions): [string, string][] {
+function tokenParams(options: NamedClientOptions, prefix = ''): [string, string][] {
   const params: [string, string][] = [];
   if (options.scope !== undefined) {
-    params.push(['scope', stringList('scope', options.scope).join(' ')]);
+    params.push(['scope', stringList(`${prefix}scope`, options.scope).join(' ')]);
   }
   for (const name of ['audience', 'resource'] as const) {
     const value = options[name];
     if (value !== undefined) {
-      for (const item of stringList(name, value)) params.push([name, item]);
+      for (const item of stringList(`${prefix}${name}`, value)) params.push([name, item]);
     }
   }
   for (const [key, value] of Object.entries(options.extraParams ?? {})) {
     if (RESERVED_TOKEN_PARAMS.has(key)) {
       throw new ConfigurationError(
-        `extraParams.${key}`,
+        `${prefix}extraParams.${key}`,
         'is set by the library and cannot be overridden',
       );
     }
     if (typeof value !== 'string')
-      throw new ConfigurationError(`extraParams.${key}`, 'expected a string');
+      throw new ConfigurationError(`${prefix}extraParams.${key}`, 'expected a string');
     params.push([key, value]);
   }
   return params;

@@ -1,0 +1,345 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Logger, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { decodeJwt } from 'jose';
+import { Keyv } from 'keyv';
+import {
+  ConfigurationError,
+  OidcClientCredentialsModule,
+  TokenProvider,
+  TokenProviderRegistry,
+  type NamedClientOptions,
+  type OidcClientCredentialsModuleOptions,
+} from 'nest-oidc-client-credentials';
+import { FakeIdService, PATHS, type RecordedRequest } from 'nest-oidc-client-credentials/testing';
+import {
+  AsksForUnknownClient,
+  Callers,
+  FeatureAppModule,
+  InvoiceSender,
+  NamedClientsAppModule,
+  PaymentChecker,
+} from './app.module.js';
+
+const quiet = () => undefined;
+const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+
+/** The client id a token request authenticated as (HTTP Basic, form-encoded id). */
+function clientOf(request: RecordedRequest): string {
+  const basic = Buffer.from(String(request.headers.authorization).slice(6), 'base64').toString();
+  return decodeURIComponent(basic.slice(0, basic.indexOf(':')));
+}
+
+describe('named clients (e2e)', () => {
+  let idp: FakeIdService;
+  let api: Server;
+  let apiUrl: string;
+  const seen: (string | undefined)[] = [];
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    idp = await FakeIdService.start({
+      clients: {
+        orders: { secret: 'orders-secret' },
+        billing: { secret: 'billing-secret' },
+      },
+    });
+    api = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    Logger.overrideLogger(new Logger());
+    api.closeAllConnections();
+    await new Promise((resolve) => api.close(resolve));
+    await idp.close();
+  });
+  afterEach(() => {
+    idp.reset();
+    seen.length = 0;
+  });
+
+  const rootOptions = (): OidcClientCredentialsModuleOptions => ({
+    issuer: idp.issuer,
+    clientId: 'orders',
+    clientSecret: 'orders-secret',
+    scope: 'orders:read',
+    clients: {
+      billing: { clientId: 'billing', clientSecret: 'billing-secret', scope: 'invoices:write' },
+      reports: { scope: 'reports:read' },
+    },
+  });
+
+  async function start(metadata: ModuleMetadata): Promise<INestApplication> {
+    const moduleRef = await Test.createTestingModule(metadata).setLogger(silent).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    return app;
+  }
+
+  async function startFailure(metadata: ModuleMetadata): Promise<Error> {
+    const error = await start(metadata).then(
+      async (app) => {
+        await app.close();
+        return new Error('the app started');
+      },
+      (e: unknown) => e as Error,
+    );
+    return error;
+  }
+
+  it('R02 two names and the root: one request per client, each token with its own identity and scope', async () => {
+    const app = await start({ imports: [NamedClientsAppModule.register(rootOptions())] });
+    try {
+      const callers = app.get(Callers);
+      const clients = { root: callers.root, billing: callers.billing, reports: callers.reports };
+      // 20 concurrent callers per client, all three at once.
+      const tokens = await Promise.all(
+        Object.entries(clients).map(async ([name, provider]) => {
+          const all = await Promise.all(Array.from({ length: 20 }, () => provider.getToken()));
+          expect(new Set(all).size).toBe(1);
+          return [name, all[0]] as const;
+        }),
+      );
+      const requests = idp.requestsTo(PATHS.token);
+      expect(requests).toHaveLength(3);
+      expect(requests.map((r) => `${clientOf(r)} ${r.form.get('scope')}`).sort()).toEqual([
+        'billing invoices:write',
+        'orders orders:read',
+        'orders reports:read',
+      ]);
+
+      const claims = Object.fromEntries(tokens.map(([name, token]) => [name, decodeJwt(token)]));
+      expect(claims.root).toMatchObject({ sub: 'orders', scope: 'orders:read' });
+      expect(claims.billing).toMatchObject({ sub: 'billing', scope: 'invoices:write' });
+      expect(claims.reports).toMatchObject({ sub: 'orders', scope: 'reports:read' });
+
+      // Cached per client: no further request, and still no cross-over.
+      await expect(callers.billing.getToken()).resolves.toBe(tokens[1][1]);
+      await expect(callers.reports.getToken()).resolves.toBe(tokens[2][1]);
+      expect(idp.requestsTo(PATHS.token)).toHaveLength(3);
+      // The issuer's metadata is discovered once for every client.
+      expect(idp.requestsTo(PATHS.discovery)).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('R09 a named client renews on its own: dropping its token leaves the others cached', async () => {
+    const app = await start({ imports: [NamedClientsAppModule.register(rootOptions())] });
+    try {
+      const { root, billing } = app.get(Callers);
+      const first = await billing.getToken();
+      const rootToken = await root.getToken();
+      expect(billing.invalidate(first)).toBe(true);
+      expect(root.invalidate(first)).toBe(false);
+      await billing.getToken();
+      await expect(root.getToken()).resolves.toBe(rootToken);
+      expect(idp.requestsTo(PATHS.token).map(clientOf)).toEqual(['billing', 'orders', 'billing']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('the named HttpService sends its own client’s token, the root one the root token', async () => {
+    const app = await start({ imports: [NamedClientsAppModule.register(rootOptions())] });
+    try {
+      const callers = app.get(Callers);
+      await callers.get(callers.billingHttp, apiUrl);
+      await callers.get(callers.rootHttp, apiUrl);
+      expect(seen).toEqual([
+        `Bearer ${await callers.billing.getToken()}`,
+        `Bearer ${await callers.root.getToken()}`,
+      ]);
+      expect(callers.billingHttp).not.toBe(callers.rootHttp);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('the registry hands out the same clients by name, and names the unknown one', async () => {
+    const app = await start({ imports: [NamedClientsAppModule.register(rootOptions())] });
+    try {
+      const registry = app.get(TokenProviderRegistry);
+      const callers = app.get(Callers);
+      expect(registry.get('billing')).toBe(callers.billing);
+      expect(registry.get()).toBe(app.get(TokenProvider));
+      expect(registry.names()).toEqual(['default', 'billing', 'reports']);
+      expect(() => registry.get('payroll')).toThrow(
+        'Invalid option "clients.payroll": no client "payroll" is configured (configured: billing, reports)',
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('two names configured alike keep their own cache entries, in process and in the shared store', async () => {
+    const store = new Keyv();
+    const app = await start({
+      imports: [
+        OidcClientCredentialsModule.forRoot({
+          ...rootOptions(),
+          cache: { stores: [store] },
+          clients: { a: { scope: 'x' }, b: { scope: 'x' } },
+        }),
+      ],
+    });
+    try {
+      const registry = app.get(TokenProviderRegistry);
+      await Promise.all([registry.get('a').getToken(), registry.get('b').getToken()]);
+      expect(idp.requestsTo(PATHS.token)).toHaveLength(2);
+      const keys: string[] = [];
+      for await (const [key] of store.iterator!(undefined)) keys.push(String(key));
+      expect(keys.filter((key) => /:token:[0-9a-f]{64}$/.test(key))).toHaveLength(2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  describe('forRootAsync (global) and forFeature', () => {
+    const asyncRoot = (): OidcClientCredentialsModuleOptions => ({
+      ...rootOptions(),
+      clients: { billing: { clientId: 'billing', clientSecret: 'billing-secret' } },
+    });
+
+    it('forFeature adds the scope; features importing the same definition share one client', async () => {
+      const app = await start({
+        imports: [FeatureAppModule.register(asyncRoot(), { scope: 'invoices:write' })],
+      });
+      try {
+        const invoices = app.get(InvoiceSender);
+        const payments = app.get(PaymentChecker);
+        expect(invoices.tokens).toBe(payments.tokens);
+        await Promise.all([invoices.tokens.getToken(), payments.tokens.getToken()]);
+        const requests = idp.requestsTo(PATHS.token);
+        expect(requests.map((r) => `${clientOf(r)} ${r.form.get('scope')}`)).toEqual([
+          'billing invoices:write',
+        ]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('forFeature without options uses clients.<name> of the async options', async () => {
+      const app = await start({ imports: [FeatureAppModule.register(asyncRoot(), undefined)] });
+      try {
+        const token = await app.get(InvoiceSender).tokens.getToken();
+        expect(decodeJwt(token)).toMatchObject({ sub: 'billing', scope: 'orders:read' });
+      } finally {
+        await app.close();
+      }
+    });
+
+    it.each<[string, NamedClientOptions | undefined, NamedClientOptions | undefined, string]>([
+      [
+        'two definitions of one name',
+        { scope: 'invoices:write' },
+        { scope: 'invoices:read' },
+        `Invalid option "forFeature('billing')": client "billing" is already defined with other options`,
+      ],
+      [
+        'another client id without its own secret',
+        { clientId: 'payroll' },
+        { clientId: 'payroll' },
+        `Invalid option "forFeature('billing').clientSecret": required with client_secret_basic`,
+      ],
+    ])('fails at startup: %s', async (_case, first, second, message) => {
+      const error = await startFailure({
+        imports: [FeatureAppModule.register(asyncRoot(), first, second)],
+      });
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error.message).toContain(message);
+      expect(idp.requests).toHaveLength(0);
+    });
+
+    it('a name defined nowhere fails at startup, naming it', async () => {
+      const error = await startFailure({
+        imports: [FeatureAppModule.register({ ...asyncRoot(), clients: undefined }, undefined)],
+      });
+      expect(error.message).toBe(
+        'Invalid option "clients.billing": no client "billing" is configured (the options define no named clients); add it under clients or pass its options to forFeature(\'billing\', { … })',
+      );
+    });
+
+    it('forFeature without a global root says so', async () => {
+      const error = await startFailure({
+        imports: [
+          OidcClientCredentialsModule.forRoot(asyncRoot()),
+          {
+            module: class BillingModule {},
+            imports: [OidcClientCredentialsModule.forFeature('billing')],
+            providers: [InvoiceSender],
+          },
+        ],
+      });
+      expect(error.message).toContain(
+        `Invalid option "forFeature('billing')": needs OidcClientCredentialsModule.forRoot or forRootAsync registered with isGlobal: true`,
+      );
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'a named client without its secret',
+      { billing: { clientId: 'billing', scope: 'invoices:write' } },
+      'Invalid option "clients.billing.clientSecret": required with client_secret_basic',
+    ],
+    [
+      'a secret without its own client id',
+      { billing: { clientSecret: 'billing-secret' } },
+      `Invalid option "clients.billing.clientId": required with clients.billing.clientSecret`,
+    ],
+    [
+      'a private key client without its key',
+      { billing: { clientId: 'billing', clientAuthMethod: 'private_key_jwt' } },
+      'Invalid option "clients.billing.privateKey": required with private_key_jwt',
+    ],
+    [
+      'an option every client shares',
+      { billing: { issuer: 'https://elsewhere.example' } },
+      'Invalid option "clients.billing.issuer": is shared by every client: set it in the root options',
+    ],
+    [
+      'a misspelt option',
+      { billing: { clientID: 'billing' } },
+      'Invalid option "clients.billing.clientID": unknown; a named client may set clientId',
+    ],
+    [
+      'a bad scope',
+      { billing: { scope: [] } },
+      'Invalid option "clients.billing.scope": expected a non-empty string',
+    ],
+    [
+      'the reserved name',
+      { default: { scope: 'x' } },
+      'Invalid option "clients": "default" is not a client name',
+    ],
+    ['a name with spaces', { 'my client': { scope: 'x' } }, '"my client" is not a client name'],
+  ])('fails at startup, naming the option: %s', async (_case, clients, message) => {
+    const error = await startFailure({
+      imports: [
+        OidcClientCredentialsModule.forRoot({
+          ...rootOptions(),
+          clients: clients as Record<string, NamedClientOptions>,
+        }),
+      ],
+    });
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toContain(message);
+    expect(error.message).not.toContain('billing-secret');
+    expect(idp.requests).toHaveLength(0);
+  });
+
+  it('injecting a client nobody configured fails at startup with the client’s name', async () => {
+    const error = await startFailure({
+      imports: [OidcClientCredentialsModule.forRoot(rootOptions())],
+      providers: [AsksForUnknownClient],
+    });
+    expect(error.message).toContain('nest-oidc-client-credentials:TokenProvider(unknown)');
+  });
+});
