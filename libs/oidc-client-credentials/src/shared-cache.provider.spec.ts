@@ -267,7 +267,8 @@ describe('SharedCache', () => {
         await admin.pause(5_000);
         const started = Date.now();
         await expect(cache.get(key)).resolves.toBeUndefined();
-        expect(Date.now() - started).toBeLessThan(200);
+        // Far below the 5 s pause: the call was cut at the timeout (slack for a busy CI machine).
+        expect(Date.now() - started).toBeLessThan(1_000);
         await admin.unpause();
         await admin.close();
 
@@ -278,10 +279,15 @@ describe('SharedCache', () => {
         await redis.stop();
         for (let i = 0; i < 20; i += 1) await cache.get(key);
         await redis.start();
-        await new Promise((resolve) => setTimeout(resolve, 100)); // the client reconnects
-        jest.setSystemTime(Date.now() + SHARED_CACHE_PROBE_INTERVAL_MS + 1);
-        await cache.set(key, { b: 2 }, 60_000);
-        await expect(cache.get(key)).resolves.toEqual({ b: 2 });
+        // The client reconnects in its own time; probe until the store answers (bounded).
+        let answered: unknown;
+        for (let attempt = 0; attempt < 40 && answered === undefined; attempt += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          jest.setSystemTime(Date.now() + SHARED_CACHE_PROBE_INTERVAL_MS + 1);
+          await cache.set(key, { b: 2 }, 60_000);
+          answered = await cache.get(key);
+        }
+        expect(answered).toEqual({ b: 2 });
 
         expect(warnings()).toHaveLength(2); // the pause, the crash
         expect(logs.at('log').filter((l) => l.includes('answers again'))).toHaveLength(2);
