@@ -3,6 +3,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
@@ -16,6 +17,7 @@ import {
 } from './errors/oidc-client-credentials.error.js';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import type { VerifiedToken } from './interfaces/verified-token.interface.js';
+import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { Public } from './public.decorator.js';
 import { REQUIRED_SCOPES_METADATA } from './require-scopes.decorator.js';
@@ -113,6 +115,10 @@ export class ClientTokenGuard implements CanActivate {
   private readonly warnedContextTypes = new Set<string>();
   // Keyed by controller, then handler: one method can serve several controllers through inheritance.
   private readonly routePolicies = new WeakMap<object, WeakMap<object, RoutePolicy>>();
+  /** Accepted and refused requests are reported here (a property, so subclasses keep their constructors). */
+  @Optional()
+  @Inject(OidcClientCredentialsEvents)
+  protected readonly events?: OidcClientCredentialsEvents;
 
   constructor(
     protected readonly strategy: TokenVerificationStrategy,
@@ -143,6 +149,9 @@ export class ClientTokenGuard implements CanActivate {
       const verified = await this.verifyToken(token);
       this.authorize(verified, context);
       (request as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
+      if (this.events?.observed('verification.succeeded')) {
+        this.events.emit('verification.succeeded', { clientId: verified.clientId });
+      }
       return true;
     } catch (error) {
       throw this.challenge(error, context);
@@ -342,6 +351,12 @@ export class ClientTokenGuard implements CanActivate {
 
   private logRefusal(error: unknown, answer: BearerAnswer): void {
     const code = errorCode(error);
+    if (this.events?.observed('verification.failed')) {
+      this.events.emit('verification.failed', {
+        code: code ?? 'UNEXPECTED_ERROR',
+        status: answer.status,
+      });
+    }
     if (answer.status < 500) {
       this.logger.debug?.(`Bearer token refused with ${answer.status}: ${code}`);
     } else if (code !== undefined && UNAVAILABLE_CODES.has(code)) {

@@ -1,9 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { importJWK, type JWK } from 'jose';
 import { DiscoveryError } from './errors/discovery.error.js';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import { ValidatorUnavailableError } from './errors/validator-unavailable.error.js';
+import type { JwksFetchReason } from './interfaces/oidc-client-credentials-events.interface.js';
 import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
+import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { safeCause } from './utils/error-cause.util.js';
 import { selectJwk } from './utils/jwk-selection.util.js';
@@ -11,6 +13,18 @@ import type { ResolvedOptions } from './utils/resolve-options.util.js';
 import { doNotCache } from './verification-cache.provider.js';
 
 type VerificationKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
+
+/** Where the JWKS stands, from {@link JwksProvider.status}. */
+export interface JwksStatus {
+  /** Keys of the last successful fetch. */
+  readonly keyCount: number;
+  /** When they were fetched (ms since the epoch); absent before the first successful fetch. */
+  readonly fetchedAt?: number;
+  /** They are past `jwksMaxAgeSeconds` (in use only while the endpoint fails, in the stale window). */
+  readonly stale: boolean;
+  /** The last fetch attempt failed. */
+  readonly lastFetchFailed: boolean;
+}
 
 /**
  * The ID service's signing keys, fetched only from the configured or discovered `jwks_uri` —
@@ -50,10 +64,14 @@ export class JwksProvider {
   private reportedExpired = false;
   private readonly imported = new WeakMap<JWK, Map<string, Promise<VerificationKey>>>();
 
+  private readonly events: OidcClientCredentialsEvents;
+
   constructor(
     private readonly metadata: IssuerMetadataProvider,
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
+    @Optional() events?: OidcClientCredentialsEvents,
   ) {
+    this.events = events ?? new OidcClientCredentialsEvents();
     const v = options.verification;
     this.maxAgeMs = v.jwksMaxAgeSeconds * 1000;
     this.cooldownMs = v.jwksCooldownSeconds * 1000;
@@ -72,7 +90,7 @@ export class JwksProvider {
     let selection = selectJwk(keys, alg, kid);
     if (selection.kind === 'unknown') {
       if (this.inflight || Date.now() - this.lastAttemptAt >= this.cooldownMs) {
-        keys = await this.refresh();
+        keys = await this.refresh('unknown-kid');
         selection = selectJwk(keys, alg, kid);
       } else if (this.lastAttemptFailed) {
         throw unavailable('The JWKS is unavailable and the token names an unknown key');
@@ -97,6 +115,28 @@ export class JwksProvider {
     return this.keys ?? [];
   }
 
+  /**
+   * The keys a verification would use now: fetched first when due (one fetch for all callers,
+   * with the same backoff as verification), the last known ones inside the stale window. For
+   * health checks: it fetches no more often than verification would.
+   *
+   * @throws ValidatorUnavailableError when no usable keys can be had.
+   */
+  keySet(): Promise<readonly JWK[]> {
+    return this.currentKeys();
+  }
+
+  /** Where the JWKS stands, from memory (no fetch). */
+  status(): JwksStatus {
+    const fetched = this.keys !== undefined;
+    return {
+      keyCount: this.keys?.length ?? 0,
+      ...(fetched ? { fetchedAt: this.fetchedAt } : {}),
+      stale: fetched && Date.now() - this.fetchedAt >= this.maxAgeMs,
+      lastFetchFailed: this.lastAttemptFailed,
+    };
+  }
+
   /** Forgets the fetched keys and timers; the next verification fetches the JWKS again. */
   clear(): void {
     this.keys = undefined;
@@ -114,11 +154,11 @@ export class JwksProvider {
       now - this.lastAttemptAt >= this.failureBackoffMs;
     if (!this.keys) {
       if (!mayAttempt) throw unavailable('The JWKS endpoint failed recently');
-      return this.refresh();
+      return this.refresh('initial');
     }
     if (mayAttempt) {
       try {
-        return await this.refresh();
+        return await this.refresh('expired');
       } catch (error) {
         if (!(error instanceof ValidatorUnavailableError)) throw error;
       }
@@ -129,6 +169,12 @@ export class JwksProvider {
         this.logger.warn(
           `The JWKS endpoint is failing; verifying with the last known keys for up to ${this.staleWindowMs / 1000} s`,
         );
+      }
+      if (this.events.observed('jwks.stale-keys-used')) {
+        this.events.emit('jwks.stale-keys-used', {
+          ageSeconds: Math.floor((Date.now() - this.fetchedAt) / 1000),
+          staleWindowSeconds: this.staleWindowMs / 1000,
+        });
       }
       return this.keys;
     }
@@ -142,13 +188,19 @@ export class JwksProvider {
   }
 
   /** One fetch for all concurrent callers; resolves with the new keys or rejects (503). */
-  private refresh(): Promise<readonly JWK[]> {
+  private refresh(reason: JwksFetchReason): Promise<readonly JWK[]> {
     if (!this.inflight) {
-      this.lastAttemptAt = Date.now();
+      const startedAt = Date.now();
+      this.lastAttemptAt = startedAt;
       this.inflight = this.fetchKeys().then(
         (keys) => {
           this.keys = keys;
           this.fetchedAt = Date.now();
+          this.events.emit('jwks.fetched', {
+            reason,
+            keyCount: keys.length,
+            durationMs: this.fetchedAt - startedAt,
+          });
           this.lastAttemptFailed = false;
           this.reportedExpired = false;
           if (this.reportedStale) {
@@ -159,6 +211,12 @@ export class JwksProvider {
         },
         (error: unknown) => {
           this.lastAttemptFailed = true;
+          const code = (error as { code?: unknown } | undefined)?.code;
+          this.events.emit('jwks.failed', {
+            reason,
+            code: typeof code === 'string' ? code : 'OIDC_CC_JWKS_UNAVAILABLE',
+            durationMs: Date.now() - startedAt,
+          });
           throw error;
         },
       );

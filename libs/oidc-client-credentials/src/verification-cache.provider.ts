@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import type { VerifiedToken } from './interfaces/verified-token.interface.js';
+import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { SharedCache } from './shared-cache.provider.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
@@ -29,6 +30,11 @@ interface NegativeEntry {
 }
 
 const uncacheable = new WeakSet<Error>();
+
+// Built once: reporting a cache hit allocates nothing.
+const POSITIVE_HIT = Object.freeze({ result: 'positive' as const });
+const NEGATIVE_HIT = Object.freeze({ result: 'negative' as const });
+const MISS = Object.freeze({});
 
 /**
  * Marks a refusal that must not be cached as negative (e.g. an unknown `kid` refused only because
@@ -96,11 +102,14 @@ export class VerificationCache {
   private readonly sharedTags = new Map<string, string>();
   /** Shared results written before the last {@link clear} are not taken back. */
   private clearedAt = 0;
+  private readonly events: OidcClientCredentialsEvents;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
     @Optional() shared?: SharedCache,
+    @Optional() events?: OidcClientCredentialsEvents,
   ) {
+    this.events = events ?? new OidcClientCredentialsEvents();
     this.ttlMs = options.verification.cacheTtlSeconds * 1000;
     this.negativeTtlMs = options.verification.negativeCacheTtlSeconds * 1000;
     this.maxEntries = options.verification.cacheMaxEntries;
@@ -146,6 +155,7 @@ export class VerificationCache {
           this.positive.delete(key);
           this.positive.set(key, hit);
         }
+        this.events.emit('verification.cache.hit', POSITIVE_HIT);
         return hit.promise;
       }
       this.positive.delete(key);
@@ -153,10 +163,12 @@ export class VerificationCache {
     const refused = this.negative.get(key);
     if (refused) {
       if (refused.expiresAt > now) {
+        this.events.emit('verification.cache.hit', NEGATIVE_HIT);
         return Promise.reject(new TokenVerificationError(refused.code, refused.message));
       }
       this.negative.delete(key);
     }
+    this.events.emit('verification.cache.miss', MISS);
     let pending = this.inflight.get(key);
     if (!pending) {
       pending =
