@@ -22,6 +22,16 @@ export {
   InjectTokenProvider,
 } from './inject-token-provider.decorator.js';
 export { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
+export {
+  OidcClientCredentialsHealthIndicator,
+  type OidcClientCredentialsHealthCheckOptions,
+  type OidcClientCredentialsHealthDetails,
+  type OidcClientCredentialsHealthResult,
+  type OidcClientCredentialsHealthStatus,
+  type OidcClientHealth,
+  type OidcDiscoveryHealth,
+  type OidcJwksHealth,
+} from './oidc-client-credentials.health.js';
 export type {
   JwksFailedEvent,
   JwksFetchedEvent,

@@ -4,6 +4,7 @@ import { ConfigurationError } from './errors/configuration.error.js';
 import type { NamedClientOptions } from './interfaces/oidc-client-credentials-options.interface.js';
 import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
+import { OidcClientCredentialsHealthIndicator } from './oidc-client-credentials.health.js';
 import {
   ConfigurableModuleClass,
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
@@ -50,6 +51,7 @@ import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.pro
     OidcClientCredentialsEvents,
     ...TOKEN_PROVIDERS,
     ...VERIFICATION_PROVIDERS,
+    OidcClientCredentialsHealthIndicator,
   ],
   exports: [
     OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
@@ -57,6 +59,7 @@ import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.pro
     OidcClientCredentialsEvents,
     ...TOKEN_EXPORTS,
     ...VERIFICATION_EXPORTS,
+    OidcClientCredentialsHealthIndicator,
   ],
 })
 export class OidcClientCredentialsModule extends ConfigurableModuleClass {
