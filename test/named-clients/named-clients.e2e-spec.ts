@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger, type INestApplication, type ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { decodeJwt } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { Keyv } from 'keyv';
 import {
   ConfigurationError,
@@ -333,6 +333,58 @@ describe('named clients (e2e)', () => {
     expect(error.message).toContain(message);
     expect(error.message).not.toContain('billing-secret');
     expect(idp.requests).toHaveLength(0);
+  });
+
+  it('a named client with its own private key (private_key_jwt) next to the root secret client', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = { ...(await exportJWK(publicKey)), kid: 'signer-1', alg: 'ES256' };
+    idp.clients.signer = { jwks: { keys: [publicJwk] } };
+    const app = await start({
+      imports: [
+        OidcClientCredentialsModule.forRoot({
+          ...rootOptions(),
+          clients: {
+            signer: {
+              clientId: 'signer',
+              clientAuthMethod: 'private_key_jwt',
+              privateKey: { ...(await exportJWK(privateKey)), kid: 'signer-1', alg: 'ES256' },
+              scope: 'sign',
+            },
+          },
+        }),
+      ],
+    });
+    try {
+      const token = await app.get(TokenProviderRegistry).get('signer').getToken();
+      expect(decodeJwt(token)).toMatchObject({ sub: 'signer', scope: 'sign' });
+      const [request] = idp.requestsTo(PATHS.token);
+      expect(request.headers.authorization).toBeUndefined();
+      expect(decodeJwt(request.form.get('client_assertion')!)).toMatchObject({ sub: 'signer' });
+    } finally {
+      await app.close();
+      delete idp.clients.signer;
+    }
+  });
+
+  it('a named client’s private key that cannot be imported fails at startup, naming it', async () => {
+    const error = await startFailure({
+      imports: [
+        OidcClientCredentialsModule.forRoot({
+          ...rootOptions(),
+          clients: {
+            signer: {
+              clientId: 'signer',
+              clientAuthMethod: 'private_key_jwt',
+              privateKey: { kty: 'RSA', alg: 'RS256', n: 'AQAB', e: 'AQAB', d: 'AQAB' },
+            },
+          },
+        }),
+      ],
+    });
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toMatch(
+      /^Invalid option "clients\.signer\.privateKey": could not be imported as a private RS256 key/,
+    );
   });
 
   it('injecting a client nobody configured fails at startup with the client’s name', async () => {

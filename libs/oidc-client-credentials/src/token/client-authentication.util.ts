@@ -85,7 +85,10 @@ export async function createClientAuthentication(
 async function privateKeyJwt(options: ResolvedOptions): Promise<ClientAuthentication> {
   const jwk = options.privateKey;
   if (!jwk) {
-    throw new ConfigurationError('privateKey', 'required with private_key_jwt');
+    throw new ConfigurationError(
+      `${options.credentialsOptionPrefix ?? ''}privateKey`,
+      'required with private_key_jwt',
+    );
   }
   let key: Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
   try {
@@ -95,7 +98,7 @@ async function privateKeyJwt(options: ResolvedOptions): Promise<ClientAuthentica
   } catch (error) {
     const reason = error instanceof Error ? error.name : 'unknown error';
     throw new ConfigurationError(
-      'privateKey',
+      `${options.credentialsOptionPrefix ?? ''}privateKey`,
       `could not be imported as a private ${jwk.alg} key (${reason})`,
     );
   }

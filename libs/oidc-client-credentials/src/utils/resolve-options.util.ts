@@ -42,6 +42,8 @@ export interface ResolvedOptions {
   allowInsecureHttp: boolean;
   /** Name of a named outbound client; absent for the root client. */
   clientName?: string;
+  /** How errors name this client's credential options, e.g. `clients.billing.`; root: none. */
+  credentialsOptionPrefix?: string;
   /** The root's named clients, resolved (each one empty itself). */
   clients: Readonly<Record<string, ResolvedOptions>>;
 }
@@ -372,9 +374,11 @@ export function resolveNamedClient(
     ...identity,
     tokenParams: tokenParams(inheritParams(rootOptions, entry)),
     clientName: name,
+    // An inherited identity's problems are the root options' to fix.
+    credentialsOptionPrefix: ownIdentity ? `${label}.` : undefined,
     clients: {},
   };
-  assertOutboundCredentials(client, ownIdentity ? `${label}.` : '');
+  assertOutboundCredentials(client);
   return client;
 }
 
@@ -394,7 +398,8 @@ function inheritParams(
  * Options needed only when a side is used are checked when that side starts (e.g. the token
  * provider asserts a client id and a credential) so an inbound-only service needs no secret.
  */
-export function assertOutboundCredentials(options: ResolvedOptions, prefix = ''): void {
+export function assertOutboundCredentials(options: ResolvedOptions): void {
+  const prefix = options.credentialsOptionPrefix ?? '';
   if (!options.clientId) {
     throw new ConfigurationError(`${prefix}clientId`, 'required to request tokens');
   }
