@@ -94,7 +94,7 @@ const RANK: Record<OidcClientCredentialsHealthStatus, number> = { up: 0, degrade
  * numbers and error codes only: no token, secret, client id or URL.
  *
  * Results have terminus's shape, and the module does not import terminus: register nothing, use
- * it from your health controller. Terminus 12 (or 11 with `degraded`) is assumed.
+ * it from your health controller. Written for terminus 12 (`up`, `degraded`, `down`).
  *
  * @example
  * @Get('health') @HealthCheck()
