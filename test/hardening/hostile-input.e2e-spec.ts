@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { ForbiddenException } from '@nestjs/common';
 import { ExternalContextCreator } from '@nestjs/core';
+import { RpcException } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { ConfigurationError, OidcClientCredentialsModule } from 'nest-oidc-client-credentials';
@@ -573,8 +574,8 @@ describe('hostile input through an app-wide guard', () => {
     expect(response.headers['www-authenticate']).toBeUndefined();
   });
 
-  it('S11 a non-HTTP call with a valid token is denied before the handler, without I/O', async () => {
-    const token = await idp.mintJwt(claims());
+  /** Calls the guarded message handler as Nest would for a request of this context type. */
+  function callAs(type: string) {
     const handler = app.app.get(MessageHandler);
     const call = app.app
       .get(ExternalContextCreator)
@@ -587,14 +588,33 @@ describe('hostile input through an app-wide guard', () => {
         undefined,
         undefined,
         { guards: true, interceptors: false, filters: false },
-        'rpc',
+        type,
       );
-    await expect(call({ headers: { authorization: `Bearer ${token}` } })).rejects.toBeInstanceOf(
+    return { handler, call };
+  }
+
+  it('S11 an RPC message with its token where the convention does not look: refused before the handler, without I/O', async () => {
+    const token = await idp.mintJwt(claims());
+    const { handler, call } = callAs('rpc');
+    const refusal = await call({ headers: { authorization: `Bearer ${token}` } }).catch(
+      (e: unknown) => e,
+    );
+    expect(refusal).toBeInstanceOf(RpcException);
+    expect((refusal as RpcException).getError()).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(handler.handled).toBe(0);
+    expect(idp.requests).toHaveLength(0);
+    expect(app.logger.text()).not.toContain(token);
+  });
+
+  it('S11 a call of a context type the guard cannot read is denied before the handler, without I/O', async () => {
+    const token = await idp.mintJwt(claims());
+    const { handler, call } = callAs('kafka-stream');
+    await expect(call({ authorization: `Bearer ${token}` })).rejects.toBeInstanceOf(
       ForbiddenException,
     );
     expect(handler.handled).toBe(0);
     expect(idp.requests).toHaveLength(0);
-    expect(app.logger.at('warn').join('\n')).toMatch(/denies "rpc" requests/);
+    expect(app.logger.at('warn').join('\n')).toMatch(/denies "kafka-stream" requests/);
     expect(app.logger.text()).not.toContain(token);
   });
 });

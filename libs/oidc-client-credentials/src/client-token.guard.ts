@@ -15,17 +15,37 @@ import {
   OidcClientCredentialsError,
   type OidcClientCredentialsErrorCode,
 } from './errors/oidc-client-credentials.error.js';
+import { GraphqlRefusalError } from './errors/graphql-refusal.error.js';
 import { TokenVerificationError } from './errors/token-verification.error.js';
+import type {
+  TransportRefusal,
+  TransportRefusalCode,
+} from './interfaces/transport-refusal.interface.js';
 import type { VerifiedToken } from './interfaces/verified-token.interface.js';
 import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { Public } from './public.decorator.js';
 import { REQUIRED_SCOPES_METADATA } from './require-scopes.decorator.js';
 import { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
-import { bearerRequestParts, extractBearerToken } from './utils/bearer-token.util.js';
+import {
+  bearerRequestParts,
+  extractBearerToken,
+  type BearerRequestParts,
+} from './utils/bearer-token.util.js';
+import {
+  graphqlBearerParts,
+  isGuardedTransport,
+  rpcBearerParts,
+  transportLocations,
+  verifiedTokenCarrier,
+  wsBearerParts,
+  type GuardedTransport,
+} from './utils/execution-context.util.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
 import { sanitizeForLog } from './utils/sanitize.util.js';
 import { buildBearerChallenge, type BearerErrorCode } from './utils/www-authenticate.util.js';
+import { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
+import { VERIFY_WITH_METADATA, type VerifyWithStrategy } from './verify-with.decorator.js';
 
 /** `realm` of the challenge when `verification.realm` is not set. */
 export const DEFAULT_REALM = 'api';
@@ -60,6 +80,11 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set<OidcClientCredentialsErro
   'OIDC_CC_DISCOVERY_FAILED',
   'OIDC_CC_VALIDATOR_UNAVAILABLE',
 ]);
+const REFUSAL_CODES: Readonly<Record<number, TransportRefusalCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+};
 
 /**
  * The verified token the guard attached to a request, or `undefined` when the route is public or
@@ -76,10 +101,8 @@ export function getVerifiedToken(request: object): VerifiedToken | undefined {
  * security decision (the request fails with 500, which a first test run shows at once).
  */
 export function requireVerifiedToken(context: ExecutionContext, decorator: string): VerifiedToken {
-  const verified =
-    context.getType() === 'http'
-      ? getVerifiedToken(context.switchToHttp().getRequest<object>())
-      : undefined;
+  const carrier = verifiedTokenCarrier(context);
+  const verified = carrier === undefined ? undefined : getVerifiedToken(carrier);
   if (!verified) {
     throw new OidcClientCredentialsError(
       'OIDC_CC_VERIFIED_TOKEN_MISSING',
@@ -90,16 +113,18 @@ export function requireVerifiedToken(context: ExecutionContext, decorator: strin
 }
 
 /**
- * Checks the bearer token of every HTTP request (RFC 6750) with the configured
- * {@link TokenVerificationStrategy}, then the route's requirements, and answers failures with an
- * RFC 6750 challenge: 401 without an error code when there are no credentials, 400
+ * Checks the bearer token of every request (RFC 6750) with the configured
+ * {@link TokenVerificationStrategy} (or the route's `@VerifyWith()`), then the route's
+ * requirements, and answers HTTP failures with an RFC 6750 challenge: 401 without an error code when there are no credentials, 400
  * `invalid_request`, 401 `invalid_token`, 403 `insufficient_scope`, or 503 with `Retry-After`
  * when the ID service cannot answer. Response bodies and logs never contain the token.
  *
  * Use per route with `@UseGuards(ClientTokenGuard)` or app-wide as `APP_GUARD`, opening routes
  * with `@Public()`. Its steps are protected methods, so a subclass can change one of them.
  *
- * Only the `http` context is supported; RPC, WebSocket and GraphQL requests are denied.
+ * GraphQL, microservice and WebSocket handlers are guarded too, each reading the token where its
+ * transport carries it and refused with its own error (see docs/transports.md); any other context
+ * type is denied.
  *
  * @example
  * @UseGuards(ClientTokenGuard)
@@ -115,6 +140,11 @@ export class ClientTokenGuard implements CanActivate {
   private readonly warnedContextTypes = new Set<string>();
   // Keyed by controller, then handler: one method can serve several controllers through inheritance.
   private readonly routePolicies = new WeakMap<object, WeakMap<object, RoutePolicy>>();
+  private warnedMissingHandshake = false;
+  /** Where `@VerifyWith()` choices come from (a property, so subclasses keep their constructors). */
+  @Optional()
+  @Inject(VerificationStrategyRegistry)
+  protected readonly strategies?: VerificationStrategyRegistry;
   /** Accepted and refused requests are reported here (a property, so subclasses keep their constructors). */
   @Optional()
   @Inject(OidcClientCredentialsEvents)
@@ -138,7 +168,8 @@ export class ClientTokenGuard implements CanActivate {
   /** Runs extract → verify → authorize, and turns any failure into an RFC 6750 answer. */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.isPublic(context)) return true;
-    if (context.getType() !== 'http') return this.denyUnsupportedContext(context);
+    const type = context.getType();
+    if (type !== 'http') return this.canActivateTransport(context, type);
     const http = context.switchToHttp();
     const request = http.getRequest<object>();
     try {
@@ -146,7 +177,7 @@ export class ClientTokenGuard implements CanActivate {
       if (token === undefined) {
         throw new BearerRequestError('OIDC_CC_TOKEN_MISSING', 'missing', 'No bearer token');
       }
-      const verified = await this.verifyToken(token);
+      const verified = await this.verifyToken(token, this.strategyFor(context));
       this.authorize(verified, context);
       (request as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
       if (this.events?.observed('verification.succeeded')) {
@@ -169,6 +200,17 @@ export class ClientTokenGuard implements CanActivate {
   }
 
   /**
+   * The strategy of the route: its `@VerifyWith()` choice (a handler's wins over its controller's),
+   * else the module's `verification.strategy`. Resolved on the route's first request; a choice
+   * that cannot be resolved is a configuration error, answered 503 until fixed.
+   */
+  protected strategyFor(context: ExecutionContext): TokenVerificationStrategy {
+    const policy = this.routePolicy(context);
+    if (policy.verifyWith === undefined) return this.strategy;
+    return (policy.strategy ??= this.resolveStrategy(policy.verifyWith));
+  }
+
+  /**
    * The route's metadata, read once per controller and handler: metadata does not change after
    * startup, and this runs on every request.
    */
@@ -187,6 +229,10 @@ export class ClientTokenGuard implements CanActivate {
         requiredScopes: mergeScopes(
           this.reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, controller),
           this.reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, handler),
+        ),
+        verifyWith: this.reflector.getAllAndOverride<VerifyWithStrategy | undefined>(
+          VERIFY_WITH_METADATA,
+          [handler, controller],
         ),
       };
       byHandler.set(handler, policy);
@@ -207,12 +253,31 @@ export class ClientTokenGuard implements CanActivate {
     });
   }
 
+  private resolveStrategy(choice: VerifyWithStrategy): TokenVerificationStrategy {
+    if (!this.strategies) {
+      throw new ConfigurationError(
+        '@VerifyWith()',
+        'ClientTokenGuard was built without the VerificationStrategyRegistry of OidcClientCredentialsModule',
+      );
+    }
+    try {
+      return this.strategies.get(choice);
+    } catch (error) {
+      // Our own message, naming the option: safe to log, and worth it once per route.
+      if (error instanceof ConfigurationError) this.logger.error(error.message);
+      throw error;
+    }
+  }
+
   /**
    * Asks the strategy, and refuses a result that is not a well-formed {@link VerifiedToken} (a
    * strategy bug: answered 503) or whose `expiresAt` has passed (a stale cached result).
    */
-  protected async verifyToken(token: string): Promise<VerifiedToken> {
-    const verified = await this.strategy.verify(token);
+  protected async verifyToken(
+    token: string,
+    strategy: TokenVerificationStrategy = this.strategy,
+  ): Promise<VerifiedToken> {
+    const verified = await strategy.verify(token);
     if (!isVerifiedToken(verified)) {
       throw new TypeError('The verification strategy returned a malformed result');
     }
@@ -312,21 +377,8 @@ export class ClientTokenGuard implements CanActivate {
     if (error instanceof HttpException) return error;
     const answer = this.answerFor(error);
     this.logRefusal(error, answer);
-    const response = context.switchToHttp().getResponse<object>();
-    if (answer.status === 503) {
-      setHeader(response, 'Retry-After', String(Math.ceil(answer.retryAfterSeconds ?? 1)));
-    } else {
-      setHeader(
-        response,
-        'WWW-Authenticate',
-        buildBearerChallenge({
-          realm: this.realm,
-          error: answer.error,
-          errorDescription: answer.description,
-          scope: answer.scope,
-        }),
-      );
-    }
+    const [name, value] = this.challengeHeader(answer);
+    setHeader(context.switchToHttp().getResponse<object>(), name, value);
     return new HttpException(
       {
         statusCode: answer.status,
@@ -337,16 +389,122 @@ export class ClientTokenGuard implements CanActivate {
     );
   }
 
-  /** Non-HTTP transports are not supported yet: deny rather than let requests through. */
+  /**
+   * GraphQL, microservice and WebSocket requests: the same steps as HTTP with the token where the
+   * transport carries it ({@link extractTransportToken}) and the transport's own refusal
+   * ({@link transportRefusal}). Any other context type is denied.
+   */
+  protected async canActivateTransport(context: ExecutionContext, type: string): Promise<boolean> {
+    if (!isGuardedTransport(type)) return this.denyUnsupportedContext(context);
+    try {
+      const token = this.extractTransportToken(context, type);
+      if (token === undefined) {
+        throw new BearerRequestError('OIDC_CC_TOKEN_MISSING', 'missing', 'No bearer token');
+      }
+      const verified = await this.verifyToken(token, this.strategyFor(context));
+      this.authorize(verified, context);
+      const carrier = verifiedTokenCarrier(context);
+      if (carrier) (carrier as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
+      if (this.events?.observed('verification.succeeded')) {
+        this.events.emit('verification.succeeded', { clientId: verified.clientId });
+      }
+      return true;
+    } catch (error) {
+      throw await this.transportRefusal(error, type);
+    }
+  }
+
+  /**
+   * The token of a GraphQL operation (its HTTP request, read as HTTP requests are), of a
+   * microservice message (its metadata, else the payload's `authorization` member) or of a
+   * WebSocket message (the client's handshake). `undefined` when there is none.
+   */
+  protected extractTransportToken(
+    context: ExecutionContext,
+    transport: GuardedTransport,
+  ): string | undefined {
+    let parts: BearerRequestParts | undefined;
+    if (transport === 'graphql') parts = graphqlBearerParts(context);
+    else if (transport === 'rpc') parts = rpcBearerParts(context);
+    else parts = this.handshakeParts(context.switchToWs().getClient<unknown>());
+    if (parts === undefined) return undefined;
+    return extractBearerToken(parts, {
+      locations: transportLocations(transport, this.options.verification.tokenLocations),
+      maxTokenLength: this.options.verification.maxTokenLength,
+    });
+  }
+
+  /**
+   * The error a refused GraphQL, microservice or WebSocket request gets, carrying
+   * {@link refusalFor}: a {@link GraphqlRefusalError}, an `RpcException` or a `WsException`.
+   */
+  protected async transportRefusal(error: unknown, transport: GuardedTransport): Promise<Error> {
+    let answer: BearerAnswer;
+    if (error instanceof HttpException) {
+      answer = { status: error.getStatus(), description: sanitizeForLog(error.message) ?? '' };
+    } else {
+      answer = this.answerFor(error);
+      this.logRefusal(error, answer);
+    }
+    const refusal = this.refusalFor(answer);
+    if (transport === 'graphql') {
+      return new GraphqlRefusalError(refusal, new Map([this.challengeHeader(answer)]));
+    }
+    const Exception = transport === 'rpc' ? await rpcException() : await wsException();
+    return new Exception(refusal);
+  }
+
+  /** The HTTP answer as data, for the transports that have no headers. */
+  protected refusalFor(answer: BearerAnswer): TransportRefusal {
+    const refusal: TransportRefusal = {
+      status: 'error',
+      code: REFUSAL_CODES[answer.status] ?? 'SERVICE_UNAVAILABLE',
+      statusCode: answer.status,
+      message: answer.description,
+    };
+    if (answer.error) refusal.error = answer.error;
+    if (answer.scope && answer.scope.length > 0) refusal.scope = answer.scope.join(' ');
+    if (answer.status === 503) refusal.retryAfterSeconds = Math.ceil(answer.retryAfterSeconds ?? 1);
+    return refusal;
+  }
+
+  /** Unknown context types: deny rather than let requests through. */
   protected denyUnsupportedContext(context: ExecutionContext): boolean {
     const type = context.getType();
     if (!this.warnedContextTypes.has(type)) {
       this.warnedContextTypes.add(type);
       this.logger.warn(
-        `ClientTokenGuard denies "${sanitizeForLog(type, 40)}" requests: only HTTP is supported`,
+        `ClientTokenGuard denies "${sanitizeForLog(type, 40)}" requests: only http, graphql, rpc and ws are supported`,
       );
     }
     return false;
+  }
+
+  /** `WWW-Authenticate` with the RFC 6750 challenge, or `Retry-After` for 503. */
+  private challengeHeader(answer: BearerAnswer): [string, string] {
+    if (answer.status === 503) {
+      return ['Retry-After', String(Math.ceil(answer.retryAfterSeconds ?? 1))];
+    }
+    return [
+      'WWW-Authenticate',
+      buildBearerChallenge({
+        realm: this.realm,
+        error: answer.error,
+        errorDescription: answer.description,
+        scope: answer.scope,
+      }),
+    ];
+  }
+
+  private handshakeParts(client: unknown): BearerRequestParts | undefined {
+    const parts = wsBearerParts(client);
+    if (parts === undefined && !this.warnedMissingHandshake) {
+      this.warnedMissingHandshake = true;
+      this.logger.warn(
+        'A WebSocket message was refused: its client has no handshake to read a token from (with @nestjs/platform-ws, call attachHandshake(client, request) in handleConnection)',
+      );
+    }
+    return parts;
   }
 
   private logRefusal(error: unknown, answer: BearerAnswer): void {
@@ -373,6 +531,26 @@ export class ClientTokenGuard implements CanActivate {
 interface RoutePolicy {
   isPublic: boolean;
   requiredScopes: readonly string[];
+  verifyWith: VerifyWithStrategy | undefined;
+  /** The `verifyWith` strategy, once resolved. */
+  strategy?: TokenVerificationStrategy;
+}
+
+type ExceptionClass = new (error: string | object) => Error;
+let rpcExceptionClass: Promise<ExceptionClass> | undefined;
+let wsExceptionClass: Promise<ExceptionClass> | undefined;
+
+/**
+ * Nest's RPC filter answers only an `RpcException` with its payload (anything else becomes
+ * "Internal server error"), so the app's own copy is loaded, once, when a message is refused.
+ */
+function rpcException(): Promise<ExceptionClass> {
+  return (rpcExceptionClass ??= import('@nestjs/microservices').then((m) => m.RpcException));
+}
+
+/** As {@link rpcException}, for Nest's WebSocket filter and `WsException`. */
+function wsException(): Promise<ExceptionClass> {
+  return (wsExceptionClass ??= import('@nestjs/websockets').then((m) => m.WsException));
 }
 
 function mergeScopes(

@@ -66,6 +66,17 @@ export { ClientId } from './client-id.decorator.js';
 export { TokenClaims } from './token-claims.decorator.js';
 export { RequireScopes } from './require-scopes.decorator.js';
 export { Public } from './public.decorator.js';
+export { VerifyWith, type VerifyWithStrategy } from './verify-with.decorator.js';
+export { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
+export { attachHandshake } from './utils/execution-context.util.js';
+export type {
+  TransportRefusal,
+  TransportRefusalCode,
+} from './interfaces/transport-refusal.interface.js';
+export {
+  GraphqlRefusalError,
+  type GraphqlRefusalExtensions,
+} from './errors/graphql-refusal.error.js';
 export type { BearerErrorCode } from './utils/www-authenticate.util.js';
 export {
   BearerRequestError,

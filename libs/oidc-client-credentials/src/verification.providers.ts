@@ -10,6 +10,7 @@ import { TokenVerificationStrategy } from './strategies/token-verification.strat
 import { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
 import { VerificationCache } from './verification-cache.provider.js';
+import { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
 
 // Injected into the factory (not looked up with moduleRef.get) so Nest has constructed them first.
 const BUILT_IN_NAMES: readonly string[] = ['jwt', 'introspection', 'userinfo', 'auto'];
@@ -54,9 +55,13 @@ export async function createVerificationStrategy(
   );
 }
 
-/** Inbound providers: the verification strategy (built-in or the user's), caches, JWKS. */
+/**
+ * Inbound providers: the verification strategy (built-in or the user's), the strategies
+ * `@VerifyWith()` chooses from, caches, JWKS.
+ */
 export const VERIFICATION_PROVIDERS: Provider[] = [
   VerificationCache,
+  VerificationStrategyRegistry,
   JwksProvider,
   JwtVerificationStrategy,
   IntrospectionVerificationStrategy,
@@ -72,6 +77,7 @@ export const VERIFICATION_PROVIDERS: Provider[] = [
 /** Inbound providers visible to importers (the guard's dependencies). */
 export const VERIFICATION_EXPORTS: NonNullable<ModuleMetadata['exports']> = [
   TokenVerificationStrategy,
+  VerificationStrategyRegistry,
   VerificationCache,
   JwksProvider,
   JwtVerificationStrategy,

@@ -18,7 +18,8 @@ export type BearerRequestErrorReason =
   | 'duplicate_authorization_header'
   | 'multiple_methods'
   | 'duplicate_parameter'
-  | 'empty_token';
+  | 'empty_token'
+  | 'not_a_string';
 
 /**
  * The request carried no bearer token (`OIDC_CC_TOKEN_MISSING`, answered 401 with a bare

@@ -1,0 +1,34 @@
+import type { BearerErrorCode } from '../utils/www-authenticate.util.js';
+
+/**
+ * Transport-neutral kind of a refusal, the `code` of {@link TransportRefusal} and of a GraphQL
+ * error's `extensions`: 401 `UNAUTHENTICATED`, 403 `FORBIDDEN`, 400 `BAD_REQUEST`, 503
+ * `SERVICE_UNAVAILABLE` (try again later; nothing is wrong with the token).
+ */
+export type TransportRefusalCode =
+  'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_REQUEST' | 'SERVICE_UNAVAILABLE';
+
+/**
+ * What `ClientTokenGuard` answers a refused GraphQL, microservice or WebSocket request: the
+ * RFC 6750 answer an HTTP client would get, as data. It is the `RpcException` / `WsException`
+ * payload as is (`status: 'error'` as Nest's own filters send), and the GraphQL error's
+ * `extensions` minus `status`. Never contains the token.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export interface TransportRefusal {
+  /** `'error'`, as Nest's RPC and WebSocket exception filters answer. */
+  status: 'error';
+  /** Stable kind of refusal. */
+  code: TransportRefusalCode;
+  /** The HTTP status the same request would get: 400, 401, 403 or 503. */
+  statusCode: number;
+  /** RFC 6750 error code; absent without credentials and for 503. */
+  error?: BearerErrorCode;
+  /** Short fixed text, the HTTP answer's `error_description`. */
+  message: string;
+  /** Required scopes, space-separated, with `insufficient_scope`. */
+  scope?: string;
+  /** Seconds to wait before retrying, with `SERVICE_UNAVAILABLE`. */
+  retryAfterSeconds?: number;
+}

@@ -1,0 +1,124 @@
+import type { IncomingMessage } from 'node:http';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { Controller, UseGuards, type ModuleMetadata } from '@nestjs/common';
+import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
+import { MessagePattern } from '@nestjs/microservices';
+import {
+  SubscribeMessage,
+  WebSocketGateway,
+  type OnGatewayConnection,
+  type WsResponse,
+} from '@nestjs/websockets';
+import {
+  attachHandshake,
+  ClientId,
+  ClientTokenGuard,
+  OidcClientCredentialsModule,
+  RequireScopes,
+  TokenClaims,
+  type VerifiedToken,
+} from 'nest-oidc-client-credentials';
+import { createTestingOptions, type FakeIdService } from 'nest-oidc-client-credentials/testing';
+
+/** What every guarded handler answers: who called, with which scopes. */
+export interface Caller {
+  clientId: string;
+  scopes: string[];
+}
+
+const caller = (clientId: string, token: VerifiedToken): Caller => ({
+  clientId,
+  scopes: [...token.scopes],
+});
+
+@Resolver()
+@UseGuards(ClientTokenGuard)
+class OrdersResolver {
+  @Query('whoami')
+  whoami(@ClientId() clientId: string, @TokenClaims() token: VerifiedToken): Caller {
+    return caller(clientId, token);
+  }
+
+  @Query('orders')
+  @RequireScopes('orders:read')
+  orders(@ClientId() clientId: string): string[] {
+    return [`order-of-${clientId}`];
+  }
+}
+
+const TYPE_DEFS = /* GraphQL */ `
+  type Caller {
+    clientId: String!
+    scopes: [String!]!
+  }
+  type Query {
+    whoami: Caller
+    orders: [String!]
+  }
+`;
+
+@Controller()
+@UseGuards(ClientTokenGuard)
+class OrdersMessages {
+  @MessagePattern('orders.whoami')
+  whoami(@ClientId() clientId: string, @TokenClaims() token: VerifiedToken): Caller {
+    return caller(clientId, token);
+  }
+
+  @MessagePattern('orders.list')
+  @RequireScopes('orders:read')
+  list(@ClientId() clientId: string): string[] {
+    return [`order-of-${clientId}`];
+  }
+}
+
+@WebSocketGateway({ path: '/events' })
+@UseGuards(ClientTokenGuard)
+class OrdersGateway implements OnGatewayConnection {
+  handleConnection(client: object, request: IncomingMessage): void {
+    attachHandshake(client, request);
+  }
+
+  @SubscribeMessage('whoami')
+  whoami(@ClientId() clientId: string, @TokenClaims() token: VerifiedToken): WsResponse<Caller> {
+    return { event: 'whoami', data: caller(clientId, token) };
+  }
+
+  @SubscribeMessage('orders')
+  @RequireScopes('orders:read')
+  orders(@ClientId() clientId: string): WsResponse<string[]> {
+    return { event: 'orders', data: [`order-of-${clientId}`] };
+  }
+}
+
+function oidc(idp: FakeIdService) {
+  return OidcClientCredentialsModule.forRoot(
+    createTestingOptions(idp, { verification: { realm: 'orders', retryAfterSeconds: 7 } }),
+  );
+}
+
+/** A GraphQL API (Apollo, schema first) whose queries are guarded. */
+export function graphqlAppModule(idp: FakeIdService): ModuleMetadata {
+  return {
+    imports: [
+      oidc(idp),
+      GraphQLModule.forRoot<ApolloDriverConfig>({
+        driver: ApolloDriver,
+        typeDefs: TYPE_DEFS,
+        playground: false,
+        introspection: false,
+      }),
+    ],
+    providers: [OrdersResolver],
+  };
+}
+
+/** Guarded message handlers, for a microservice on any transport. */
+export function microserviceAppModule(idp: FakeIdService): ModuleMetadata {
+  return { imports: [oidc(idp)], controllers: [OrdersMessages] };
+}
+
+/** A guarded `ws` gateway on the HTTP server's port, at `/events`. */
+export function websocketAppModule(idp: FakeIdService): ModuleMetadata {
+  return { imports: [oidc(idp)], providers: [OrdersGateway] };
+}
