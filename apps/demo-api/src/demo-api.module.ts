@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import {
   OidcClientCredentialsModule,
@@ -8,50 +8,28 @@ import {
   IntrospectionRoutesController,
   JwtRoutesController,
   UserinfoRoutesController,
-  type DemoStrategy,
 } from './demo-routes.controller.js';
 
 /** Environment of the demo API (see apps/README.md). */
 export type DemoApiEnv = Record<string, string | undefined>;
 
-/** The JWT routes with their own verifier. */
-@Module({})
-export class JwtRoutesModule {}
-
-/** The introspection routes with their own verifier. */
-@Module({})
-export class IntrospectionRoutesModule {}
-
-/** The userinfo routes with their own verifier. */
-@Module({})
-export class UserinfoRoutesModule {}
-
-const ROUTES: Record<DemoStrategy, { module: Type; controller: Type }> = {
-  jwt: { module: JwtRoutesModule, controller: JwtRoutesController },
-  introspection: { module: IntrospectionRoutesModule, controller: IntrospectionRoutesController },
-  userinfo: { module: UserinfoRoutesModule, controller: UserinfoRoutesController },
-};
-
 /**
- * The module options of one strategy, from the environment: the ID service (`OIDC_ISSUER`, or
- * `ID_SERVICE_URL`) and this API's own client, which introspection authenticates as.
+ * The module options, from the environment: the ID service (`OIDC_ISSUER`, or `ID_SERVICE_URL`)
+ * and this API's own client, which introspection authenticates as. Each route prefix picks its
+ * strategy with `@VerifyWith()`.
  */
-export function verifierOptions(
-  config: ConfigService,
-  strategy: DemoStrategy,
-): OidcClientCredentialsModuleOptions {
+export function verifierOptions(config: ConfigService): OidcClientCredentialsModuleOptions {
   return {
     issuer: config.get<string>('OIDC_ISSUER') ?? config.getOrThrow<string>('ID_SERVICE_URL'),
     clientId: config.get<string>('CLIENT_ID'),
     clientSecret: config.get<string>('CLIENT_SECRET'),
-    verification: { strategy, realm: 'demo-api' },
+    verification: { realm: 'demo-api' },
   };
 }
 
 /**
- * The "3rd party service" of the seed. One route module per strategy, each importing its own
- * `OidcClientCredentialsModule`, so each controller's `ClientTokenGuard` gets that module's
- * strategy.
+ * The "3rd party service" of the seed: one `OidcClientCredentialsModule`, and a controller per
+ * strategy whose routes choose it with `@VerifyWith()`.
  */
 @Module({})
 export class DemoApiModule {
@@ -67,18 +45,12 @@ export class DemoApiModule {
           skipProcessEnv: true,
           load: [() => ({ ...env })],
         }),
-        ...Object.entries(ROUTES).map(([strategy, { module, controller }]) => ({
-          module,
-          imports: [
-            OidcClientCredentialsModule.forRootAsync({
-              inject: [ConfigService],
-              useFactory: (config: ConfigService) =>
-                verifierOptions(config, strategy as DemoStrategy),
-            }),
-          ],
-          controllers: [controller],
-        })),
+        OidcClientCredentialsModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: verifierOptions,
+        }),
       ],
+      controllers: [JwtRoutesController, IntrospectionRoutesController, UserinfoRoutesController],
     };
   }
 }

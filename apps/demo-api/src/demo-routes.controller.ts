@@ -1,5 +1,10 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
-import { ClientId, ClientTokenGuard, RequireScopes } from 'nest-oidc-client-credentials';
+import {
+  ClientId,
+  ClientTokenGuard,
+  RequireScopes,
+  VerifyWith,
+} from 'nest-oidc-client-credentials';
 
 /** The three ways the seed lets the 3rd party service check a token. */
 export type DemoStrategy = 'jwt' | 'introspection' | 'userinfo';
@@ -34,6 +39,7 @@ abstract class DemoRoutesController {
 
 /** Routes whose tokens are checked locally against the ID service's JWKS. */
 @UseGuards(ClientTokenGuard)
+@VerifyWith('jwt')
 @Controller('jwt')
 export class JwtRoutesController extends DemoRoutesController {
   protected readonly strategy = 'jwt';
@@ -41,6 +47,7 @@ export class JwtRoutesController extends DemoRoutesController {
 
 /** Routes whose tokens are checked with the ID service's introspection endpoint. */
 @UseGuards(ClientTokenGuard)
+@VerifyWith('introspection')
 @Controller('introspection')
 export class IntrospectionRoutesController extends DemoRoutesController {
   protected readonly strategy = 'introspection';
@@ -48,6 +55,7 @@ export class IntrospectionRoutesController extends DemoRoutesController {
 
 /** Routes whose tokens are checked with the ID service's userinfo endpoint. */
 @UseGuards(ClientTokenGuard)
+@VerifyWith('userinfo')
 @Controller('userinfo')
 export class UserinfoRoutesController extends DemoRoutesController {
   protected readonly strategy = 'userinfo';
