@@ -74,7 +74,7 @@ describe('rpcBearerParts: the Authorization values of a microservice message', (
       {},
       new KafkaContext([{} as never, 0, 't', {} as never, async () => {}, {} as never]),
     ],
-    ['an empty value', {}, grpcMetadata([''].filter(Boolean))],
+    ['gRPC metadata without the key', {}, grpcMetadata([])],
   ])('none with %s', (_name, data, ctx) => {
     expect(rpcLines(data, ctx)).toEqual([]);
   });
