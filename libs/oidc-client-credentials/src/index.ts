@@ -77,6 +77,11 @@ export {
   GraphqlRefusalError,
   type GraphqlRefusalExtensions,
 } from './errors/graphql-refusal.error.js';
+export {
+  addClientCredentialsSecurity,
+  type ClientCredentialsSecurityOptions,
+  type OAuth2DocumentBuilder,
+} from './openapi/client-credentials-openapi.util.js';
 export type { BearerErrorCode } from './utils/www-authenticate.util.js';
 export {
   BearerRequestError,
