@@ -85,12 +85,15 @@ describe('@VerifyWith(): a strategy per route in one app', () => {
     expect(calls()).toEqual({ discovery: 0, token: 0, introspection: 0, userinfo: 0, jwks: 0 });
   });
 
-  it('a strategy class no module provides: 503 and an error naming it, no call', async () => {
-    const response = await get('/unprovided', 'key-billing');
-    expect(response.status).toBe(503);
-    expect(app.logger.at('error').join('\n')).toContain(
-      'Invalid option "@VerifyWith()": UnprovidedStrategy must be provided',
-    );
+  it('a strategy class no module provides: 503 and one error naming it, no call', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      expect((await get('/unprovided', 'key-billing')).status).toBe(503);
+    }
+    const named = app.logger
+      .at('error')
+      .filter((line) => line.includes('Invalid option "@VerifyWith()"'));
+    expect(named).toHaveLength(1);
+    expect(named[0]).toContain('UnprovidedStrategy must be provided in a module of the app');
     expect(idp.requestCount()).toBe(0);
   });
 });

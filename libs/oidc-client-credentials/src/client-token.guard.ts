@@ -202,7 +202,7 @@ export class ClientTokenGuard implements CanActivate {
   /**
    * The strategy of the route: its `@VerifyWith()` choice (a handler's wins over its controller's),
    * else the module's `verification.strategy`. Resolved on the route's first request; a choice
-   * that cannot be resolved is a configuration error, answered 503 until fixed.
+   * that cannot be resolved is a configuration error, logged once and answered 503.
    */
   protected strategyFor(context: ExecutionContext): TokenVerificationStrategy {
     const policy = this.routePolicy(context);
@@ -253,19 +253,23 @@ export class ClientTokenGuard implements CanActivate {
     });
   }
 
+  /**
+   * A choice that cannot be resolved becomes a strategy that fails with the same error: logged
+   * once here with its message (ours, naming the option), then answered 503 on every request.
+   */
   private resolveStrategy(choice: VerifyWithStrategy): TokenVerificationStrategy {
-    if (!this.strategies) {
-      throw new ConfigurationError(
-        '@VerifyWith()',
-        'ClientTokenGuard was built without the VerificationStrategyRegistry of OidcClientCredentialsModule',
-      );
-    }
     try {
+      if (!this.strategies) {
+        throw new ConfigurationError(
+          '@VerifyWith()',
+          'ClientTokenGuard was built without the VerificationStrategyRegistry of OidcClientCredentialsModule',
+        );
+      }
       return this.strategies.get(choice);
     } catch (error) {
-      // Our own message, naming the option: safe to log, and worth it once per route.
-      if (error instanceof ConfigurationError) this.logger.error(error.message);
-      throw error;
+      if (!(error instanceof ConfigurationError)) throw error;
+      this.logger.error(error.message);
+      return { verify: () => Promise.reject(error) };
     }
   }
 
