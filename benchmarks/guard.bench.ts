@@ -18,6 +18,7 @@ import {
   Get,
   Injectable,
   Module,
+  type CanActivate,
   UseGuards,
   type INestApplication,
   type MiddlewareConsumer,
@@ -60,7 +61,15 @@ interface Target {
 // Server side (child process): the ID service and the apps.
 // ---------------------------------------------------------------------------------------------
 
-/** The same handler three times: without a guard, with the guard, and reading @ClientId(). */
+/** Nest's own cost of any guard: one that lets every request through without looking at it. */
+@Injectable()
+class AllowAllGuard implements CanActivate {
+  canActivate(): boolean {
+    return true;
+  }
+}
+
+/** The same handler four times: without a guard, with a guard that returns true, with ClientTokenGuard, and reading @ClientId(). */
 @Controller()
 class OrdersController {
   @Get('open')
@@ -72,6 +81,12 @@ class OrdersController {
   @UseGuards(ClientTokenGuard)
   @RequireScopes('orders:read')
   guarded() {
+    return { clientId: 'billing' };
+  }
+
+  @Get('allow-all')
+  @UseGuards(AllowAllGuard)
+  allowAll() {
     return { clientId: 'billing' };
   }
 
@@ -212,6 +227,7 @@ async function serve(platform: Platform): Promise<void> {
   const baseline = `${platform}  unguarded`;
   const targets: Target[] = [
     { label: baseline, url: `${url}/open` },
+    { label: `${platform}  a guard that returns true`, url: `${url}/allow-all`, baseline },
     { label: `${platform}  ClientTokenGuard`, url: `${url}/guarded`, baseline },
     { label: `${platform}  ClientTokenGuard + @ClientId()`, url: `${url}/client-id`, baseline },
   ];
