@@ -1,8 +1,9 @@
 import { HttpService } from '@nestjs/axios';
 import { Logger } from '@nestjs/common';
-import axios, { type AxiosError } from 'axios';
+import axios, { isAxiosError, type AxiosError } from 'axios';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
 import {
   ClientCredentialsHttpService,
@@ -185,6 +186,71 @@ describe('ClientCredentialsHttpService', () => {
     expect(error).toBeInstanceOf(TokenRequestError);
     expect(error).toMatchObject({ code: 'OIDC_CC_TOKEN_REQUEST_FAILED', error: 'invalid_client' });
     expect(api.calls).toHaveLength(0);
+  });
+
+  describe('what reaches the caller does not show the token', () => {
+    // What users do with a failed call: log it, serialise it, hand it to an error reporter.
+    const renderings: [string, (value: unknown) => string][] = [
+      ['util.inspect (console.log)', (value) => inspect(value, { depth: 6 })],
+      ['JSON.stringify (toJSON)', (value) => JSON.stringify(value)],
+    ];
+
+    it.each(renderings)('an AxiosError (500) through %s', async (_case, render) => {
+      api.answer(500);
+      const error = await firstValueFrom(http().get(api.url)).catch((e: unknown) => e);
+      expect(isAxiosError(error)).toBe(true);
+      expect((error as AxiosError).response?.status).toBe(500);
+      const token = bearer(0)!;
+      expect(token).toEqual(expect.any(String));
+      expect(render(error)).not.toContain(token);
+    });
+
+    it.each(renderings)('a 401 after the one retry, through %s', async (_case, render) => {
+      api.answer(401, 401);
+      const error = await firstValueFrom(http().get(api.url)).catch((e: unknown) => e);
+      expect((error as AxiosError).response?.status).toBe(401);
+      expect(render(error)).not.toContain(bearer(0)!);
+      expect(render(error)).not.toContain(bearer(1)!);
+    });
+
+    it.each(renderings)('a successful response through %s', async (_case, render) => {
+      const response = await firstValueFrom(http().get(api.url));
+      expect(response.data).toEqual({ status: 200 });
+      expect(render({ config: response.config, headers: response.headers })).not.toContain(
+        bearer(0)!,
+      );
+      expect(inspect(response, { depth: 3 })).not.toContain(bearer(0)!);
+    });
+
+    it('the Node request stays reachable for callers that read it', async () => {
+      api.answer(500);
+      const error = (await firstValueFrom(http().get(api.url)).catch(
+        (e: unknown) => e,
+      )) as AxiosError;
+      expect(error.request).toBeDefined();
+      expect(Object.keys(error)).not.toContain('request');
+    });
+
+    it('sending the config of a failed call again attaches the current token afresh', async () => {
+      // What retry helpers such as axios-retry do: the same config, through the same instance.
+      const axiosRef = http().axiosRef;
+      api.answer(503);
+      const error = (await axiosRef.get(api.url).catch((e: unknown) => e)) as AxiosError;
+      expect(error.response?.status).toBe(503);
+      const again = await axiosRef.request(error.config!);
+      expect(again.status).toBe(200);
+      expect(api.calls).toHaveLength(2);
+      expect(bearer(1)).toBe(bearer(0));
+      expect(tokenRequests()).toHaveLength(1);
+    });
+
+    it("a caller's own Authorization header is left in place", async () => {
+      api.answer(500);
+      const error = (await firstValueFrom(
+        http().get(api.url, { headers: { Authorization: 'Basic abc' } }),
+      ).catch((e: unknown) => e)) as AxiosError;
+      expect(error.config?.headers.Authorization).toBe('Basic abc');
+    });
   });
 
   describe('withClientCredentials', () => {

@@ -81,17 +81,43 @@ export function withClientCredentials<T extends HttpService>(
 
   instance.interceptors.response.use(
     // A caller whose validateStatus accepts 401 gets the same single retry.
-    (response) =>
-      (response.status === 401 && retryIfRefused(response.config as StatefulConfig)) || response,
+    (response) => {
+      const retry = response.status === 401 && retryIfRefused(response.config as StatefulConfig);
+      return retry || withoutToken(response);
+    },
     (error: unknown) => {
-      if (isAxiosError(error) && error.response?.status === 401) {
+      if (!isAxiosError(error)) return Promise.reject(error);
+      if (error.response?.status === 401) {
         const retry = retryIfRefused(error.config as StatefulConfig | undefined);
         if (retry) return retry;
       }
-      return Promise.reject(error);
+      return Promise.reject(withoutToken(error));
     },
   );
   return httpService;
+}
+
+/**
+ * Takes the token this module attached out of what reaches the caller (a response, or an
+ * AxiosError), so that logging it — `console.log(error)`, `JSON.stringify(error)`, an error
+ * reporter — never shows the token: the Authorization header leaves the config (sending that
+ * config again attaches the current token afresh), and the Node request, whose raw header text
+ * still holds it, is kept but no longer enumerable. A caller's own Authorization header is theirs.
+ */
+function withoutToken<T extends { config?: StatefulConfig; request?: unknown; response?: object }>(
+  holder: T,
+): T {
+  const config = holder.config;
+  const state = config?.[STATE];
+  if (!config || !state?.attached) return holder;
+  config.headers.delete('authorization');
+  config[STATE] = { attached: false, retried: state.retried };
+  for (const target of [holder, holder.response]) {
+    if (target && 'request' in target) {
+      Object.defineProperty(target, 'request', { enumerable: false });
+    }
+  }
+  return holder;
 }
 
 /**
