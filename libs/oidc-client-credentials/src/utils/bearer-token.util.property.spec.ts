@@ -37,6 +37,8 @@ const b64token = fc
     fc.stringMatching(/^={0,2}$/),
   )
   .map(([body, padding]) => body + padding);
+/** RFC 6750 §2.1 `b64token` as the grammar reads: the oracle for the faster check. */
+const B64TOKEN_GRAMMAR = /^[A-Za-z0-9\-._~+/]+=*$/;
 const scheme = fc.mixedCase(fc.constantFrom('Bearer', 'Basic', 'Bearer2', 'DPoP', 'Token', ''));
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 /** A JWS-shaped value with a plausible, hostile or random header. */
@@ -141,6 +143,23 @@ describe('extractBearerToken properties', () => {
         expect(sources.some((source) => source.includes(token!))).toBe(true);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('isB64Token accepts exactly what the RFC 6750 b64token grammar accepts', () => {
+    const candidate = fc.oneof(
+      junk,
+      b64token,
+      b64token.map((token) => `=${token}`),
+      fc.tuple(b64token, junk).map(([token, tail]) => token + tail),
+      fc.string({ unit: fc.constantFrom('a', '=', '.', ' '), maxLength: 8 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(candidate, (value) => {
+        expect(isB64Token(value)).toBe(B64TOKEN_GRAMMAR.test(value));
+      }),
+      { numRuns: 5000 },
     );
   });
 

@@ -25,8 +25,13 @@ export interface BearerExtractionOptions {
   maxTokenLength: number;
 }
 
-/** RFC 6750 §2.1 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/**
+ * A character that is in no b64token (RFC 6750 §2.1 `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+"
+ * / "/" ) *"="`). Searching for one is about twice as fast as matching the anchored grammar, and this
+ * runs on every request over the whole token.
+ */
+const NOT_B64TOKEN_CHAR = /[^A-Za-z0-9\-._~+/=]/;
+const EQUALS = 0x3d;
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 const BEARER = 'bearer';
 const SPACE = 0x20;
@@ -126,7 +131,15 @@ class NodeRequestParts implements BearerRequestParts {
 
 /** Whether a string may be sent as a bearer token at all (RFC 6750 §2.1 `b64token`). */
 export function isB64Token(value: string): boolean {
-  return B64TOKEN.test(value);
+  if (value.length === 0 || NOT_B64TOKEN_CHAR.test(value)) return false;
+  // "=" only as trailing padding, after at least one other character.
+  const padding = value.indexOf('=');
+  if (padding < 0) return true;
+  if (padding === 0) return false;
+  for (let i = padding + 1; i < value.length; i += 1) {
+    if (value.charCodeAt(i) !== EQUALS) return false;
+  }
+  return true;
 }
 
 function authorizationLines(raw: Partial<IncomingMessage>): string[] {
@@ -203,7 +216,7 @@ function checkToken(value: string, maxTokenLength: number): string {
   if (value.length > maxTokenLength) {
     throw new TokenVerificationError('OIDC_CC_TOKEN_MALFORMED', 'Bearer token is too long');
   }
-  if (!B64TOKEN.test(value)) {
+  if (!isB64Token(value)) {
     throw new TokenVerificationError(
       'OIDC_CC_TOKEN_MALFORMED',
       'Bearer token contains characters outside b64token',
