@@ -151,8 +151,9 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
     );
   }
   if (
+    !Array.isArray(verification.algorithms) ||
     verification.algorithms.length === 0 ||
-    verification.algorithms.some((a) => /^(none|HS\d+)$/i.test(a))
+    verification.algorithms.some((a) => typeof a !== 'string' || !a || /^(none|HS\d+)$/i.test(a))
   ) {
     throw new ConfigurationError(
       'verification.algorithms',
@@ -162,7 +163,10 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
 
   const r = options.tokenRenewal ?? {};
   const renewAfterFraction = r.renewAfterFraction ?? 0.8;
-  if (!(renewAfterFraction > 0 && renewAfterFraction <= 1)) {
+  if (
+    typeof renewAfterFraction !== 'number' ||
+    !(renewAfterFraction > 0 && renewAfterFraction <= 1)
+  ) {
     throw new ConfigurationError('tokenRenewal.renewAfterFraction', 'expected a number in (0, 1]');
   }
 
@@ -174,7 +178,10 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
     clientAuthMethod,
     privateKey: options.privateKey,
     clientAssertion: {
-      audience: options.clientAssertion?.audience ?? 'issuer',
+      audience: oneOf('clientAssertion.audience', options.clientAssertion?.audience, [
+        'issuer',
+        'token_endpoint',
+      ]),
       explicitType: options.clientAssertion?.explicitType ?? false,
     },
     tokenParams: tokenParams(options),
@@ -211,7 +218,11 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
       maxResponseBytes: positive('http.maxResponseBytes', options.http?.maxResponseBytes, 65_536),
     },
     authorizedHttp: {
-      retryOnUnauthorized: options.authorizedHttp?.retryOnUnauthorized ?? 'idempotent',
+      retryOnUnauthorized: oneOf(
+        'authorizedHttp.retryOnUnauthorized',
+        options.authorizedHttp?.retryOnUnauthorized,
+        ['idempotent', 'all', 'never'],
+      ),
     },
     verification,
     cache: {
@@ -346,7 +357,10 @@ export function resolveNamedClient(
       clientAuthMethod,
       privateKey: entry.privateKey,
       clientAssertion: {
-        audience: entry.clientAssertion?.audience ?? 'issuer',
+        audience: oneOf(`${label}.clientAssertion.audience`, entry.clientAssertion?.audience, [
+          'issuer',
+          'token_endpoint',
+        ]),
         explicitType: entry.clientAssertion?.explicitType ?? false,
       },
     };
@@ -420,7 +434,11 @@ export function assertOutboundCredentials(options: ResolvedOptions): void {
 
 function validIssuer(value: string, allowInsecureHttp: boolean): string {
   const url = parseEndpointUrl('issuer', value, allowInsecureHttp);
-  if (url.search) throw new ConfigurationError('issuer', 'must not contain a query');
+  // An empty "?" or "#" leaves url.search and url.hash empty but still breaks the discovery URL.
+  if (url.search || value.includes('?')) {
+    throw new ConfigurationError('issuer', 'must not contain a query');
+  }
+  if (value.includes('#')) throw new ConfigurationError('issuer', 'must not contain a fragment');
   return value;
 }
 
@@ -476,6 +494,18 @@ function optionalString(option: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
     throw new ConfigurationError(option, 'expected a non-empty string');
   }
+}
+
+/** The value if it is one of `allowed`, the first of them (the default) if absent. */
+function oneOf<T extends string>(option: string, value: T | undefined, allowed: readonly T[]): T {
+  if (value === undefined) return allowed[0];
+  if (!allowed.includes(value)) {
+    throw new ConfigurationError(
+      option,
+      `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}`,
+    );
+  }
+  return value;
 }
 
 function positive(option: string, value: number | undefined, fallback: number): number {
