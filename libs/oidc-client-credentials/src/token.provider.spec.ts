@@ -216,6 +216,25 @@ describe('TokenProvider', () => {
       await until(() => tokenRequests().length === 2);
     });
 
+    it('renews by the configured fraction of the configured default lifetime', async () => {
+      useFakeClock();
+      answer({ access_token: 'no-expiry', token_type: 'Bearer' });
+      const tokens = provider({
+        tokenRenewal: { renewAfterFraction: 0.5, defaultLifetimeSeconds: 1000 },
+      });
+      await tokens.getToken();
+      await expect(tokens.getTokenResponse()).resolves.toMatchObject({
+        expiresAt: Date.now() + 1000_000,
+      });
+      // 0.5 × 1000 s: long before the default 80 % (800 s) and the 60 s margin (940 s).
+      jest.setSystemTime(Date.now() + 499_000);
+      await tokens.getToken();
+      expect(tokenRequests()).toHaveLength(1);
+      jest.setSystemTime(Date.now() + 2_000);
+      await tokens.getToken();
+      await until(() => tokenRequests().length === 2);
+    });
+
     it('never hands out an expired token', async () => {
       useFakeClock();
       const tokens = provider({ retry: { maxAttempts: 1 } });
