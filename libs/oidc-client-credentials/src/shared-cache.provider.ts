@@ -79,6 +79,9 @@ const RELEASE_SCRIPT =
  *   it they are stored in plain text and anyone who can write to the store can forge them.
  * - Stores are read in order (first hit wins) and written together. The caller owns the stores:
  *   they are not disconnected when the module stops.
+ * - A store held in this process's memory (Keyv's default `Map`, what @nestjs/cache-manager's
+ *   `CACHE_MANAGER` holds when given no stores, or cacheable's `CacheableMemory`) shares nothing
+ *   and is logged once at startup.
  */
 @Injectable()
 export class SharedCache implements OnModuleInit, OnModuleDestroy {
@@ -108,6 +111,13 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
         },
       };
       keyv.on('error', state.onError);
+      if (heldInProcess(keyv.store)) {
+        this.logger.warn(
+          `${state.name} keeps its entries in this process's memory: other processes never see ` +
+            'them, and the in-process level already caches here. Give only shared stores, ' +
+            "such as createKeyv('redis://…') from @keyv/redis",
+        );
+      }
       return state;
     });
     if (this.enabled && !this.cipher) {
@@ -269,6 +279,16 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
 function unreadable(error: unknown): undefined {
   if ((error as Error | undefined)?.name === 'SyntaxError') return undefined;
   throw error;
+}
+
+/** Class names of cacheable's in-memory stores, as @nestjs/cache-manager's docs configure them. */
+const IN_PROCESS_STORES = new Set(['CacheableMemory', 'KeyvCacheableMemory']);
+
+/** Keyv's default `Map` or one of cacheable's in-memory stores: nothing another process can read. */
+function heldInProcess(store: unknown): boolean {
+  if (store instanceof Map) return true;
+  const name = (store as { constructor?: { name?: unknown } } | undefined)?.constructor?.name;
+  return typeof name === 'string' && IN_PROCESS_STORES.has(name);
 }
 
 /** A @keyv/redis store: `getClient()` and a node-redis client (which has `isOpen`, `set`, `eval`). */
