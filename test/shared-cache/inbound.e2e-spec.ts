@@ -161,7 +161,7 @@ describe('inbound verification results shared across instances through Redis (e2
     expect(introspections()).toBe(1);
   });
 
-  it('S69 another validation profile (audience) or issuer never reads the entry', async () => {
+  it('S69 another validation profile (audience) never reads the entry', async () => {
     const plain = await instance();
     const strict = await instance({ verification: { audience: 'https://orders.example.com' } });
     const token = idp.mintOpaque('billing', { scope: 'orders:read' });
@@ -173,6 +173,27 @@ describe('inbound verification results shared across instances through Redis (e2
     expect(keys).toHaveLength(2);
     const namespaces = new Set(keys.map((k) => k.split(':').at(-2)));
     expect(namespaces.size).toBe(2);
+  });
+
+  it('S69 an instance of another issuer, on the same Redis and prefix, never reads the entry', async () => {
+    const elsewhere = await FakeIdService.start({
+      clients: { 'orders-api': { secret: API_SECRET } },
+      tokenFormat: 'opaque',
+    });
+    try {
+      const ours = await instance();
+      const theirs = await instance({ issuer: elsewhere.issuer });
+      const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+      expect((await call(ours, token)).status).toBe(200);
+      // The other issuer never issued this token: taking the shared result would let it in.
+      expect((await call(theirs, token)).status).toBe(401);
+      expect(introspections()).toBe(1);
+      expect(elsewhere.requestsTo(PATHS.introspection)).toHaveLength(1);
+      const namespaces = new Set((await verifyKeys()).map((k) => k.split(':').at(-2)));
+      expect(namespaces.size).toBe(2);
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it('S68 Redis holds neither the token nor the API’s secret; keys are digests under the prefix', async () => {
@@ -341,7 +362,7 @@ describe('inbound verification results shared across instances through Redis (e2
     expect(await verifyKeys()).toHaveLength(1);
   });
 
-  describe('R13 Redis down', () => {
+  describe('R13 on a private Redis: commands counted, Redis stopped and restarted', () => {
     let redis: PrivateRedis;
     beforeEach(async () => {
       redis = await PrivateRedis.start();
@@ -350,6 +371,64 @@ describe('inbound verification results shared across instances through Redis (e2
       await Promise.all(apps.splice(0).map((app) => app.close()));
       await closeStores(stores.splice(0));
       await redis.close();
+    });
+
+    it.each([
+      ['an accepted token', 200, () => idp.mintOpaque('billing')],
+      [
+        'a refused token',
+        401,
+        () => {
+          const revoked = idp.mintOpaque('billing');
+          idp.revoke(revoked);
+          return revoked;
+        },
+      ],
+    ])('R13 a local hit for %s sends no command to Redis', async (_name, status, mint) => {
+      const [a] = await instances(1, { url: redis.url });
+      const token = mint();
+      expect((await call(a, token)).status).toBe(status);
+      expect(await new RedisKeys(redis.url).count(`${prefix}:verify:`)).toBe(1);
+      const admin = await RedisInspector.connect(redis.url);
+      try {
+        const before = await admin.commandsProcessed();
+        for (let i = 0; i < 200; i += 1) expect((await call(a, token)).status).toBe(status);
+        // Only the INFO command of this check itself.
+        expect((await admin.commandsProcessed()) - before).toBe(1);
+        expect(introspections()).toBe(1);
+      } finally {
+        await admin.close();
+      }
+    });
+
+    it('R13 Redis killed mid-test and started again: sharing resumes', async () => {
+      const [a, b] = await instances(2, { url: redis.url, cache: { timeoutMs: 40 } });
+      const before = idp.mintOpaque('billing');
+      expect((await call(a, before)).status).toBe(200);
+      expect((await call(b, before)).status).toBe(200);
+      expect(introspections()).toBe(1);
+
+      await redis.stop();
+      const during = idp.mintOpaque('billing');
+      expect((await call(a, during)).status).toBe(200);
+      expect((await call(b, during)).status).toBe(200);
+      expect(introspections()).toBe(3);
+
+      await redis.start();
+      fakeDateOnly();
+      // Each round is past the probe interval, so both instances try the store again.
+      let shared = false;
+      for (let round = 0; round < 100 && !shared; round += 1) {
+        jest.setSystemTime(Date.now() + 1_100);
+        const token = idp.mintOpaque('billing');
+        expect((await call(a, token)).status).toBe(200);
+        const introspected = introspections();
+        expect((await call(b, token)).status).toBe(200);
+        shared = introspections() === introspected;
+        if (!shared) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(shared).toBe(true);
+      expect(logs.at('log').filter((l) => l.includes('answers again'))).toHaveLength(2);
     });
 
     it('R13 Redis killed: requests are verified without it, quickly, with one warning per instance', async () => {
@@ -371,3 +450,17 @@ describe('inbound verification results shared across instances through Redis (e2
     });
   });
 });
+
+/** Counts keys on a private Redis (a fresh connection each time: the server may just be back). */
+class RedisKeys {
+  constructor(private readonly url: string) {}
+
+  async count(prefix: string): Promise<number> {
+    const inspector = await RedisInspector.connect(this.url);
+    try {
+      return (await inspector.keys(prefix)).length;
+    } finally {
+      await inspector.close();
+    }
+  }
+}
