@@ -1,7 +1,11 @@
+import { Metadata } from '@grpc/grpc-js';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { RpcException } from '@nestjs/microservices';
 import { ClientTokenGuard } from './client-token.guard.js';
 import { ConfigurationError } from './errors/configuration.error.js';
+import { TokenVerificationError } from './errors/token-verification.error.js';
+import { ValidatorUnavailableError } from './errors/validator-unavailable.error.js';
 import type { VerifiedToken } from './interfaces/verified-token.interface.js';
 import { Public } from './public.decorator.js';
 import { RequireScopes } from './require-scopes.decorator.js';
@@ -152,4 +156,114 @@ describe('@RequireScopes()', () => {
       expect(() => RequireScopes(...scopes)).toThrow(ConfigurationError);
     },
   );
+});
+
+describe('ClientTokenGuard on gRPC calls', () => {
+  class Orders {
+    @RequireScopes('orders:read')
+    list(): void {}
+  }
+
+  const token = (scopes: string[]): VerifiedToken => ({ clientId: 'billing', scopes, claims: {} });
+
+  function refusalOf(verify: () => Promise<VerifiedToken>, request: object, metadata: object) {
+    const strategy = new (class extends TokenVerificationStrategy {
+      verify = verify;
+    })();
+    const options = resolveOptions({
+      issuer: 'https://id.example.com',
+      verification: { realm: 'orders', retryAfterSeconds: 7 },
+    });
+    const g = new ClientTokenGuard(strategy, options, new Reflector());
+    // Nest's arguments of a gRPC handler: the request message, the call's metadata, the call.
+    const host = new ExecutionContextHost([request, metadata, {}], Orders, Orders.prototype.list);
+    host.setType('rpc');
+    return g.canActivate(host).then(
+      () => Promise.reject(new Error('the call was let through')),
+      (error: unknown) => error,
+    );
+  }
+
+  const bearer = (value = 'Bearer abc') => {
+    const metadata = new Metadata();
+    metadata.set('authorization', value);
+    return metadata;
+  };
+
+  it.each<[string, number, () => Promise<VerifiedToken>, object, Metadata, string, string]>([
+    [
+      'no token',
+      16,
+      async () => token(['orders:read']),
+      {},
+      new Metadata(),
+      'Bearer token required',
+      'www-authenticate: Bearer realm="orders"',
+    ],
+    [
+      'an invalid token',
+      16,
+      () => Promise.reject(new TokenVerificationError('OIDC_CC_TOKEN_INVALID', 'bad signature')),
+      {},
+      bearer(),
+      'The access token is invalid',
+      'www-authenticate: Bearer realm="orders", error="invalid_token", error_description="The access token is invalid"',
+    ],
+    [
+      'a missing scope',
+      7,
+      async () => token(['orders:write']),
+      {},
+      bearer(),
+      'The access token lacks a required scope',
+      'www-authenticate: Bearer realm="orders", error="insufficient_scope", error_description="The access token lacks a required scope", scope="orders:read"',
+    ],
+    [
+      'a token in the metadata and the request message',
+      3,
+      async () => token(['orders:read']),
+      { authorization: 'Bearer abc' },
+      bearer(),
+      'Malformed bearer token request',
+      'www-authenticate: Bearer realm="orders", error="invalid_request", error_description="Malformed bearer token request"',
+    ],
+    [
+      'the ID service down',
+      14,
+      () => Promise.reject(new ValidatorUnavailableError('OIDC_CC_JWKS_UNAVAILABLE', 'down')),
+      {},
+      bearer(),
+      'Token verification is temporarily unavailable',
+      'retry-after: 7',
+    ],
+  ])(
+    '%s: an RpcException that @grpc/grpc-js sends as status %i, with details and trailers',
+    async (_name, code, verify, request, metadata, details, trailer) => {
+      const error = await refusalOf(verify, request, metadata);
+      expect(error).toBeInstanceOf(RpcException);
+      const sent = (error as RpcException).getError() as {
+        code: unknown;
+        details: unknown;
+        metadata: Metadata;
+        refusal: { message: string };
+      };
+      expect([sent.code, sent.details]).toEqual([code, details]);
+      expect(sent.metadata).toBeInstanceOf(Metadata);
+      const trailers = Object.entries(sent.metadata.getMap()).map(([k, v]) => `${k}: ${v}`);
+      expect(trailers).toEqual([trailer]);
+      expect(sent.refusal).toMatchObject({ status: 'error', message: details });
+    },
+  );
+
+  it('a message without gRPC metadata keeps the refusal as its RpcException payload', async () => {
+    const error = await refusalOf(async () => token([]), { authorization: 'Bearer abc' }, {});
+    expect((error as RpcException).getError()).toEqual({
+      status: 'error',
+      code: 'FORBIDDEN',
+      statusCode: 403,
+      error: 'insufficient_scope',
+      message: 'The access token lacks a required scope',
+      scope: 'orders:read',
+    });
+  });
 });

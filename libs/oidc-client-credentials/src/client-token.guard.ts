@@ -18,6 +18,7 @@ import {
 import { GraphqlRefusalError } from './errors/graphql-refusal.error.js';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import type {
+  GrpcRefusal,
   TransportRefusal,
   TransportRefusalCode,
 } from './interfaces/transport-refusal.interface.js';
@@ -34,6 +35,8 @@ import {
 } from './utils/bearer-token.util.js';
 import {
   graphqlBearerParts,
+  grpcCallMetadata,
+  grpcTrailers,
   isGuardedTransport,
   rpcBearerParts,
   transportLocations,
@@ -84,6 +87,13 @@ const REFUSAL_CODES: Readonly<Record<number, TransportRefusalCode>> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
+};
+/** The gRPC status code of each kind of refusal. */
+const GRPC_STATUS_CODES: Readonly<Record<TransportRefusalCode, number>> = {
+  BAD_REQUEST: 3, // INVALID_ARGUMENT
+  FORBIDDEN: 7, // PERMISSION_DENIED
+  SERVICE_UNAVAILABLE: 14, // UNAVAILABLE
+  UNAUTHENTICATED: 16,
 };
 
 /**
@@ -414,7 +424,7 @@ export class ClientTokenGuard implements CanActivate {
       }
       return true;
     } catch (error) {
-      throw await this.transportRefusal(error, type);
+      throw await this.transportRefusal(error, type, context);
     }
   }
 
@@ -440,9 +450,15 @@ export class ClientTokenGuard implements CanActivate {
 
   /**
    * The error a refused GraphQL, microservice or WebSocket request gets, carrying
-   * {@link refusalFor}: a {@link GraphqlRefusalError}, an `RpcException` or a `WsException`.
+   * {@link refusalFor}: a {@link GraphqlRefusalError}, an `RpcException` or a `WsException`. A
+   * gRPC call's `RpcException` carries a {@link GrpcRefusal} instead, which @grpc/grpc-js sends
+   * as the call's status and trailers.
    */
-  protected async transportRefusal(error: unknown, transport: GuardedTransport): Promise<Error> {
+  protected async transportRefusal(
+    error: unknown,
+    transport: GuardedTransport,
+    context?: ExecutionContext,
+  ): Promise<Error> {
     let answer: BearerAnswer;
     if (error instanceof HttpException) {
       answer = { status: error.getStatus(), description: sanitizeForLog(error.message) ?? '' };
@@ -454,8 +470,18 @@ export class ClientTokenGuard implements CanActivate {
     if (transport === 'graphql') {
       return new GraphqlRefusalError(refusal, new Map([this.challengeHeader(answer)]));
     }
-    const Exception = transport === 'rpc' ? await rpcException() : await wsException();
-    return new Exception(refusal);
+    if (transport === 'ws') return new (await wsException())(refusal);
+    const RpcException = await rpcException();
+    const callMetadata = context === undefined ? undefined : grpcCallMetadata(context);
+    if (callMetadata === undefined) return new RpcException(refusal);
+    const [name, value] = this.challengeHeader(answer);
+    const grpcRefusal: GrpcRefusal = {
+      code: GRPC_STATUS_CODES[refusal.code],
+      details: refusal.message,
+      metadata: grpcTrailers(callMetadata, name.toLowerCase(), value),
+      refusal,
+    };
+    return new RpcException(grpcRefusal);
   }
 
   /** The HTTP answer as data, for the transports that have no headers. */

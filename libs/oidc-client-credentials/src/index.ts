@@ -70,6 +70,7 @@ export { VerifyWith, type VerifyWithStrategy } from './verify-with.decorator.js'
 export { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
 export { attachHandshake } from './utils/execution-context.util.js';
 export type {
+  GrpcRefusal,
   TransportRefusal,
   TransportRefusalCode,
 } from './interfaces/transport-refusal.interface.js';

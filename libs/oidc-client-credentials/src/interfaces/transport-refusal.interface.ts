@@ -32,3 +32,25 @@ export interface TransportRefusal {
   /** Seconds to wait before retrying, with `SERVICE_UNAVAILABLE`. */
   retryAfterSeconds?: number;
 }
+
+/**
+ * What a refused gRPC call's `RpcException` carries: the call's status as @grpc/grpc-js sends it
+ * (`code`, `details`, trailing `metadata`), and the {@link TransportRefusal} for exception filters
+ * and interceptors (not sent to the caller).
+ */
+export interface GrpcRefusal {
+  /**
+   * gRPC status code: 16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED` (`FORBIDDEN`), 3
+   * `INVALID_ARGUMENT` (`BAD_REQUEST`), 14 `UNAVAILABLE` (`SERVICE_UNAVAILABLE`).
+   */
+  code: number;
+  /** The refusal's `message`, the status details a gRPC caller reads. */
+  details: string;
+  /**
+   * The trailers, a gRPC `Metadata`: `www-authenticate` with the RFC 6750 challenge (`error`,
+   * `error_description`, `scope`), or `retry-after` in seconds with 14 `UNAVAILABLE`.
+   */
+  metadata?: object;
+  /** The refusal other transports get. */
+  refusal: TransportRefusal;
+}

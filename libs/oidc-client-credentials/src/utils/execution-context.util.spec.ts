@@ -1,10 +1,13 @@
 import type { IncomingMessage } from 'node:http';
+import { Metadata } from '@grpc/grpc-js';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { KafkaContext, NatsContext, RmqContext, TcpContext } from '@nestjs/microservices';
 import { BearerRequestError } from '../errors/bearer-request.error.js';
 import {
   attachHandshake,
   graphqlRequest,
+  grpcCallMetadata,
+  grpcTrailers,
   rpcBearerParts,
   transportLocations,
   verifiedTokenCarrier,
@@ -96,6 +99,28 @@ describe('rpcBearerParts: the Authorization values of a microservice message', (
     ],
   ])('refuses %s as invalid_request', (_name, data, ctx) => {
     expect(() => rpcLines(data, ctx)).toThrow(BearerRequestError);
+  });
+});
+
+describe('gRPC calls', () => {
+  it('grpcCallMetadata: the Metadata of a gRPC call, nothing for other transports', () => {
+    const metadata = new Metadata();
+    expect(grpcCallMetadata(host('rpc', [{}, metadata]))).toBe(metadata);
+    expect(grpcCallMetadata(host('rpc', [{}, new TcpContext([{} as never, 'p'])]))).toBeUndefined();
+    expect(grpcCallMetadata(host('rpc', [{}, new NatsContext(['o', undefined])]))).toBeUndefined();
+  });
+
+  it("grpcTrailers: a Metadata of the call's own class with the one entry", () => {
+    const trailers = grpcTrailers(new Metadata(), 'retry-after', '7');
+    expect(trailers).toBeInstanceOf(Metadata);
+    expect((trailers as Metadata).getMap()).toEqual({ 'retry-after': '7' });
+  });
+
+  it.each<[string, object, string]>([
+    ['a metadata class without set()', grpcMetadata([]), 'x'],
+    ['a value gRPC refuses', new Metadata(), 'a\nb'],
+  ])('grpcTrailers: none with %s', (_name, callMetadata, value) => {
+    expect(grpcTrailers(callMetadata, 'retry-after', value)).toBeUndefined();
   });
 });
 

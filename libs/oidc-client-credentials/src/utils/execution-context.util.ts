@@ -61,6 +61,35 @@ export function rpcBearerParts(context: ExecutionContext): BearerRequestParts {
 }
 
 /**
+ * The call's `Metadata` when a microservice message came over gRPC (Nest's RPC context of a gRPC
+ * call is its metadata), else `undefined`.
+ */
+export function grpcCallMetadata(context: ExecutionContext): object | undefined {
+  const rpcContext: unknown = context.switchToRpc().getContext();
+  return isGrpcMetadata(rpcContext) ? rpcContext : undefined;
+}
+
+/**
+ * Trailing metadata with one entry, built with the constructor of the call's own `Metadata` (the
+ * app's @grpc/grpc-js, which the library does not import). `undefined` if that fails.
+ */
+export function grpcTrailers(
+  callMetadata: object,
+  name: string,
+  value: string,
+): object | undefined {
+  try {
+    const Metadata = callMetadata.constructor as new () => { set?: (k: string, v: string) => void };
+    const trailers = new Metadata();
+    if (typeof trailers.set !== 'function') return undefined;
+    trailers.set(name, value);
+    return trailers;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The bearer-relevant parts of a WebSocket client's handshake: a Socket.IO socket's
  * `handshake` (its `Authorization` header or `auth.token`, the token alone), or the upgrade
  * request that {@link attachHandshake} kept on a `ws` client. `undefined` when there is neither.
@@ -146,16 +175,9 @@ function socketIoParts(handshake: SocketIoHandshake): BearerRequestParts {
 
 function metadataValues(rpcContext: unknown): string[] {
   if (!isObject(rpcContext)) return [];
-  const ctx = rpcContext as {
-    get?: (key: string) => unknown;
-    getMap?: () => unknown;
-    getHeaders?: () => unknown;
-    getMessage?: () => unknown;
-  };
   // gRPC: the context is the call's Metadata (get() answers an array).
-  if (typeof ctx.get === 'function' && typeof ctx.getMap === 'function') {
-    return headerValues(ctx.get(AUTHORIZATION));
-  }
+  if (isGrpcMetadata(rpcContext)) return headerValues(rpcContext.get(AUTHORIZATION));
+  const ctx = rpcContext as { getHeaders?: () => unknown; getMessage?: () => unknown };
   // NATS: NatsContext.getHeaders() is the message's MsgHdrs, or undefined.
   if (typeof ctx.getHeaders === 'function') return headerValues(ctx.getHeaders());
   // Kafka: KafkaContext.getMessage().headers; RabbitMQ: RmqContext.getMessage().properties.headers.
@@ -167,6 +189,17 @@ function metadataValues(rpcContext: unknown): string[] {
     );
   }
   return [];
+}
+
+interface GrpcMetadataLike {
+  get(key: string): unknown;
+  getMap(): unknown;
+}
+
+function isGrpcMetadata(value: unknown): value is GrpcMetadataLike {
+  if (!isObject(value)) return false;
+  const metadata = value as Partial<GrpcMetadataLike>;
+  return typeof metadata.get === 'function' && typeof metadata.getMap === 'function';
 }
 
 function payloadValues(data: unknown): string[] {
