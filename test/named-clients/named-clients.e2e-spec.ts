@@ -375,7 +375,7 @@ describe('named clients (e2e)', () => {
             signer: {
               clientId: 'signer',
               clientAuthMethod: 'private_key_jwt',
-              privateKey: { kty: 'RSA', alg: 'RS256', n: 'AQAB', e: 'AQAB', d: 'AQAB' },
+              privateKey: { kty: 'RSA', alg: 'RS256', kid: 'k1', n: 'AQAB', e: 'AQAB', d: 'AQAB' },
             },
           },
         }),

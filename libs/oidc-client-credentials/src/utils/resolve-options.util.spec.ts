@@ -117,6 +117,9 @@ describe('resolveOptions', () => {
     ],
     ['privateKey public only (no d)', jwt(publicKey()), 'privateKey'],
     ['privateKey without alg', jwt(ecKey({ alg: undefined })), 'privateKey'],
+    ['privateKey without kid', jwt(ecKey({ kid: undefined })), 'privateKey'],
+    ['privateKey with an empty kid', jwt(ecKey({ kid: '' })), 'privateKey'],
+    ['privateKey with d undefined', jwt(ecKey({ d: undefined })), 'privateKey'],
     [
       'clientAssertion.audience unknown',
       w({ clientAssertion: { audience: 'token-endpoint' } }),

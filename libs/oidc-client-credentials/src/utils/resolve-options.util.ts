@@ -446,11 +446,15 @@ function validatePrivateKey(key: JWK, option = 'privateKey'): void {
   if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') {
     throw new ConfigurationError(option, 'expected a private JWK object');
   }
-  if (key.kty === 'oct' || (!('d' in key) && key.kty !== 'oct')) {
+  if (key.kty === 'oct' || typeof key.d !== 'string') {
     throw new ConfigurationError(option, 'expected an asymmetric private JWK (with "d")');
   }
   if (typeof key.alg !== 'string') {
     throw new ConfigurationError(option, 'the JWK must name its "alg" (e.g. RS256, ES256)');
+  }
+  // The assertion's header carries it, so the ID service picks the registered key without guessing.
+  if (typeof key.kid !== 'string' || key.kid === '') {
+    throw new ConfigurationError(option, 'the JWK must have a "kid"');
   }
 }
 
