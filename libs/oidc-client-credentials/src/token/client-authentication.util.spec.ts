@@ -100,7 +100,15 @@ describe('client authentication', () => {
           issuer: as.issuer,
           clientId: 'billing',
           clientAuthMethod: 'private_key_jwt',
-          privateKey: { kty: 'EC', crv: 'P-256', d: 'not-a-key', x: 'x', y: 'y', alg: 'ES256' },
+          privateKey: {
+            kty: 'EC',
+            crv: 'P-256',
+            d: 'not-a-key',
+            x: 'x',
+            y: 'y',
+            alg: 'ES256',
+            kid: 'k1',
+          },
         }),
       ),
     ).rejects.toMatchObject({ code: 'OIDC_CC_CONFIGURATION_INVALID', option: 'privateKey' });
