@@ -201,6 +201,40 @@ describe('named clients (e2e)', () => {
     }
   });
 
+  describe('forRootAsync with clientNames', () => {
+    const asyncRoot = (clientNames: string[]) =>
+      OidcClientCredentialsModule.forRootAsync({
+        useFactory: async () => rootOptions(),
+        clientNames,
+      });
+
+    it('makes the listed clients injectable by name, each with its own identity and scope', async () => {
+      const app = await start({
+        imports: [asyncRoot(['billing', 'reports'])],
+        providers: [Callers],
+      });
+      try {
+        const callers = app.get(Callers);
+        const [billing, reports] = await Promise.all([
+          callers.billing.getToken(),
+          callers.reports.getToken(),
+        ]);
+        expect(decodeJwt(billing)).toMatchObject({ sub: 'billing', scope: 'invoices:write' });
+        expect(decodeJwt(reports)).toMatchObject({ sub: 'orders', scope: 'reports:read' });
+        expect(await callers.get(callers.billingHttp, apiUrl)).toEqual({ ok: true });
+        expect(seen).toEqual([`Bearer ${billing}`]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('a listed name the resolved options do not configure fails at startup with its name', async () => {
+      const error = await startFailure({ imports: [asyncRoot(['billing', 'payroll'])] });
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error.message).toMatch(/^Invalid option "clients\.payroll": no client "payroll"/);
+    });
+  });
+
   describe('forRootAsync (global) and forFeature', () => {
     const asyncRoot = (): OidcClientCredentialsModuleOptions => ({
       ...rootOptions(),

@@ -5,6 +5,7 @@ import {
   OidcClientCredentialsModule,
   TokenProvider,
   type OidcClientCredentialsModuleOptions,
+  type OidcClientCredentialsOptionsFactory,
 } from 'nest-oidc-client-credentials';
 
 /** A user's service calling another service with the module's token-attaching HttpService. */
@@ -26,10 +27,10 @@ export type Registration = 'forRoot' | 'useFactory' | 'useClass' | 'useExisting'
 
 /** Options factory for the `useClass` / `useExisting` forms. */
 @Injectable()
-export class OutboundOptionsFactory {
+export class OutboundOptionsFactory implements OidcClientCredentialsOptionsFactory {
   static options: OidcClientCredentialsModuleOptions;
 
-  create(): OidcClientCredentialsModuleOptions {
+  createOidcClientCredentialsOptions(): OidcClientCredentialsModuleOptions {
     return OutboundOptionsFactory.options;
   }
 }

@@ -1,8 +1,12 @@
 export { OidcClientCredentialsModule } from './oidc-client-credentials.module.js';
 export {
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
+  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
+  type OidcClientCredentialsModuleAsyncOptions,
   type OidcClientCredentialsModuleExtras,
+  type OidcClientCredentialsOptionsFactory,
 } from './oidc-client-credentials.module-definition.js';
+export type { ResolvedOptions } from './utils/resolve-options.util.js';
 export { IssuerMetadataProvider } from './issuer-metadata.provider.js';
 export { TokenProvider } from './token.provider.js';
 export {

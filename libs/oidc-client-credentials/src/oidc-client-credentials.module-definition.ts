@@ -5,6 +5,22 @@ import type { OidcClientCredentialsModuleOptions } from './interfaces/oidc-clien
 export interface OidcClientCredentialsModuleExtras {
   /** Register the module globally so feature modules need not import it. Default `false`. */
   isGlobal?: boolean;
+  /**
+   * Names of the `clients` to make injectable (`@InjectTokenProvider(name)`,
+   * `@InjectClientCredentialsHttp(name)`) when the options come from `forRootAsync`, whose
+   * `clients` are not known before the factory runs. `forRoot` takes them from `options.clients`.
+   * A name that the resolved options do not configure fails the app's startup with its name.
+   */
+  clientNames?: readonly string[];
+}
+
+/**
+ * A class for `forRootAsync({ useClass })` or `forRootAsync({ useExisting })`: the module calls its
+ * `createOidcClientCredentialsOptions()`.
+ */
+export interface OidcClientCredentialsOptionsFactory {
+  createOidcClientCredentialsOptions():
+    OidcClientCredentialsModuleOptions | Promise<OidcClientCredentialsModuleOptions>;
 }
 
 export const {
@@ -16,11 +32,15 @@ export const {
   moduleName: 'OidcClientCredentials',
 })
   .setClassMethodName('forRoot')
+  .setFactoryMethodName('createOidcClientCredentialsOptions')
   .setExtras<OidcClientCredentialsModuleExtras>({ isGlobal: false }, (definition, extras) => ({
     ...definition,
     global: extras.isGlobal,
   }))
   .build();
+
+/** What `forRootAsync` takes: `imports`, `inject`, `useFactory` / `useClass` / `useExisting`, and the extras. */
+export type OidcClientCredentialsModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
 
 /** Token of the validated, defaulted options ({@link ResolvedOptions}). */
 export const OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS = Symbol(

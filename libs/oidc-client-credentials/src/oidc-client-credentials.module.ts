@@ -10,6 +10,7 @@ import {
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
   OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
   OPTIONS_TYPE,
+  type ASYNC_OPTIONS_TYPE,
 } from './oidc-client-credentials.module-definition.js';
 import { SharedCache } from './shared-cache.provider.js';
 import {
@@ -24,7 +25,8 @@ import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.pro
 /**
  * OAuth 2.0 client credentials for NestJS, both directions: `TokenProvider` (and a token-attaching
  * HttpService) for outbound calls, `ClientTokenGuard` for inbound ones. `forRoot` and
- * `forRootAsync` build the same provider graph; options are validated when the module starts.
+ * `forRootAsync` build the same provider graph (with `forRootAsync`, named clients are listed in
+ * `clientNames`); options are validated when the module starts.
  *
  * @example
  * @Module({
@@ -69,21 +71,30 @@ export class OidcClientCredentialsModule extends ConfigurableModuleClass {
    * client is.
    */
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
-    const definition = super.forRoot(options);
     const clients = options?.clients;
     // Bad values are reported by the options check at startup, with the option's name.
     const names =
       typeof clients === 'object' && clients !== null && !Array.isArray(clients)
         ? Object.keys(clients)
         : [];
-    return {
-      ...definition,
-      providers: [
-        ...(definition.providers ?? []),
-        ...names.flatMap((name) => namedClientProviders(name)),
-      ],
-      exports: [...(definition.exports ?? []), ...names.flatMap(namedClientExports)],
-    };
+    return withNamedClients(super.forRoot(options), [...(options?.clientNames ?? []), ...names]);
+  }
+
+  /**
+   * Registers the module with options from a factory, a class (`createOidcClientCredentialsOptions()`)
+   * or an existing provider, e.g. `ConfigService` from @nestjs/config. Named clients are injectable
+   * when their names are listed in `clientNames` (the factory's `clients` are known only at startup).
+   *
+   * @example
+   * OidcClientCredentialsModule.forRootAsync({
+   *   imports: [ConfigModule],
+   *   inject: [ConfigService],
+   *   useFactory: (config: ConfigService) => ({ issuer: config.getOrThrow('OIDC_ISSUER'), … }),
+   *   clientNames: ['billing'],
+   * })
+   */
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withNamedClients(super.forRootAsync(options), options?.clientNames ?? []);
   }
 
   /**
@@ -109,6 +120,20 @@ export class OidcClientCredentialsModule extends ConfigurableModuleClass {
       exports: namedClientExports(name),
     };
   }
+}
+
+/** Adds the providers that inject the named clients `names` by name, and exports them. */
+function withNamedClients(definition: DynamicModule, names: readonly string[]): DynamicModule {
+  const unique = [...new Set(names)];
+  if (unique.length === 0) return definition;
+  return {
+    ...definition,
+    providers: [
+      ...(definition.providers ?? []),
+      ...unique.flatMap((name) => namedClientProviders(name)),
+    ],
+    exports: [...(definition.exports ?? []), ...unique.flatMap(namedClientExports)],
+  };
 }
 
 /** Host of the providers of one `forFeature` call. */
