@@ -122,8 +122,9 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
     });
     if (this.enabled && !this.cipher) {
       this.logger.warn(
-        'cache.stores is set without cache.encryptionKey: tokens are stored in plain text and ' +
-          'anyone who can write to the store can forge cached results',
+        'cache.stores is set without cache.encryptionKey: outbound tokens are stored in plain ' +
+          'text, and verification results are not shared (whoever can write to the store could ' +
+          'forge them); set cache.encryptionKey to share both',
       );
     }
   }
@@ -131,6 +132,14 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
   /** Whether any shared store is configured. Without one, every call is a no-op miss. */
   get enabled(): boolean {
     return this.stores.length > 0;
+  }
+
+  /**
+   * Whether values are sealed with `cache.encryptionKey` (AES-256-GCM, bound to their key): only
+   * then can a value read back be trusted to come from an instance that holds the key.
+   */
+  get sealed(): boolean {
+    return this.cipher !== undefined;
   }
 
   /** A key under `cache.keyPrefix`: `<prefix>:<part>:<part>…`. */

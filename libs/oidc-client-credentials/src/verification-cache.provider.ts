@@ -81,7 +81,8 @@ export function verificationProfileId(
  * Route requirements (scopes, allowed clients) are not part of a cached result: the guard checks
  * them on every request.
  *
- * With `cache.stores`, results are also shared by the instances on one store: a local miss reads
+ * With `cache.stores` and `cache.encryptionKey`, results are also shared by the instances on one
+ * store (without the key they are not: a writer to the store could forge them): a local miss reads
  * the shared entry (under `<prefix>:verify:<issuer and profile digest>:<token digest>`, validated,
  * never beyond `exp` nor this instance's own TTLs) before verifying, and a new result is written
  * back; refusals only for the negative TTL, errors never. Hits stay in-process lookups.
@@ -114,7 +115,9 @@ export class VerificationCache {
     this.negativeTtlMs = options.verification.negativeCacheTtlSeconds * 1000;
     this.maxEntries = options.verification.cacheMaxEntries;
     this.issuer = options.issuer;
-    if (shared?.enabled) this.shared = shared;
+    // A result read back decides who the caller is: only sealed values, which no one without the
+    // key can write, are trusted. Without cache.encryptionKey, verification stays in process.
+    if (shared?.enabled && shared.sealed) this.shared = shared;
   }
 
   /**

@@ -39,9 +39,12 @@ export class AutoVerificationStrategy extends CachedVerificationStrategy {
     this.canIntrospect = IntrospectionVerificationStrategy.hasCredentials(options);
   }
 
-  /** Shared unless it will be checked locally as a JWT (faster than a round trip to the store). */
+  /**
+   * Shared when it goes to introspection: not a JWT checked locally (faster than a round trip to
+   * the store), and not a token this service refuses anyway for want of introspection credentials.
+   */
   protected override shareResultOf(token: string): boolean {
-    return !isJwsShaped(token, this.options.verification.maxTokenLength);
+    return this.canIntrospect && !isJwsShaped(token, this.options.verification.maxTokenLength);
   }
 
   /** Routes one token to the JWT or the introspection strategy, without the cache. */
