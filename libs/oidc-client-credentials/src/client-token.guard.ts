@@ -25,8 +25,6 @@ import type {
 import type { VerifiedToken } from './interfaces/verified-token.interface.js';
 import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
-import { Public } from './public.decorator.js';
-import { REQUIRED_SCOPES_METADATA } from './require-scopes.decorator.js';
 import { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
 import {
   bearerRequestParts,
@@ -45,6 +43,7 @@ import {
   type GuardedTransport,
 } from './utils/execution-context.util.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
+import { readRouteAccessPolicy, type RouteAccessPolicy } from './utils/route-policy.util.js';
 import { sanitizeForLog } from './utils/sanitize.util.js';
 import { buildBearerChallenge, type BearerErrorCode } from './utils/www-authenticate.util.js';
 import { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
@@ -68,7 +67,6 @@ export interface BearerAnswer {
 }
 
 const VERIFIED_TOKEN = Symbol('nest-oidc-client-credentials:verified-token');
-const NO_SCOPES: readonly string[] = Object.freeze([]);
 const REALM = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
 const INVALID_TOKEN_DESCRIPTIONS: Partial<Record<OidcClientCredentialsErrorCode, string>> = {
@@ -222,7 +220,8 @@ export class ClientTokenGuard implements CanActivate {
 
   /**
    * The route's metadata, read once per controller and handler: metadata does not change after
-   * startup, and this runs on every request.
+   * startup, and this runs on every request. `@Public()` and `@RequireScopes()` are read by
+   * {@link readRouteAccessPolicy}, as the OpenAPI helper reads them.
    */
   private routePolicy(context: ExecutionContext): RoutePolicy {
     const controller = context.getClass();
@@ -235,11 +234,7 @@ export class ClientTokenGuard implements CanActivate {
     let policy = byHandler.get(handler);
     if (!policy) {
       policy = {
-        isPublic: this.reflector.getAllAndOverride(Public, [handler, controller]) === true,
-        requiredScopes: mergeScopes(
-          this.reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, controller),
-          this.reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, handler),
-        ),
+        ...readRouteAccessPolicy(this.reflector, controller, handler),
         verifyWith: this.reflector.getAllAndOverride<VerifyWithStrategy | undefined>(
           VERIFY_WITH_METADATA,
           [handler, controller],
@@ -558,9 +553,7 @@ export class ClientTokenGuard implements CanActivate {
   }
 }
 
-interface RoutePolicy {
-  isPublic: boolean;
-  requiredScopes: readonly string[];
+interface RoutePolicy extends RouteAccessPolicy {
   verifyWith: VerifyWithStrategy | undefined;
   /** The `verifyWith` strategy, once resolved. */
   strategy?: TokenVerificationStrategy;
@@ -581,15 +574,6 @@ function rpcException(): Promise<ExceptionClass> {
 /** As {@link rpcException}, for Nest's WebSocket filter and `WsException`. */
 function wsException(): Promise<ExceptionClass> {
   return (wsExceptionClass ??= import('@nestjs/websockets').then((m) => m.WsException));
-}
-
-function mergeScopes(
-  controller: readonly string[] | undefined,
-  handler: readonly string[] | undefined,
-): readonly string[] {
-  if (!controller) return handler ?? NO_SCOPES;
-  if (!handler) return controller;
-  return Object.freeze([...new Set([...controller, ...handler])]);
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -4,8 +4,7 @@ import { APP_GUARD, MetadataScanner, ModulesContainer, Reflector } from '@nestjs
 import { ClientTokenGuard } from '../client-token.guard.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
-import { Public } from '../public.decorator.js';
-import { REQUIRED_SCOPES_METADATA } from '../require-scopes.decorator.js';
+import { readRouteAccessPolicy } from '../utils/route-policy.util.js';
 
 /** Options of {@link addClientCredentialsSecurity}. */
 export interface ClientCredentialsSecurityOptions {
@@ -136,12 +135,11 @@ export function findGuardedRoutes(
         if (typeof handler !== 'function' || !Reflect.hasMetadata(METHOD_METADATA, handler)) {
           continue;
         }
-        const guarded = global || usesTokenGuard(controller) || usesTokenGuard(handler as object);
-        if (!guarded || reflector.getAllAndOverride(Public, [handler, controller]) === true) {
-          continue;
-        }
-        const scopes = routeScopes(reflector, controller, handler as Type);
-        routes.push({ controller, methodName, scopes });
+        if (!(global || usesTokenGuard(controller) || usesTokenGuard(handler as object))) continue;
+        // Read as ClientTokenGuard reads it, so the document shows what the guard enforces.
+        const policy = readRouteAccessPolicy(reflector, controller, handler);
+        if (policy.isPublic) continue;
+        routes.push({ controller, methodName, scopes: policy.requiredScopes });
       }
     }
   }
@@ -187,12 +185,6 @@ function isTokenGuard(guard: unknown): boolean {
     return guard === ClientTokenGuard || guard.prototype instanceof ClientTokenGuard;
   }
   return guard instanceof ClientTokenGuard;
-}
-
-function routeScopes(reflector: Reflector, controller: Type, handler: Type): readonly string[] {
-  const read = (target: Type) =>
-    reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, target) ?? [];
-  return [...new Set([...read(controller), ...read(handler)])];
 }
 
 function findDescriptor(prototype: object, key: string): PropertyDescriptor | undefined {
