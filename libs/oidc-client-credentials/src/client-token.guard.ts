@@ -10,6 +10,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { BearerRequestError } from './errors/bearer-request.error.js';
 import { ConfigurationError } from './errors/configuration.error.js';
+import { errorCode } from './errors/error-code.util.js';
 import { InsufficientScopeError } from './errors/insufficient-scope.error.js';
 import {
   OidcClientCredentialsError,
@@ -574,12 +575,6 @@ function rpcException(): Promise<ExceptionClass> {
 /** As {@link rpcException}, for Nest's WebSocket filter and `WsException`. */
 function wsException(): Promise<ExceptionClass> {
   return (wsExceptionClass ??= import('@nestjs/websockets').then((m) => m.WsException));
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? sanitizeForLog(code, 60) : undefined;
 }
 
 function isVerifiedToken(value: unknown): value is VerifiedToken {

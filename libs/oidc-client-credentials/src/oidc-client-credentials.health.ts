@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigurationError } from './errors/configuration.error.js';
+import { errorCode } from './errors/error-code.util.js';
 import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
 import { JwksProvider } from './jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
@@ -236,10 +237,13 @@ async function clientHealth(client: TokenProvider, timeoutMs: number): Promise<O
   };
 }
 
+/** This library's code of the error (a health answer names no other library's codes). */
 function codeOf(error: unknown): string {
-  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
-  if (typeof code === 'string' && /^OIDC_CC_[A-Z_]+$/.test(code)) return code;
+  const code = errorCode(error);
+  if (code !== undefined && /^OIDC_CC_[A-Z_]+$/.test(code)) return code;
   // The check's own wait ran out; the acquisition goes on.
-  if (name === 'TimeoutError') return 'HEALTH_CHECK_TIMEOUT';
+  if ((error as { name?: unknown } | null | undefined)?.name === 'TimeoutError') {
+    return 'HEALTH_CHECK_TIMEOUT';
+  }
   return 'UNEXPECTED_ERROR';
 }

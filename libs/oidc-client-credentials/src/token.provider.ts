@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
-import type { OidcClientCredentialsError } from './errors/oidc-client-credentials.error.js';
+import { errorCode } from './errors/error-code.util.js';
 import { TokenRequestError } from './errors/token-request.error.js';
 import type {
   ClientCredentialsToken,
@@ -227,7 +227,7 @@ export class TokenProvider implements OnModuleInit {
         );
         this.nextRenewalAt = Date.now() + wait;
         this.logger.warn(
-          `Token renewal failed (${describe(error)}); the current token is still served, next attempt in ${Math.round(wait / 1000)} s`,
+          `Token renewal failed (${errorCode(error) ?? 'unexpected error'}); the current token is still served, next attempt in ${Math.round(wait / 1000)} s`,
         );
       },
     );
@@ -266,7 +266,7 @@ export class TokenProvider implements OnModuleInit {
       });
       return entry;
     } catch (error) {
-      const code = codeOf(error);
+      const code = errorCode(error) ?? 'UNEXPECTED_ERROR';
       this.lastAcquisition = { ok: false, at: Date.now(), code };
       const details = error instanceof TokenRequestError ? error.details : {};
       this.events.emit('token.failed', {
@@ -424,15 +424,4 @@ export class TokenProvider implements OnModuleInit {
     })();
     return this.authentication;
   }
-}
-
-/** The error's stable code, for events and status; `UNEXPECTED_ERROR` for anything else. */
-function codeOf(error: unknown): string {
-  const coded = error as Partial<OidcClientCredentialsError> | undefined;
-  return typeof coded?.code === 'string' ? coded.code : 'UNEXPECTED_ERROR';
-}
-
-function describe(error: unknown): string {
-  const coded = error as Partial<OidcClientCredentialsError> | undefined;
-  return typeof coded?.code === 'string' ? coded.code : 'unexpected error';
 }

@@ -1,3 +1,4 @@
+import { errorCode } from '../errors/error-code.util.js';
 import { sanitizeForLog } from './sanitize.util.js';
 
 /** The part of a library error that is safe to keep as `cause`: its name, code and message. */
@@ -14,10 +15,10 @@ export interface SafeCause {
  */
 export function safeCause(error: unknown): SafeCause {
   if (!(error instanceof Error)) return { name: typeof error, message: 'non-error thrown' };
-  const code = (error as { code?: unknown }).code;
+  const code = errorCode(error);
   return {
     name: sanitizeForLog(error.name, 60) ?? 'Error',
-    ...(typeof code === 'string' ? { code: sanitizeForLog(code, 60) } : {}),
+    ...(code === undefined ? {} : { code }),
     message: sanitizeForLog(error.message) ?? '',
   };
 }
