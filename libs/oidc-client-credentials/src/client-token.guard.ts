@@ -129,7 +129,11 @@ export function requireVerifiedToken(context: ExecutionContext, decorator: strin
  * when the ID service cannot answer. Response bodies and logs never contain the token.
  *
  * Use per route with `@UseGuards(ClientTokenGuard)` or app-wide as `APP_GUARD`, opening routes
- * with `@Public()`. Its steps are protected methods, so a subclass can change one of them.
+ * with `@Public()`. Its steps are protected methods, so a subclass can change one of them:
+ * {@link checkRequest} runs {@link extractToken} (or {@link extractTransportToken}) →
+ * {@link verifyToken} with {@link strategyFor}'s strategy → {@link authorize} for every transport,
+ * and a failure becomes {@link challenge} for HTTP or {@link transportRefusal} otherwise, both
+ * answering as {@link answerFor} says.
  *
  * GraphQL, microservice and WebSocket handlers are guarded too, each reading the token where its
  * transport carries it and refused with its own error (see docs/transports.md); any other context
@@ -174,27 +178,52 @@ export class ClientTokenGuard implements CanActivate {
     this.realm = realm;
   }
 
-  /** Runs extract → verify → authorize, and turns any failure into an RFC 6750 answer. */
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (this.isPublic(context)) return true;
+  /**
+   * Lets `@Public()` routes through, and checks HTTP requests with {@link checkRequest} (other
+   * context types with {@link canActivateTransport}). Not `async`: an HTTP request's promise is
+   * {@link checkRequest}'s own.
+   */
+  canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.isPublic(context)) return Promise.resolve(true);
     const type = context.getType();
     if (type !== 'http') return this.canActivateTransport(context, type);
-    const http = context.switchToHttp();
-    const request = http.getRequest<object>();
+    return this.checkRequest(context, 'http');
+  }
+
+  /**
+   * Extract → verify → authorize, then attaches the verified token to the request (for
+   * `@ClientId()`, `@TokenClaims()` and {@link getVerifiedToken}) and reports it; HTTP and the
+   * other transports alike. Any failure is thrown as the transport's refusal: {@link challenge}
+   * for HTTP, {@link transportRefusal} otherwise.
+   */
+  protected async checkRequest(
+    context: ExecutionContext,
+    transport: 'http' | GuardedTransport,
+  ): Promise<boolean> {
     try {
-      const token = this.extractToken(request);
+      let carrier: object | undefined;
+      let token: string | undefined;
+      if (transport === 'http') {
+        carrier = context.switchToHttp().getRequest<object>();
+        token = this.extractToken(carrier);
+      } else {
+        token = this.extractTransportToken(context, transport);
+      }
       if (token === undefined) {
         throw new BearerRequestError('OIDC_CC_TOKEN_MISSING', 'missing', 'No bearer token');
       }
       const verified = await this.verifyToken(token, this.strategyFor(context));
       this.authorize(verified, context);
-      (request as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
+      carrier ??= verifiedTokenCarrier(context);
+      if (carrier) (carrier as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
       if (this.events?.observed('verification.succeeded')) {
         this.events.emit('verification.succeeded', { clientId: verified.clientId });
       }
       return true;
     } catch (error) {
-      throw this.challenge(error, context);
+      throw transport === 'http'
+        ? this.challenge(error, context)
+        : await this.transportRefusal(error, transport, context);
     }
   }
 
@@ -400,28 +429,13 @@ export class ClientTokenGuard implements CanActivate {
   }
 
   /**
-   * GraphQL, microservice and WebSocket requests: the same steps as HTTP with the token where the
-   * transport carries it ({@link extractTransportToken}) and the transport's own refusal
+   * GraphQL, microservice and WebSocket requests: {@link checkRequest}, as for HTTP, with the token
+   * where the transport carries it ({@link extractTransportToken}) and the transport's own refusal
    * ({@link transportRefusal}). Any other context type is denied.
    */
   protected async canActivateTransport(context: ExecutionContext, type: string): Promise<boolean> {
     if (!isGuardedTransport(type)) return this.denyUnsupportedContext(context);
-    try {
-      const token = this.extractTransportToken(context, type);
-      if (token === undefined) {
-        throw new BearerRequestError('OIDC_CC_TOKEN_MISSING', 'missing', 'No bearer token');
-      }
-      const verified = await this.verifyToken(token, this.strategyFor(context));
-      this.authorize(verified, context);
-      const carrier = verifiedTokenCarrier(context);
-      if (carrier) (carrier as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
-      if (this.events?.observed('verification.succeeded')) {
-        this.events.emit('verification.succeeded', { clientId: verified.clientId });
-      }
-      return true;
-    } catch (error) {
-      throw await this.transportRefusal(error, type, context);
-    }
+    return this.checkRequest(context, type);
   }
 
   /**
@@ -490,7 +504,7 @@ export class ClientTokenGuard implements CanActivate {
     };
     if (answer.error) refusal.error = answer.error;
     if (answer.scope && answer.scope.length > 0) refusal.scope = answer.scope.join(' ');
-    if (answer.status === 503) refusal.retryAfterSeconds = Math.ceil(answer.retryAfterSeconds ?? 1);
+    if (answer.status === 503) refusal.retryAfterSeconds = wholeRetryAfterSeconds(answer);
     return refusal;
   }
 
@@ -509,7 +523,7 @@ export class ClientTokenGuard implements CanActivate {
   /** `WWW-Authenticate` with the RFC 6750 challenge, or `Retry-After` for 503. */
   private challengeHeader(answer: BearerAnswer): [string, string] {
     if (answer.status === 503) {
-      return ['Retry-After', String(Math.ceil(answer.retryAfterSeconds ?? 1))];
+      return ['Retry-After', String(wholeRetryAfterSeconds(answer))];
     }
     return [
       'WWW-Authenticate',
@@ -575,6 +589,11 @@ function rpcException(): Promise<ExceptionClass> {
 /** As {@link rpcException}, for Nest's WebSocket filter and `WsException`. */
 function wsException(): Promise<ExceptionClass> {
   return (wsExceptionClass ??= import('@nestjs/websockets').then((m) => m.WsException));
+}
+
+/** A 503 answer's `Retry-After`, in whole seconds as the header and the refusals carry it. */
+function wholeRetryAfterSeconds(answer: BearerAnswer): number {
+  return Math.ceil(answer.retryAfterSeconds ?? 1);
 }
 
 function isVerifiedToken(value: unknown): value is VerifiedToken {
