@@ -12,13 +12,13 @@ import {
   OPTIONS_TYPE,
   type ASYNC_OPTIONS_TYPE,
 } from './oidc-client-credentials.module-definition.js';
-import { SharedCache } from './shared-cache.provider.js';
 import {
   namedClientExports,
   namedClientProviders,
-  TOKEN_EXPORTS,
-  TOKEN_PROVIDERS,
-} from './token.providers.js';
+  OUTBOUND_EXPORTS,
+  OUTBOUND_PROVIDERS,
+} from './outbound.providers.js';
+import { SharedCache } from './shared-cache.provider.js';
 import { DEFAULT_CLIENT_NAME, resolveOptions } from './utils/resolve-options.util.js';
 import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.providers.js';
 
@@ -51,7 +51,7 @@ import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.pro
     IssuerMetadataProvider,
     SharedCache,
     OidcClientCredentialsEvents,
-    ...TOKEN_PROVIDERS,
+    ...OUTBOUND_PROVIDERS,
     ...VERIFICATION_PROVIDERS,
     OidcClientCredentialsHealthIndicator,
   ],
@@ -59,7 +59,7 @@ import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.pro
     OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
     IssuerMetadataProvider,
     OidcClientCredentialsEvents,
-    ...TOKEN_EXPORTS,
+    ...OUTBOUND_EXPORTS,
     ...VERIFICATION_EXPORTS,
     OidcClientCredentialsHealthIndicator,
   ],

@@ -12,7 +12,7 @@ import { TokenProvider } from './token.provider.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
 
 /** Outbound providers: the token provider, the token-attaching HttpService, the named clients. */
-export const TOKEN_PROVIDERS: Provider[] = [
+export const OUTBOUND_PROVIDERS: Provider[] = [
   TokenProvider,
   {
     provide: ClientCredentialsHttpService,
@@ -24,7 +24,7 @@ export const TOKEN_PROVIDERS: Provider[] = [
 ];
 
 /** Outbound providers visible to importers. */
-export const TOKEN_EXPORTS: Provider[] = [
+export const OUTBOUND_EXPORTS: Provider[] = [
   TokenProvider,
   ClientCredentialsHttpService,
   TokenProviderRegistry,
