@@ -827,7 +827,8 @@ describe('bad tokens through ClientTokenGuard and the built-in strategies', () =
 
   beforeAll(async () => {
     const clients = {
-      billing: { secret: 'billing-secret' },
+      // Opaque tokens of billing are introspected with aud = the API's audience.
+      billing: { secret: 'billing-secret', audience: AUDIENCE },
       [API_CLIENT.id]: { secret: API_CLIENT.secret },
     };
     [idp, es, attacker] = await Promise.all([

@@ -70,7 +70,7 @@ let idp: FakeIdService;
 beforeAll(async () => {
   idp = await FakeIdService.start({
     clients: {
-      'test-client': { secret: SECRET },
+      'test-client': { secret: SECRET, audience: AUDIENCE },
       [API_CLIENT.id]: { secret: API_CLIENT.secret },
     },
   });
@@ -260,7 +260,13 @@ describe('introspection and JWKS faults (guarded app)', () => {
   ])('R27 introspection answer whose exp passed %s', async (_name, offset, status) => {
     await start();
     idp.on(PATHS.introspection, () => ({
-      body: { active: true, sub: 'test-client', client_id: 'test-client', exp: now() + offset },
+      body: {
+        active: true,
+        sub: 'test-client',
+        client_id: 'test-client',
+        aud: AUDIENCE,
+        exp: now() + offset,
+      },
     }));
     expect((await get('/introspection/whoami', idp.mintOpaque())).status).toBe(status);
   });

@@ -108,7 +108,7 @@ const publicJwk = async (pair: Pair, extra: Partial<JWK>) => ({
 beforeAll(async () => {
   idp = await FakeIdService.start({
     clients: {
-      'test-client': { secret: 'test-secret' },
+      'test-client': { secret: 'test-secret', audience: AUDIENCE },
       [API_CLIENT.id]: { secret: API_CLIENT.secret },
     },
   });

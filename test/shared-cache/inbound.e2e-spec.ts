@@ -164,9 +164,12 @@ describe('inbound verification results shared across instances through Redis (e2
   it('S69 another validation profile (audience) never reads the entry', async () => {
     const plain = await instance();
     const strict = await instance({ verification: { audience: 'https://orders.example.com' } });
-    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    const token = idp.mintOpaque('billing', {
+      scope: 'orders:read',
+      audience: 'https://orders.example.com',
+    });
     expect((await call(plain, token)).status).toBe(200);
-    // The fake's answers carry no aud, which passes; what counts is that it introspected itself.
+    // What counts is that it introspected itself.
     expect((await call(strict, token)).status).toBe(200);
     expect(introspections()).toBe(2);
     const keys = await verifyKeys();

@@ -65,7 +65,10 @@ export interface FakeClient {
   jwks?: { keys: JWK[] };
   /** Scope granted when the token request names none. */
   scope?: string;
-  /** `aud` of the JWTs issued to this client. Default the client id, as the seed's ID service. */
+  /**
+   * `aud` of the tokens issued to this client: in its JWTs, and in introspection answers about its
+   * opaque tokens. Default the client id, as the seed's ID service.
+   */
   audience?: string | string[];
   /** Format of the tokens issued to this client. Default the service's `tokenFormat`. */
   tokenFormat?: 'jwt' | 'opaque';
@@ -100,6 +103,7 @@ interface IssuedToken {
   scope?: string;
   exp: number;
   iat: number;
+  audience: string | string[];
   revoked: boolean;
 }
 
@@ -304,16 +308,20 @@ export class FakeIdService {
     return `Bearer ${await this.mintJwt(claims, header)}`;
   }
 
-  /** Issues an opaque token known to introspection, as the token endpoint would. */
+  /**
+   * Issues an opaque token known to introspection, as the token endpoint would. Its `aud` is
+   * `options.audience`, else the client's `audience`, else the client id.
+   */
   mintOpaque(
     clientId = 'test-client',
-    options: { scope?: string; lifetimeSeconds?: number } = {},
+    options: { scope?: string; lifetimeSeconds?: number; audience?: string | string[] } = {},
   ): string {
     const token = randomBytes(24).toString('base64url');
     const iat = Math.floor(Date.now() / 1000);
     this.tokens.set(token, {
       clientId,
       scope: options.scope,
+      audience: options.audience ?? this.clients[clientId]?.audience ?? clientId,
       iat,
       exp: iat + (options.lifetimeSeconds ?? this.options.lifetimeSeconds),
       revoked: false,
@@ -515,6 +523,7 @@ export class FakeIdService {
         clientId: opaque.clientId,
         exp: opaque.exp,
         iat: opaque.iat,
+        aud: opaque.audience,
         iss: this.issuer,
         token_type: 'Bearer',
         ...(opaque.scope ? { scope: opaque.scope } : {}),

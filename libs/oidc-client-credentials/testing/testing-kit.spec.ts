@@ -113,13 +113,15 @@ describe.each(registrations)('the testing kit with an app registered by %s', (_n
   });
 
   it('checks opaque tokens by introspection with the client from the testing options; a revocation shows at once', async () => {
-    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    const token = idp.mintOpaque('billing', { scope: 'orders:read', audience: 'orders-api' });
+    const elsewhere = idp.mintOpaque('billing', { scope: 'orders:read', audience: 'payments-api' });
 
+    expect((await get(`Bearer ${elsewhere}`)).status).toBe(401);
     expect((await get(`Bearer ${token}`)).status).toBe(200);
     idp.revoke(token);
     expect((await get(`Bearer ${token}`)).status).toBe(401);
     const introspections = idp.requestsTo(PATHS.introspection);
-    expect(introspections).toHaveLength(2);
+    expect(introspections).toHaveLength(3);
     expect(introspections[0].headers.authorization).toBe(
       `Basic ${Buffer.from('orders-api:test+secret').toString('base64')}`,
     );

@@ -23,6 +23,8 @@ const REFRESH_TOKEN_TYPES = new Set([
   'refresh',
   'urn:ietf:params:oauth:token-type:refresh_token',
 ]);
+/** `token_type` values of sender-constrained tokens (RFC 9449 DPoP, and proof-of-possession). */
+const KEY_BOUND_TOKEN_TYPES = new Set(['dpop', 'pop', 'mac']);
 
 /**
  * Asks the ID service's introspection endpoint (RFC 7662) about each token: `POST` with
@@ -135,13 +137,26 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     if (iss !== undefined && iss !== this.options.issuer) {
       throw invalid('The token was issued by another issuer');
     }
+    // With verification.audience set, the answer must name one of them: an answer without "aud"
+    // cannot show the token was meant for this service (RFC 9700 §2.3), as a JWT without one cannot.
     const expected = this.options.verification.audience;
     const aud = audienceList(body.aud);
-    if (expected && aud !== undefined && !audienceMatches(aud, expected)) {
-      throw invalid('The token is meant for another audience');
+    if (expected && (aud === undefined || !audienceMatches(aud, expected))) {
+      throw invalid(
+        aud === undefined
+          ? 'The introspection answer names no audience, and verification.audience is set'
+          : 'The token is meant for another audience',
+      );
     }
     if (typeof tokenType === 'string' && REFRESH_TOKEN_TYPES.has(tokenType.toLowerCase())) {
       throw invalid('A refresh token is not an access token');
+    }
+    // Key-bound tokens (DPoP, mTLS) need a proof of possession this guard does not check.
+    if (
+      (body as Record<string, unknown>).cnf !== undefined ||
+      (typeof tokenType === 'string' && KEY_BOUND_TOKEN_TYPES.has(tokenType.toLowerCase()))
+    ) {
+      throw invalid('The token is bound to a key: it is not accepted as a bearer token');
     }
     return toVerifiedToken(body);
   }

@@ -695,6 +695,18 @@ describe('JwtVerificationStrategy', () => {
       });
     });
 
+    it.each([
+      ['a DPoP key thumbprint', { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }],
+      [
+        'an mTLS certificate thumbprint',
+        { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
+      ],
+    ])('a key-bound token (cnf with %s) is not accepted as a bearer token', async (_name, cnf) => {
+      const jwt = await strategy();
+      const token = await idp.signRaw(header(), { ...seedClaims(), cnf });
+      await expectRefused(jwt.verify(token), 'OIDC_CC_TOKEN_INVALID');
+    });
+
     it('S47 exp missing', async () => {
       const jwt = await strategy();
       const { exp: _exp, ...claims } = seedClaims();

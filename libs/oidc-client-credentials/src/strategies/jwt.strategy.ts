@@ -153,6 +153,11 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
       throw invalid('The token "sub" claim is not a non-empty string');
     }
+    // A key-bound token (DPoP, mTLS) replayed as a plain bearer token would skip its proof of
+    // possession, which this guard does not check (RFC 9449 §7, RFC 8705 §3).
+    if (payload.cnf !== undefined) {
+      throw invalid('The token is bound to a key ("cnf"): it is not accepted as a bearer token');
+    }
     if (this.v.profile === 'rfc9068') {
       for (const name of ['jti', 'client_id'] as const) {
         const value = payload[name];
