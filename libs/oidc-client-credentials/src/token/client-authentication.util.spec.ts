@@ -1,3 +1,4 @@
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { resolveOptions } from '../utils/resolve-options.util.js';
 import {
@@ -92,6 +93,32 @@ describe('client authentication', () => {
       client_secret: 's3 cret&x',
     });
   });
+
+  it.each<[string, oauth.AuthorizationServer, string]>([
+    ['the token endpoint when it is known', as, as.token_endpoint!],
+    [
+      'the issuer when only introspection is known',
+      { issuer: as.issuer, introspection_endpoint: `${as.issuer}/openid/introspect` },
+      as.issuer,
+    ],
+  ])(
+    "clientAssertion.audience 'token_endpoint': the assertion's aud is %s",
+    async (_case, server, aud) => {
+      const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+      const auth = await createClientAuthentication(
+        resolveOptions({
+          issuer: as.issuer,
+          clientId: 'billing',
+          clientAuthMethod: 'private_key_jwt',
+          privateKey: { ...(await exportJWK(privateKey)), kid: 'k1', alg: 'ES256' },
+          clientAssertion: { audience: 'token_endpoint' },
+        }),
+      );
+      const body = new URLSearchParams();
+      await auth.authenticate(server, { client_id: 'billing' }, body, new Headers());
+      expect(decodeJwt(body.get('client_assertion')!).aud).toBe(aud);
+    },
+  );
 
   it('names the option when a private key cannot be imported', async () => {
     await expect(

@@ -111,7 +111,8 @@ async function privateKeyJwt(options: ResolvedOptions): Promise<ClientAuthentica
         {
           [oauth.modifyAssertion]: (header, payload) => {
             if (explicitType) header.typ = 'client-authentication+jwt';
-            if (audience === 'token_endpoint') payload.aud = as.token_endpoint;
+            // An inbound-only service may know no token endpoint: the issuer then stays the aud.
+            if (audience === 'token_endpoint' && as.token_endpoint) payload.aud = as.token_endpoint;
           },
         },
       )(as, client, body, headers),
