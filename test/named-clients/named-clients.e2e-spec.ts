@@ -4,11 +4,14 @@ import { Logger, type INestApplication, type ModuleMetadata } from '@nestjs/comm
 import { Test } from '@nestjs/testing';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { Keyv } from 'keyv';
+import { firstValueFrom } from 'rxjs';
 import {
+  ClientCredentialsHttpService,
   ConfigurationError,
   OidcClientCredentialsModule,
   TokenProvider,
   TokenProviderRegistry,
+  type AuthorizedHttpOptions,
   type NamedClientOptions,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
@@ -47,8 +50,10 @@ describe('named clients (e2e)', () => {
     });
     api = createServer((req, res) => {
       seen.push(req.headers.authorization);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"ok":true}');
+      // /refused stands for an API that refuses every token.
+      const status = req.url === '/refused' ? 401 : 200;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: status === 200 }));
     });
     await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
     apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
@@ -162,6 +167,33 @@ describe('named clients (e2e)', () => {
     }
   });
 
+  it.each<[string, AuthorizedHttpOptions | undefined, 'get' | 'post', number]>([
+    ["'never': a refused GET is not repeated", { retryOnUnauthorized: 'never' }, 'get', 1],
+    ["'all': a refused POST is repeated once", { retryOnUnauthorized: 'all' }, 'post', 2],
+    ['default (idempotent): a refused GET is repeated once', undefined, 'get', 2],
+    ['default (idempotent): a refused POST is not repeated', undefined, 'post', 1],
+  ])(
+    'authorizedHttp of the module applies to the root and the named HttpService: %s',
+    async (_case, authorizedHttp, method, calls) => {
+      const options = { ...rootOptions(), ...(authorizedHttp ? { authorizedHttp } : {}) };
+      const app = await start({ imports: [NamedClientsAppModule.register(options)] });
+      try {
+        const { rootHttp, billingHttp } = app.get(Callers);
+        for (const http of [rootHttp, billingHttp]) {
+          seen.length = 0;
+          const url = `${apiUrl}refused`;
+          const request = method === 'post' ? http.post(url, {}) : http.get(url);
+          await expect(firstValueFrom(request)).rejects.toMatchObject({
+            response: { status: 401 },
+          });
+          expect(seen).toHaveLength(calls);
+        }
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
   it('the registry hands out the same clients by name, and names the unknown one', async () => {
     const app = await start({ imports: [NamedClientsAppModule.register(rootOptions())] });
     try {
@@ -169,6 +201,8 @@ describe('named clients (e2e)', () => {
       const callers = app.get(Callers);
       expect(registry.get('billing')).toBe(callers.billing);
       expect(registry.get()).toBe(app.get(TokenProvider));
+      expect(registry.httpService()).toBe(app.get(ClientCredentialsHttpService));
+      expect(registry.httpService('billing')).toBe(callers.billingHttp);
       expect(registry.names()).toEqual(['default', 'billing', 'reports']);
       expect(() => registry.get('payroll')).toThrow(
         'Invalid option "clients.payroll": no client "payroll" is configured (configured: billing, reports)',

@@ -6,21 +6,19 @@ import {
   getTokenProviderToken,
 } from './inject-token-provider.decorator.js';
 import type { NamedClientOptions } from './interfaces/oidc-client-credentials-options.interface.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { TokenProviderRegistry } from './token-provider-registry.provider.js';
 import { TokenProvider } from './token.provider.js';
-import type { ResolvedOptions } from './utils/resolve-options.util.js';
 
 /** Outbound providers: the token provider, the token-attaching HttpService, the named clients. */
 export const OUTBOUND_PROVIDERS: Provider[] = [
   TokenProvider,
-  {
-    provide: ClientCredentialsHttpService,
-    useFactory: (tokenProvider: TokenProvider, options: ResolvedOptions) =>
-      new ClientCredentialsHttpService(tokenProvider, options.authorizedHttp),
-    inject: [TokenProvider, OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS],
-  },
   TokenProviderRegistry,
+  {
+    // The registry builds every client's HttpService, the root client's included.
+    provide: ClientCredentialsHttpService,
+    useFactory: (registry: TokenProviderRegistry) => registry.httpService(),
+    inject: [TokenProviderRegistry],
+  },
 ];
 
 /** Outbound providers visible to importers. */

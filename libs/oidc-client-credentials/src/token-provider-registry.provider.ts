@@ -44,13 +44,11 @@ export class TokenProviderRegistry implements OnModuleInit {
     private readonly moduleOptions: OidcClientCredentialsModuleOptions,
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
     defaultProvider: TokenProvider,
-    defaultHttpService: ClientCredentialsHttpService,
     private readonly metadata: IssuerMetadataProvider,
     @Optional() private readonly sharedCache?: SharedCache,
     @Optional() private readonly events?: OidcClientCredentialsEvents,
   ) {
     this.providers.set(DEFAULT_CLIENT_NAME, defaultProvider);
-    this.httpServices.set(DEFAULT_CLIENT_NAME, defaultHttpService);
   }
 
   /** Imports the private keys of the named clients created at startup, so a bad key fails it. */
@@ -69,7 +67,11 @@ export class TokenProviderRegistry implements OnModuleInit {
     return this.providers.get(name) ?? this.register(name);
   }
 
-  /** The token-attaching HttpService of the client of this name (see {@link get}). */
+  /**
+   * The token-attaching HttpService of the client of this name (see {@link get}), created once
+   * with the module's `authorizedHttp` options. The root client's is the injectable
+   * `ClientCredentialsHttpService`.
+   */
   httpService(name: string = DEFAULT_CLIENT_NAME): ClientCredentialsHttpService {
     let service = this.httpServices.get(name);
     if (service === undefined) {
