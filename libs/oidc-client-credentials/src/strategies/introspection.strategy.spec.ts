@@ -226,6 +226,15 @@ describe('IntrospectionVerificationStrategy', () => {
     await expect(anyAudience.verify(idp.mintOpaque())).resolves.toBeDefined();
   });
 
+  it("reads the seed ID service's clientId when the answer has no client_id (before sub)", async () => {
+    const introspection = await strategy();
+    answer({ body: { active: true, sub: 'someone', clientId: 'shipping' } });
+    await expect(introspection.verify(idp.mintOpaque())).resolves.toMatchObject({
+      clientId: 'shipping',
+      subject: 'someone',
+    });
+  });
+
   it('refuses an active answer that names no client', async () => {
     const introspection = await strategy();
     answer({ body: { active: true, scope: 'orders:read' } });

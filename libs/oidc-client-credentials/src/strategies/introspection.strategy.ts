@@ -158,7 +158,7 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     ) {
       throw invalid('The token is bound to a key: it is not accepted as a bearer token');
     }
-    return toVerifiedToken(body);
+    return toVerifiedToken(body, 'introspection');
   }
 
   private async endpoint(): Promise<oauth.AuthorizationServer> {

@@ -113,12 +113,12 @@ describe('JwtVerificationStrategy', () => {
     expect(idp.requestsTo(PATHS.discovery)).toHaveLength(0);
   });
 
-  it('prefers client_id, then the seed clientId claim, then sub as the client', async () => {
+  it('takes client_id, else sub, as the client; a non-standard clientId claim is not read', async () => {
     const jwt = await strategy();
     const a = await jwt.verify(await idp.signRaw(header(), seedClaims({ client_id: 'billing' })));
     const b = await jwt.verify(await idp.signRaw(header(), seedClaims({ clientId: 'shipping' })));
     expect(a.clientId).toBe('billing');
-    expect(b.clientId).toBe('shipping');
+    expect(b.clientId).toBe(seedClaims().sub);
   });
 
   describe('algorithms (S13–S17)', () => {

@@ -1,16 +1,22 @@
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
 
-/** Where the client id of a {@link VerifiedToken} comes from. */
-export type ClientIdSource = 'client_id' | 'sub';
+/**
+ * Where the client id of a {@link VerifiedToken} comes from: `client_id` else `sub` (JWT access
+ * tokens, RFC 9068), also the seed ID service's `clientId` (introspection answers), or `sub` only
+ * (userinfo).
+ */
+export type ClientIdSource = 'client_id' | 'introspection' | 'sub';
 
 /**
  * Builds the {@link VerifiedToken} of checked claims (a JWT payload, an introspection or userinfo
  * response). The result is frozen and its `claims` is a null-prototype copy, so a cached result can
  * be shared by requests and `__proto__`/`constructor` members stay plain data (S38).
  *
- * - `clientId`: `client_id`, else the seed ID service's `clientId`, else `sub` (with
- *   `clientIdFrom: 'sub'`, `sub` only). A present but non-string `client_id` is refused.
+ * - `clientId`: `client_id`, else `sub`; for introspection answers the seed ID service's
+ *   `clientId` comes between them (a JWT's non-standard `clientId` claim is not read: its issuer
+ *   may fill it from user data). With `clientIdFrom: 'sub'`, `sub` only. A present but
+ *   non-string `client_id` is refused.
  * - `scopes`: a string `scope` split on spaces. An array `scope` and the `scp` claim are not
  *   read: RFC 9068 §2.2.3 and RFC 7662 §2.2 define `scope` as a space-delimited string, and
  *   guessing another format would grant scopes nobody checked (S54).
@@ -28,7 +34,9 @@ export function toVerifiedToken(
   const clientId =
     clientIdFrom === 'sub'
       ? subject
-      : (optionalString(claims, 'client_id') ?? seedClientId(claims) ?? subject);
+      : (optionalString(claims, 'client_id') ??
+        (clientIdFrom === 'introspection' ? seedClientId(claims) : undefined) ??
+        subject);
   if (clientId === undefined) {
     throw invalid('The token names no client (no client_id or sub)');
   }
