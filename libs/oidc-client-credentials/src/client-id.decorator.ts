@@ -2,9 +2,9 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { requireVerifiedToken } from './client-token.guard.js';
 
 /**
- * The calling client's id, from the token `ClientTokenGuard` verified: its `client_id` (or the
- * seed ID service's `clientId`) when present, else its `sub`. Throws (500) on a route the guard did
- * not check, rather than yielding `undefined`.
+ * The calling client's id, from the token `ClientTokenGuard` verified: its `client_id` when present
+ * (for introspection also the seed ID service's `clientId`), else its `sub`. Throws (500) on a
+ * route the guard did not check, rather than yielding `undefined`.
  *
  * @example
  * @UseGuards(ClientTokenGuard)

@@ -3,7 +3,7 @@
  * later requests need: never the token itself.
  */
 export interface VerifiedToken {
-  /** The calling client: `client_id` (or the seed's `clientId`) when present, else `sub`. */
+  /** The calling client: `client_id` when present (in introspection answers also the seed's `clientId`), else `sub`. */
   clientId: string;
   /** `sub` of the token, when it has one. */
   subject?: string;
