@@ -10,7 +10,6 @@ export type TokenVerificationErrorCode = Extract<
   | 'OIDC_CC_TOKEN_EXPIRED'
   | 'OIDC_CC_TOKEN_INACTIVE'
   | 'OIDC_CC_TOKEN_MALFORMED'
-  | 'OIDC_CC_CLIENT_NOT_ALLOWED'
 >;
 
 /**

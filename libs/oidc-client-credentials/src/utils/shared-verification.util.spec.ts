@@ -75,6 +75,15 @@ describe('readSharedVerification', () => {
         message: 'x',
       },
     ],
+    [
+      'S72 a refusal with the 403 code of a client not allowed, which no verification writes',
+      {
+        ...written(),
+        kind: 'refused',
+        code: 'OIDC_CC_CLIENT_NOT_ALLOWED',
+        message: 'x',
+      },
+    ],
     ['S72 another format version', written({ v: 2 })],
   ])('%s is a miss', (_case, record) => {
     expect(readSharedVerification(record, limits)).toBeUndefined();

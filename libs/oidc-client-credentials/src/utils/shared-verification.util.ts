@@ -14,7 +14,6 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<TokenVerificationErrorCode>([
   'OIDC_CC_TOKEN_EXPIRED',
   'OIDC_CC_TOKEN_INACTIVE',
   'OIDC_CC_TOKEN_MALFORMED',
-  'OIDC_CC_CLIENT_NOT_ALLOWED',
 ]);
 
 /** A verification result as another instance may read it: the outcome, never the token. */
