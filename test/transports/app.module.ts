@@ -14,6 +14,7 @@ import {
   ClientId,
   ClientTokenGuard,
   OidcClientCredentialsModule,
+  Public,
   RequireScopes,
   TokenClaims,
   type VerifiedToken,
@@ -88,6 +89,13 @@ class OrdersGateway implements OnGatewayConnection {
   @RequireScopes('orders:read')
   orders(@ClientId() clientId: string): WsResponse<string[]> {
     return { event: 'orders', data: [`order-of-${clientId}`] };
+  }
+
+  /** A mistake the decorator must catch: @ClientId() on a message the guard does not check. */
+  @SubscribeMessage('public-whoami')
+  @Public()
+  publicWhoami(@ClientId() clientId: string): WsResponse<string> {
+    return { event: 'public-whoami', data: clientId };
   }
 }
 

@@ -76,6 +76,21 @@ describe('ClientTokenGuard on a WebSocket gateway (ws)', () => {
     });
   });
 
+  it("@ClientId() on a public message fails rather than answer with an earlier message's client", async () => {
+    const socket = await connect({
+      Authorization: await idp.bearer({ sub: 'billing', scope: 'orders:read' }),
+    });
+    expect((await ask(socket, 'whoami')).data).toMatchObject({ clientId: 'billing' });
+    const frame = await ask(socket, 'public-whoami');
+    expect(frame).toEqual({
+      event: 'exception',
+      data: expect.objectContaining({ status: 'error' }),
+    });
+    expect(JSON.stringify(frame)).not.toContain('billing');
+    // The guarded handlers still answer on the same connection.
+    expect((await ask(socket, 'whoami')).data).toMatchObject({ clientId: 'billing' });
+  });
+
   it.each<[string, () => Promise<Record<string, string>>, string, object]>([
     ['S11 no token', async () => ({}), 'whoami', { code: 'UNAUTHENTICATED', statusCode: 401 }],
     [
@@ -137,6 +152,9 @@ describe('ClientTokenGuard on a WebSocket gateway (ws)', () => {
 
   it('logs no token and no unexpected error', () => {
     expect(logger.text()).not.toContain('eyJ');
-    expect(logger.at('error')).toEqual([]);
+    // The one error is the misplaced @ClientId() above, which its author must see.
+    const misuse = '@ClientId() needs ClientTokenGuard on this route';
+    expect(logger.at('error').filter((line) => !line.includes(misuse))).toEqual([]);
+    expect(logger.at('error').some((line) => line.includes(misuse))).toBe(true);
   });
 });

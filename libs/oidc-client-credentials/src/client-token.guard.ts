@@ -68,6 +68,11 @@ export interface BearerAnswer {
 }
 
 const VERIFIED_TOKEN = Symbol('nest-oidc-client-credentials:verified-token');
+/**
+ * The handler a WebSocket client's verified token was checked for. The client lives as long as
+ * the connection, so its token must not answer for a message the guard did not check.
+ */
+const VERIFIED_FOR = Symbol('nest-oidc-client-credentials:verified-for');
 const REALM = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
 const INVALID_TOKEN_DESCRIPTIONS: Partial<Record<OidcClientCredentialsErrorCode, string>> = {
@@ -111,7 +116,13 @@ export function getVerifiedToken(request: object): VerifiedToken | undefined {
  */
 export function requireVerifiedToken(context: ExecutionContext, decorator: string): VerifiedToken {
   const carrier = verifiedTokenCarrier(context);
-  const verified = carrier === undefined ? undefined : getVerifiedToken(carrier);
+  let verified = carrier === undefined ? undefined : getVerifiedToken(carrier);
+  if (
+    context.getType() === 'ws' &&
+    (carrier as { [VERIFIED_FOR]?: unknown } | undefined)?.[VERIFIED_FOR] !== context.getHandler()
+  ) {
+    verified = undefined;
+  }
   if (!verified) {
     throw new OidcClientCredentialsError(
       'OIDC_CC_VERIFIED_TOKEN_MISSING',
@@ -215,7 +226,12 @@ export class ClientTokenGuard implements CanActivate {
       const verified = await this.verifyToken(token, this.strategyFor(context));
       this.authorize(verified, context);
       carrier ??= verifiedTokenCarrier(context);
-      if (carrier) (carrier as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
+      if (carrier) {
+        (carrier as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
+        if (transport === 'ws') {
+          (carrier as { [VERIFIED_FOR]?: unknown })[VERIFIED_FOR] = context.getHandler();
+        }
+      }
       if (this.events?.observed('verification.succeeded')) {
         this.events.emit('verification.succeeded', { clientId: verified.clientId });
       }
