@@ -194,6 +194,32 @@ describe('named clients (e2e)', () => {
     },
   );
 
+  it.each([
+    ['refuses', false, 'OIDC_CC_INSECURE_REQUEST'],
+    ['lets through', true, undefined],
+  ])(
+    'the module’s allowInsecureHttp reaches its HttpServices: plain http off loopback %s',
+    async (_case, allowInsecureHttp, code) => {
+      const app = await start({
+        imports: [NamedClientsAppModule.register({ ...rootOptions(), allowInsecureHttp })],
+      });
+      try {
+        const { rootHttp, billingHttp } = app.get(Callers);
+        // 0.0.0.0 reaches this machine on Linux, yet is not a loopback name.
+        const url = apiUrl.replace('127.0.0.1', '0.0.0.0');
+        for (const http of [rootHttp, billingHttp]) {
+          const outcome = await firstValueFrom(http.get(url)).then(
+            (response) => response.status,
+            (error: { code?: string }) => error.code,
+          );
+          expect(outcome).toBe(code ?? 200);
+        }
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
   it('the registry hands out the same clients by name, and names the unknown one', async () => {
     const app = await start({ imports: [NamedClientsAppModule.register(rootOptions())] });
     try {

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { HttpService } from '@nestjs/axios';
 import { Logger } from '@nestjs/common';
 import axios, { isAxiosError, type AxiosError } from 'axios';
@@ -21,6 +22,7 @@ class Downstream {
   readonly calls: { method: string; authorization?: string }[] = [];
   private statuses: number[] = [];
   private readonly refused = new Set<string>();
+  private refusingAll = false;
 
   private constructor(private readonly server: Server) {}
 
@@ -31,7 +33,8 @@ class Downstream {
       req.resume();
       req.on('end', () => {
         downstream.calls.push({ method: req.method!, authorization: req.headers.authorization });
-        const refused = downstream.refused.has(req.headers.authorization ?? '');
+        const refused =
+          downstream.refusingAll || downstream.refused.has(req.headers.authorization ?? '');
         const status = refused ? 401 : (downstream.statuses.shift() ?? 200);
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status }));
@@ -55,10 +58,16 @@ class Downstream {
     this.refused.add(`Bearer ${token}`);
   }
 
+  /** Answers 401 to every call (as an API configured for another audience would). */
+  refuseAll(): void {
+    this.refusingAll = true;
+  }
+
   reset(): void {
     this.calls.length = 0;
     this.statuses = [];
     this.refused.clear();
+    this.refusingAll = false;
   }
 
   close(): Promise<void> {
@@ -178,6 +187,53 @@ describe('ClientCredentialsHttpService', () => {
     expect(tokenRequests()).toHaveLength(2);
     expect(api.calls).toHaveLength(41);
     expect(new Set(api.calls.map((c) => c.authorization)).size).toBe(2);
+  });
+
+  it('an API that refuses every token costs one renewal per 30 s, not one per call', async () => {
+    const client = http();
+    await firstValueFrom(client.get(api.url));
+    api.refuseAll();
+    for (let i = 0; i < 5; i += 1) {
+      await expect(status(firstValueFrom(client.get(api.url)))).resolves.toBe(401);
+    }
+    expect(tokenRequests()).toHaveLength(2);
+    const later = Date.now() + 30_001;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => later);
+    try {
+      await expect(status(firstValueFrom(client.get(api.url)))).resolves.toBe(401);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(tokenRequests()).toHaveLength(3);
+  });
+
+  describe('RFC 6750 §5.3: the token goes over TLS only', () => {
+    // 0.0.0.0 reaches this machine on Linux, yet is not a loopback name: it stands for any host.
+    const offLoopback = () => api.url.replace('127.0.0.1', '0.0.0.0');
+
+    it.each([
+      ['http:// to a host that is not loopback', offLoopback],
+      ['another scheme', () => api.url.replace('http:', 'ftp:')],
+    ])('%s: refused before a token is fetched or sent', async (_case, url) => {
+      const error = await firstValueFrom(http().get(url())).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'OIDC_CC_INSECURE_REQUEST' });
+      expect(tokenRequests()).toHaveLength(0);
+      expect(api.calls).toHaveLength(0);
+    });
+
+    it('allowInsecureHttp lets it through (development)', async () => {
+      const response = await firstValueFrom(http({ allowInsecureHttp: true }).get(offLoopback()));
+      expect(response.status).toBe(200);
+      expect(bearer(0)).toEqual(expect.any(String));
+    });
+
+    it("a request with the caller's own Authorization header is not this module's to refuse", async () => {
+      const response = await firstValueFrom(
+        http().get(offLoopback(), { headers: { Authorization: 'Basic abc' } }),
+      );
+      expect(response.status).toBe(200);
+      expect(tokenRequests()).toHaveLength(0);
+    });
   });
 
   it('a failing token endpoint fails the call with the typed error; the API is not called', async () => {

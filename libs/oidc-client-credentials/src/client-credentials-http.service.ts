@@ -7,8 +7,11 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios';
 import { ConfigurationError } from './errors/configuration.error.js';
+import { OidcClientCredentialsError } from './errors/oidc-client-credentials.error.js';
 import type { AuthorizedHttpOptions } from './interfaces/oidc-client-credentials-options.interface.js';
 import type { TokenProvider } from './token.provider.js';
+import { isLoopbackHost } from './utils/endpoint-url.util.js';
+import { sanitizeForLog } from './utils/sanitize.util.js';
 
 /** Methods that may be repeated safely, so a refused call is retried with a new token. */
 const IDEMPOTENT_METHODS = new Set(['get', 'head', 'options', 'put', 'delete']);
@@ -58,6 +61,7 @@ export function withClientCredentials<T extends HttpService>(
   instance.interceptors.request.use(async (config: StatefulConfig) => {
     config.headers = AxiosHeaders.from(config.headers);
     if (config.headers.has('authorization')) return config;
+    if (!options.allowInsecureHttp) assertTransportSecurity(instance.getUri(config));
     const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
     const token = await tokenProvider.getToken(signal ? { signal } : undefined);
     config.headers.set('Authorization', `Bearer ${token}`);
@@ -95,6 +99,26 @@ export function withClientCredentials<T extends HttpService>(
     },
   );
   return httpService;
+}
+
+/**
+ * Refuses to attach a bearer token to a request that would carry it in clear text: only `https:`
+ * URLs, and `http:` to a loopback host (RFC 6750 §5.3). A URL axios cannot resolve is left to
+ * axios, which sends nothing.
+ */
+function assertTransportSecurity(uri: string): void {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return;
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  throw new OidcClientCredentialsError(
+    'OIDC_CC_INSECURE_REQUEST',
+    `A bearer token is sent over https only (or http to a loopback host); not to ${url.protocol}//${sanitizeForLog(url.host, 100)} (allowInsecureHttp is for development)`,
+  );
 }
 
 /**

@@ -75,7 +75,10 @@ export class TokenProviderRegistry implements OnModuleInit {
   httpService(name: string = DEFAULT_CLIENT_NAME): ClientCredentialsHttpService {
     let service = this.httpServices.get(name);
     if (service === undefined) {
-      service = new ClientCredentialsHttpService(this.get(name), this.options.authorizedHttp);
+      service = new ClientCredentialsHttpService(this.get(name), {
+        ...this.options.authorizedHttp,
+        allowInsecureHttp: this.options.allowInsecureHttp,
+      });
       this.httpServices.set(name, service);
     }
     return service;

@@ -41,6 +41,8 @@ export const REFUSAL_COOLDOWN_MS = 5_000;
 export const RENEWAL_RETRY_BASE_MS = 5_000;
 /** Longest wait between background renewal attempts. */
 export const RENEWAL_RETRY_MAX_MS = 60_000;
+/** Shortest time between two tokens dropped by {@link TokenProvider.invalidate} (a 401 from an API). */
+export const INVALIDATE_INTERVAL_MS = 30_000;
 
 /**
  * Obtains access tokens with the OAuth 2.0 client credentials grant and keeps them: a cached
@@ -75,6 +77,8 @@ export class TokenProvider implements OnModuleInit {
   private readonly sharedTokens?: SharedTokenStore;
   /** The last token the called API refused; a shared copy of it is not taken back. */
   private refusedToken?: string;
+  /** When {@link invalidate} last dropped a token. */
+  private invalidatedAt = -Infinity;
   private authentication?: Promise<ClientAuthentication>;
   private inflight?: Promise<TokenCacheEntry>;
   private cooldown?: { until: number; error: TokenRequestError };
@@ -142,12 +146,18 @@ export class TokenProvider implements OnModuleInit {
    * is left alone, so many 401s for the same token cause one renewal. With a shared cache, the
    * shared copy is removed too and never taken back by this instance.
    *
+   * At most once per {@link INVALIDATE_INTERVAL_MS}: an API that refuses every token (a wrong
+   * audience, say) must not turn each of its calls into a request to the ID service.
+   *
    * @returns whether the cached token was dropped.
    * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (invalid_token)
    */
   invalidate(accessToken: string): boolean {
     const entry = this.cache.get(this.cacheKey);
     if (entry === undefined || entry.token.accessToken !== accessToken) return false;
+    const now = Date.now();
+    if (now - this.invalidatedAt < INVALIDATE_INTERVAL_MS) return false;
+    this.invalidatedAt = now;
     this.cache.delete(this.cacheKey);
     this.refusedToken = accessToken;
     void this.sharedTokens?.discard(accessToken);

@@ -21,7 +21,8 @@ export type OidcClientCredentialsErrorCode =
   | 'OIDC_CC_INTROSPECTION_UNAVAILABLE'
   | 'OIDC_CC_USERINFO_UNAVAILABLE'
   | 'OIDC_CC_VALIDATOR_UNAVAILABLE'
-  | 'OIDC_CC_VERIFIED_TOKEN_MISSING';
+  | 'OIDC_CC_VERIFIED_TOKEN_MISSING'
+  | 'OIDC_CC_INSECURE_REQUEST';
 
 /**
  * Base class of every error this library throws. `code` is stable; `message` never contains a

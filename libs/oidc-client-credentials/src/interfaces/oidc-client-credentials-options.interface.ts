@@ -88,6 +88,11 @@ export interface ClientAssertionOptions {
 export interface AuthorizedHttpOptions {
   /** Renew the token and retry once on 401: for idempotent methods (default), all, or never. */
   retryOnUnauthorized?: 'idempotent' | 'all' | 'never';
+  /**
+   * Send the token over `http://` to non-loopback hosts too. Development only; the module passes
+   * its own `allowInsecureHttp`. Default `false`: a bearer token goes over TLS only (RFC 6750 §5.3).
+   */
+  allowInsecureHttp?: boolean;
 }
 
 /** Where the guard looks for the bearer token (RFC 6750 §2). Default `['header']`. */
