@@ -12,7 +12,7 @@ import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { rawRequest, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { API_CLIENT, AUDIENCE, hardeningAppModule } from './app.module.js';
 
-// The ID service's bad days (security-cases.md §5) that the unit specs leave out: each fault
+// The ID service's bad days (docs/security-cases.md §5) that the unit specs leave out: each fault
 // once, on the endpoint where it was missing, seen from the caller (TokenProvider, or the guard's
 // HTTP answer), with the requests the fake ID service received.
 

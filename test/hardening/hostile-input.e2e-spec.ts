@@ -27,7 +27,7 @@ import {
   type WhoAmI,
 } from './app.module.js';
 
-// Hostile input at the HTTP edge: the security cases (security-cases.md §4) and variants that
+// Hostile input at the HTTP edge: the security cases (docs/security-cases.md §4) and variants that
 // test/bad-tokens does not drive through an app. Every row asserts the status, the exact
 // challenge, how many requests reached the fake ID service per endpoint, and that neither the
 // response nor the captured log lines contain the token.

@@ -29,7 +29,7 @@ type ListenerTable = {
  *     events.on('token.failed', ({ client, code }) => failures.inc({ client, code }));
  *   }
  * }
- * @see security-cases.md R30
+ * @see docs/security-cases.md R30
  */
 @Injectable()
 export class OidcClientCredentialsEvents {

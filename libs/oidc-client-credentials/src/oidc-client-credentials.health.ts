@@ -100,7 +100,7 @@ const RANK: Record<OidcClientCredentialsHealthStatus, number> = { up: 0, degrade
  * @example
  * @Get('health') @HealthCheck()
  * check() { return this.health.check([() => this.oidc.isHealthy('oidc')]); }
- * @see security-cases.md R30
+ * @see docs/security-cases.md R30
  */
 @Injectable()
 export class OidcClientCredentialsHealthIndicator {

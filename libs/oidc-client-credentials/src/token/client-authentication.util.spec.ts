@@ -19,7 +19,7 @@ function basicHeader(clientId: string, secret: string): string | null {
 }
 
 describe('client authentication', () => {
-  // security-cases.md §1.1: RFC 6749 §2.3.1 vector and the extra vectors (WHATWG form encoding).
+  // docs/security-cases.md §1.1: RFC 6749 §2.3.1 vector and the extra vectors (WHATWG form encoding).
   it.each([
     [
       'S74 rfc6749-2.3.1',

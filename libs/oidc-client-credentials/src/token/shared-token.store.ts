@@ -37,7 +37,7 @@ type SharedTokenRecord = {
  * in-process miss, written after a fetch, and fetched under a Redis lease by one instance while the
  * others poll for its result.
  *
- * @see security-cases.md R14 (TTL in milliseconds), R15 (shared, jittered), R16 (validated on read)
+ * @see docs/security-cases.md R14 (TTL in milliseconds), R15 (shared, jittered), R16 (validated on read)
  */
 export class SharedTokenStore {
   private readonly leaseKey: string;

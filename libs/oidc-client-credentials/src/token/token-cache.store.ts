@@ -57,7 +57,7 @@ export class MemoryTokenCache implements TokenCache {
  * client, and a hash of a weak secret must not end up in a shared store. A named client's name is
  * in it too, so each name has its own entry even when two names are configured alike.
  *
- * @see security-cases.md R02 (Duende CVE-2025-26620: cache key missing an input)
+ * @see docs/security-cases.md R02 (Duende CVE-2025-26620: cache key missing an input)
  */
 export function tokenCacheKey(options: ResolvedOptions): string {
   const material = JSON.stringify([
