@@ -11,6 +11,8 @@
 // generator does not share the server's event loop and the apps do not share one process.
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
+import { hash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import {
@@ -19,6 +21,7 @@ import {
   Injectable,
   Module,
   type CanActivate,
+  type ExecutionContext,
   UseGuards,
   type INestApplication,
   type MiddlewareConsumer,
@@ -69,7 +72,19 @@ class AllowAllGuard implements CanActivate {
   }
 }
 
-/** The same handler four times: without a guard, with a guard that returns true, with ClientTokenGuard, and reading @ClientId(). */
+/**
+ * The least a guard with a result cache keyed by SHA-256 of the token can do: read the header and
+ * hash it, then let the request through. Shows how much of ClientTokenGuard's cost is that floor.
+ */
+@Injectable()
+class HashOnlyGuard implements CanActivate {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const { authorization } = context.switchToHttp().getRequest<IncomingMessage>().headers;
+    return hash('sha256', authorization ?? '', 'base64url').length > 0;
+  }
+}
+
+/** The same handler five times: without a guard, with a guard that returns true, with one that only hashes the token, with ClientTokenGuard, and reading @ClientId(). */
 @Controller()
 class OrdersController {
   @Get('open')
@@ -87,6 +102,12 @@ class OrdersController {
   @Get('allow-all')
   @UseGuards(AllowAllGuard)
   allowAll() {
+    return { clientId: 'billing' };
+  }
+
+  @Get('hash-only')
+  @UseGuards(HashOnlyGuard)
+  hashOnly() {
     return { clientId: 'billing' };
   }
 
@@ -228,6 +249,7 @@ async function serve(platform: Platform): Promise<void> {
   const targets: Target[] = [
     { label: baseline, url: `${url}/open` },
     { label: `${platform}  a guard that returns true`, url: `${url}/allow-all`, baseline },
+    { label: `${platform}  a guard that only hashes the token`, url: `${url}/hash-only`, baseline },
     { label: `${platform}  ClientTokenGuard`, url: `${url}/guarded`, baseline },
     { label: `${platform}  ClientTokenGuard + @ClientId()`, url: `${url}/client-id`, baseline },
   ];

@@ -67,7 +67,12 @@ export interface BearerAnswer {
   retryAfterSeconds?: number;
 }
 
-const VERIFIED_TOKEN = Symbol('nest-oidc-client-credentials:verified-token');
+/**
+ * Verified tokens by the object they were checked for (request, message context, socket client). A
+ * WeakMap rather than a property: adding one to Fastify's request objects (which Fastify keeps in
+ * one shape) or to Node's would slow every later access to them.
+ */
+const verifiedTokens = new WeakMap<object, VerifiedToken>();
 /**
  * The handler a WebSocket client's verified token was checked for. The client lives as long as
  * the connection, so its token must not answer for a message the guard did not check.
@@ -106,7 +111,7 @@ const GRPC_STATUS_CODES: Readonly<Record<TransportRefusalCode, number>> = {
  * that runs after the guard.
  */
 export function getVerifiedToken(request: object): VerifiedToken | undefined {
-  return (request as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN];
+  return verifiedTokens.get(request);
 }
 
 /**
@@ -227,7 +232,7 @@ export class ClientTokenGuard implements CanActivate {
       this.authorize(verified, context);
       carrier ??= verifiedTokenCarrier(context);
       if (carrier) {
-        (carrier as { [VERIFIED_TOKEN]?: VerifiedToken })[VERIFIED_TOKEN] = verified;
+        verifiedTokens.set(carrier, verified);
         if (transport === 'ws') {
           (carrier as { [VERIFIED_FOR]?: unknown })[VERIFIED_FOR] = context.getHandler();
         }
