@@ -249,7 +249,7 @@ async function serve(platform: Platform): Promise<void> {
   const targets: Target[] = [
     { label: baseline, url: `${url}/open` },
     { label: `${platform}  a guard that returns true`, url: `${url}/allow-all`, baseline },
-    { label: `${platform}  a guard that only hashes the token`, url: `${url}/hash-only`, baseline },
+    { label: `${platform}  a guard that only hashes`, url: `${url}/hash-only`, baseline },
     { label: `${platform}  ClientTokenGuard`, url: `${url}/guarded`, baseline },
     { label: `${platform}  ClientTokenGuard + @ClientId()`, url: `${url}/client-id`, baseline },
   ];
