@@ -4,6 +4,7 @@ import {
   IssuerMetadataProvider,
   OidcClientCredentialsModule,
   type OidcClientCredentialsModuleOptions,
+  ValidatorUnavailableError,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
@@ -81,5 +82,36 @@ describe('IssuerMetadataProvider', () => {
     }));
     const metadata = await metadataProvider();
     await expect(metadata.require('token_endpoint')).rejects.toBeInstanceOf(DiscoveryError);
+  });
+
+  it.each([
+    ['requireForVerification', (m: IssuerMetadataProvider) => m.requireForVerification('jwks_uri')],
+    ['discoverForVerification', (m: IssuerMetadataProvider) => m.discoverForVerification()],
+  ])(
+    '%s answers a failed discovery as ValidatorUnavailableError (503), with the same message',
+    async (_case, lookup) => {
+      idp.on(PATHS.discovery, () => ({ status: 503, body: 'down' }));
+      const metadata = await metadataProvider();
+      const failure = await metadata.require('jwks_uri').catch((error: unknown) => error);
+      const error = await lookup(metadata).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidatorUnavailableError);
+      expect(error).toMatchObject({
+        code: 'OIDC_CC_DISCOVERY_FAILED',
+        message: (failure as Error).message,
+        cause: { name: 'DiscoveryError', code: 'OIDC_CC_DISCOVERY_FAILED' },
+      });
+    },
+  );
+
+  it('requireForVerification answers an endpoint the ID service does not publish as 503 too', async () => {
+    idp.on(PATHS.discovery, () => ({
+      body: { issuer: idp.issuer, token_endpoint: idp.url(PATHS.token) },
+    }));
+    const metadata = await metadataProvider();
+    await expect(metadata.requireForVerification('userinfo_endpoint')).rejects.toMatchObject({
+      name: 'ValidatorUnavailableError',
+      code: 'OIDC_CC_DISCOVERY_FAILED',
+      message: 'The ID service publishes no userinfo_endpoint; set endpoints.userinfo',
+    });
   });
 });

@@ -2,8 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from './errors/configuration.error.js';
 import { DiscoveryError } from './errors/discovery.error.js';
+import { ValidatorUnavailableError } from './errors/validator-unavailable.error.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
 import { parseEndpointUrl } from './utils/endpoint-url.util.js';
+import { safeCause } from './utils/error-cause.util.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
 import { createSafeFetch, type SafeFetch } from './utils/safe-fetch.util.js';
 
@@ -57,6 +59,25 @@ export class IssuerMetadataProvider {
       );
     }
     return discovered;
+  }
+
+  /**
+   * {@link require} for verifying a token: the token cannot be checked now, which is not a reason
+   * to refuse it.
+   * @throws ValidatorUnavailableError (`OIDC_CC_DISCOVERY_FAILED`, answered 503) instead of
+   *   `DiscoveryError`.
+   */
+  requireForVerification(endpoint: EndpointName): Promise<oauth.AuthorizationServer> {
+    return this.require(endpoint).catch(throwUnavailableForVerification);
+  }
+
+  /**
+   * {@link discover} for verifying a token.
+   * @throws ValidatorUnavailableError (`OIDC_CC_DISCOVERY_FAILED`, answered 503) instead of
+   *   `DiscoveryError`.
+   */
+  discoverForVerification(): Promise<oauth.AuthorizationServer> {
+    return this.discover().catch(throwUnavailableForVerification);
   }
 
   /** Discovered metadata merged with explicit endpoints; fetched at most once successfully. */
@@ -123,6 +144,16 @@ export class IssuerMetadataProvider {
     }
     return merged;
   }
+}
+
+/** A `DiscoveryError` as the verification's `ValidatorUnavailableError`; anything else as is. */
+function throwUnavailableForVerification(error: unknown): never {
+  if (error instanceof DiscoveryError) {
+    throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
+      cause: safeCause(error),
+    });
+  }
+  throw error;
 }
 
 function describe(error: unknown): string {

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { importJWK, type JWK } from 'jose';
-import { DiscoveryError } from './errors/discovery.error.js';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import { ValidatorUnavailableError } from './errors/validator-unavailable.error.js';
 import type { JwksFetchReason } from './interfaces/oidc-client-credentials-events.interface.js';
@@ -229,17 +228,7 @@ export class JwksProvider {
   }
 
   private async fetchKeys(): Promise<readonly JWK[]> {
-    let jwksUri: string;
-    try {
-      jwksUri = (await this.metadata.require('jwks_uri')).jwks_uri!;
-    } catch (error) {
-      if (error instanceof DiscoveryError) {
-        throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
-          cause: safeCause(error),
-        });
-      }
-      throw error;
-    }
+    const jwksUri = (await this.metadata.requireForVerification('jwks_uri')).jwks_uri!;
     let body: unknown;
     try {
       const response = await this.metadata.fetch(jwksUri, {

@@ -1,11 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DiscoveryError } from '../errors/discovery.error.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
-import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
 import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
-import { safeCause } from '../utils/error-cause.util.js';
 import { isJwsShaped } from '../utils/jwt-shape.util.js';
 import type { ResolvedOptions } from '../utils/resolve-options.util.js';
 import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
@@ -69,15 +66,6 @@ export class AutoVerificationStrategy extends CachedVerificationStrategy {
 
   private async hasJwksUri(): Promise<boolean> {
     if (this.options.endpoints.jwks) return true;
-    try {
-      return (await this.metadata.discover()).jwks_uri !== undefined;
-    } catch (error) {
-      if (error instanceof DiscoveryError) {
-        throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
-          cause: safeCause(error),
-        });
-      }
-      throw error;
-    }
+    return (await this.metadata.discoverForVerification()).jwks_uri !== undefined;
   }
 }

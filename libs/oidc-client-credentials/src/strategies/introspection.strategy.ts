@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
-import { DiscoveryError } from '../errors/discovery.error.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
@@ -80,7 +79,7 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
 
   /** Introspects one token without the cache. */
   async verifyUncached(token: string): Promise<VerifiedToken> {
-    const as = await this.endpoint();
+    const as = await this.metadata.requireForVerification('introspection_endpoint');
     const authenticate = await this.clientAuthentication();
     let response: Response;
     try {
@@ -159,19 +158,6 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
       throw invalid('The token is bound to a key: it is not accepted as a bearer token');
     }
     return toVerifiedToken(body, 'introspection');
-  }
-
-  private async endpoint(): Promise<oauth.AuthorizationServer> {
-    try {
-      return await this.metadata.require('introspection_endpoint');
-    } catch (error) {
-      if (error instanceof DiscoveryError) {
-        throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
-          cause: safeCause(error),
-        });
-      }
-      throw error;
-    }
   }
 
   /** Built once: a private key is imported only the first time. */

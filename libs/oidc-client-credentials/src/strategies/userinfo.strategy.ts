@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as oauth from 'oauth4webapi';
-import { DiscoveryError } from '../errors/discovery.error.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
@@ -46,7 +45,7 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
 
   /** Calls userinfo with one token, without the cache. */
   async verifyUncached(token: string): Promise<VerifiedToken> {
-    const as = await this.endpoint();
+    const as = await this.metadata.requireForVerification('userinfo_endpoint');
     let response: Response;
     try {
       response = await oauth.userInfoRequest(
@@ -106,19 +105,6 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
       throw unavailable('The userinfo response is invalid', error);
     }
     return toVerifiedToken(body as Record<string, unknown>, 'sub');
-  }
-
-  private async endpoint(): Promise<oauth.AuthorizationServer> {
-    try {
-      return await this.metadata.require('userinfo_endpoint');
-    } catch (error) {
-      if (error instanceof DiscoveryError) {
-        throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
-          cause: safeCause(error),
-        });
-      }
-      throw error;
-    }
   }
 }
 
