@@ -1,32 +1,15 @@
-import { Controller, Get, UseGuards, type ModuleMetadata } from '@nestjs/common';
+import type { ModuleMetadata } from '@nestjs/common';
 import {
-  ClientId,
-  ClientTokenGuard,
   OidcClientCredentialsModule,
-  RequireScopes,
   type OidcClientCredentialsModuleOptions,
   type VerificationOptions,
 } from 'nest-oidc-client-credentials';
+import { OrdersController } from '../utils/orders.controller.js';
 
 /** The audience this API expects in JWT access tokens. */
 export const AUDIENCE = 'urn:orders-api';
 /** This API's own client at the ID service, used to call introspection. */
 export const API_CLIENT = { id: 'orders-api', secret: 'orders-api-secret' };
-
-@Controller('orders')
-@UseGuards(ClientTokenGuard)
-class OrdersController {
-  @Get()
-  list(@ClientId() clientId: string) {
-    return { clientId };
-  }
-
-  @Get('read')
-  @RequireScopes('orders:read')
-  read(@ClientId() clientId: string) {
-    return { clientId };
-  }
-}
 
 /** An API that checks tokens with the built-in strategies against the given ID service. */
 export function badTokensAppModule(

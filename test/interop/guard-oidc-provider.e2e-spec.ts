@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Controller, Get, Logger, UseGuards, type ModuleMetadata } from '@nestjs/common';
+import { Logger, type ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
-  ClientId,
-  ClientTokenGuard,
   OidcClientCredentialsModule,
-  RequireScopes,
   TokenProviderRegistry,
   type VerificationStrategyName,
 } from 'nest-oidc-client-credentials';
@@ -23,6 +20,7 @@ import {
   type OidcProviderClient,
   type RunningOidcProvider,
 } from '../utils/oidc-provider.js';
+import { OrdersController } from '../utils/orders.controller.js';
 
 // The calling service (billing) and the resource server (orders-api), both clients of the provider.
 const CALLER_SECRET = 'billing-secret';
@@ -42,21 +40,6 @@ const INACTIVE_TOKEN =
   'Bearer realm="api", error="invalid_token", error_description="The access token is not active"';
 const MISSING_WRITE_SCOPE =
   'Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required scope", scope="orders:write"';
-
-@Controller('orders')
-@UseGuards(ClientTokenGuard)
-class OrdersController {
-  @Get()
-  list(@ClientId() clientId: string) {
-    return { clientId };
-  }
-
-  @Get('write')
-  @RequireScopes('orders:write')
-  write(@ClientId() clientId: string) {
-    return { clientId };
-  }
-}
 
 /** The resource server: verifies the provider's tokens with `strategy`, introspecting as itself. */
 function resourceServer(

@@ -1,32 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { CACHE_MANAGER, CacheModule, type CacheOptions } from '@nestjs/cache-manager';
-import { Controller, Get, Logger, UseGuards, type DynamicModule } from '@nestjs/common';
+import { Logger, type DynamicModule } from '@nestjs/common';
 import { createKeyv } from '@keyv/redis';
 import type { Cache } from 'cache-manager';
 import { CacheableMemory, createKeyv as createMemoryKeyv } from 'cacheable';
 import { Keyv } from 'keyv';
-import {
-  ClientId,
-  ClientTokenGuard,
-  OidcClientCredentialsModule,
-  TokenProvider,
-} from 'nest-oidc-client-credentials';
+import { OidcClientCredentialsModule, TokenProvider } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import { OrdersController } from '../utils/orders.controller.js';
 import { closeStores, RedisInspector, SHARED_REDIS_URL, uniquePrefix } from '../utils/redis.js';
 
 const API_SECRET = 'orders-api-s3cret:never-in-redis';
 const KEY = randomBytes(32).toString('base64');
 const IN_MEMORY_WARNING = 'keeps its entries in this process';
-
-@Controller('orders')
-@UseGuards(ClientTokenGuard)
-class OrdersController {
-  @Get()
-  list(@ClientId() clientId: string) {
-    return { clientId };
-  }
-}
 
 describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () => {
   let idp: FakeIdService;

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { Controller, Get, Logger, UseGuards } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { Keyv } from 'keyv';
 import {
-  ClientId,
-  ClientTokenGuard,
   OidcClientCredentialsModule,
-  RequireScopes,
   VerificationCache,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import { OrdersController } from '../utils/orders.controller.js';
 import {
   closeStores,
   PrivateRedis,
@@ -23,21 +21,6 @@ import {
 
 const API_SECRET = 'orders-api-s3cret:never-in-redis';
 const KEY = randomBytes(32).toString('base64');
-
-@Controller('orders')
-@UseGuards(ClientTokenGuard)
-class OrdersController {
-  @Get()
-  list(@ClientId() clientId: string) {
-    return { clientId };
-  }
-
-  @Get('write')
-  @RequireScopes('orders:write')
-  write(@ClientId() clientId: string) {
-    return { clientId };
-  }
-}
 
 /** Everything but `Date`: Redis and HTTP stay on real time. */
 const fakeDateOnly = () =>
