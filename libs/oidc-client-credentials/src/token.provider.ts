@@ -29,6 +29,7 @@ import {
 import {
   assertOutboundCredentials,
   DEFAULT_CLIENT_NAME,
+  hasAnyClientCredential,
   type ResolvedOptions,
 } from './utils/resolve-options.util.js';
 
@@ -111,8 +112,7 @@ export class TokenProvider implements OnModuleInit {
    * (inbound only) boots, and `getToken()` rejects with the same error.
    */
   async onModuleInit(): Promise<void> {
-    const { clientId, clientSecret, privateKey } = this.options;
-    if (clientId === undefined && clientSecret === undefined && privateKey === undefined) return;
+    if (!hasAnyClientCredential(this.options)) return;
     await this.clientAuthentication();
   }
 
@@ -248,12 +248,12 @@ export class TokenProvider implements OnModuleInit {
    * without requesting anything (health checks use it).
    */
   status(): TokenProviderStatus {
-    const { clientId, clientSecret, privateKey } = this.options;
+    const { clientId } = this.options;
     const expiresAt = this.cache.get(this.cacheKey)?.expiresAt;
     return {
       client: this.clientName,
       ...(clientId === undefined ? {} : { clientId }),
-      configured: clientId !== undefined || clientSecret !== undefined || privateKey !== undefined,
+      configured: hasAnyClientCredential(this.options),
       ...(expiresAt !== undefined && expiresAt > Date.now() ? { tokenExpiresAt: expiresAt } : {}),
       circuit: this.circuit.state,
       ...(this.lastAcquisition === undefined ? {} : { lastAcquisition: this.lastAcquisition }),

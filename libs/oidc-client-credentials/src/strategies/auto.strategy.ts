@@ -4,7 +4,7 @@ import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
 import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
 import { isJwsShaped } from '../utils/jwt-shape.util.js';
-import type { ResolvedOptions } from '../utils/resolve-options.util.js';
+import { hasClientCredentials, type ResolvedOptions } from '../utils/resolve-options.util.js';
 import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 import { IntrospectionVerificationStrategy } from './introspection.strategy.js';
@@ -33,7 +33,7 @@ export class AutoVerificationStrategy extends CachedVerificationStrategy {
     cache: VerificationCache,
   ) {
     super(cache, verificationProfileId('auto', options, [options.clientId ?? null]));
-    this.canIntrospect = IntrospectionVerificationStrategy.hasCredentials(options);
+    this.canIntrospect = hasClientCredentials(options);
   }
 
   /**

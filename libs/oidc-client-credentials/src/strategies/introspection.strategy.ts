@@ -13,7 +13,7 @@ import {
 import { audienceList, audienceMatches, toVerifiedToken } from '../utils/claims.util.js';
 import { safeCause } from '../utils/error-cause.util.js';
 import { mediaType } from '../utils/media-type.util.js';
-import type { ResolvedOptions } from '../utils/resolve-options.util.js';
+import { hasClientCredentials, type ResolvedOptions } from '../utils/resolve-options.util.js';
 import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 
@@ -59,17 +59,9 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     this.client = { client_id: options.clientId ?? '' };
   }
 
-  /** Whether this service has the client credentials introspection needs. */
-  static hasCredentials(options: ResolvedOptions): boolean {
-    if (!options.clientId) return false;
-    return options.clientAuthMethod === 'private_key_jwt'
-      ? options.privateKey !== undefined
-      : options.clientSecret !== undefined;
-  }
-
   /** Throws at startup when introspection is configured without credentials. */
   static assertCredentials(options: ResolvedOptions): void {
-    if (!IntrospectionVerificationStrategy.hasCredentials(options)) {
+    if (!hasClientCredentials(options)) {
       throw new ConfigurationError(
         options.clientId ? 'clientSecret' : 'clientId',
         "introspection needs this service's own client credentials (clientId with clientSecret, or privateKey for private_key_jwt)",

@@ -408,28 +408,54 @@ function inheritParams(
   };
 }
 
+/** The options that make up a client's identity at the ID service. */
+type ClientCredentialOptions = Pick<
+  ResolvedOptions,
+  'clientId' | 'clientSecret' | 'clientAuthMethod' | 'privateKey'
+>;
+
+/**
+ * Whether the options hold complete client credentials: a `clientId` and the credential its
+ * `clientAuthMethod` needs (`privateKey` for private_key_jwt, `clientSecret` otherwise). What
+ * requesting tokens and introspecting need.
+ */
+export function hasClientCredentials(options: ClientCredentialOptions): boolean {
+  if (!options.clientId) return false;
+  return options.clientAuthMethod === 'private_key_jwt'
+    ? Boolean(options.privateKey)
+    : Boolean(options.clientSecret);
+}
+
+/**
+ * Whether any outbound credential option is set (`clientId`, `clientSecret` or `privateKey`),
+ * complete or not: a service that sets none is inbound only.
+ */
+export function hasAnyClientCredential(options: ClientCredentialOptions): boolean {
+  const { clientId, clientSecret, privateKey } = options;
+  return clientId !== undefined || clientSecret !== undefined || privateKey !== undefined;
+}
+
 /**
  * Options needed only when a side is used are checked when that side starts (e.g. the token
  * provider asserts a client id and a credential) so an inbound-only service needs no secret.
+ * Throws, naming the missing option, unless {@link hasClientCredentials}.
  */
 export function assertOutboundCredentials(options: ResolvedOptions): void {
+  if (hasClientCredentials(options)) return;
   const prefix = options.credentialsOptionPrefix ?? '';
   if (!options.clientId) {
     throw new ConfigurationError(`${prefix}clientId`, 'required to request tokens');
   }
   if (options.clientAuthMethod === 'private_key_jwt') {
-    if (!options.privateKey) {
-      throw new ConfigurationError(
-        `${prefix}privateKey`,
-        'required with private_key_jwt: a private JWK with kid and alg',
-      );
-    }
-  } else if (!options.clientSecret) {
     throw new ConfigurationError(
-      `${prefix}clientSecret`,
-      `required with ${options.clientAuthMethod}`,
+      `${prefix}privateKey`,
+      'required with private_key_jwt: a private JWK with kid and alg',
     );
   }
+  throw new ConfigurationError(
+    `${prefix}clientSecret`,
+    `required with ${options.clientAuthMethod}`,
+  );
 }
 
 function validIssuer(value: string, allowInsecureHttp: boolean): string {
