@@ -9,7 +9,8 @@ import { OidcClientCredentialsModule, TokenProvider } from 'nest-oidc-client-cre
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { OrdersController } from '../utils/orders.controller.js';
-import { closeStores, RedisInspector, SHARED_REDIS_URL, uniquePrefix } from '../utils/redis.js';
+import { RedisInspector, SHARED_REDIS_URL, uniquePrefix } from '../utils/redis.js';
+import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
 
 const API_SECRET = 'orders-api-s3cret:never-in-redis';
 const KEY = randomBytes(32).toString('base64');
@@ -20,9 +21,8 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
   let inspector: RedisInspector;
   let logs: CapturingLogger;
   let prefix: string;
-  const apps: RunningApp[] = [];
-  /** Every Keyv the app's CacheModule was given, to check that closing the apps released them. */
-  const stores: Keyv[] = [];
+  /** The apps, and every Keyv their CacheModule was given (closing the apps must release them). */
+  const toClose = new CacheInstances();
 
   beforeAll(async () => {
     idp = await FakeIdService.start({
@@ -44,9 +44,9 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
     prefix = uniquePrefix();
   });
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    // CacheModule disconnects its stores when the app closes; this only catches a failed start.
-    await closeStores(stores.splice(0));
+    // CacheModule disconnects its stores when the app closes; closing them here only catches a
+    // failed start.
+    await toClose.close();
     await inspector.clear(prefix);
     idp.reset();
   });
@@ -57,7 +57,7 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
       isGlobal,
       useFactory: (): CacheOptions => {
         const given = storesOf();
-        stores.push(...(given ?? []));
+        toClose.stores.push(...(given ?? []));
         return given ? { stores: given } : {};
       },
     });
@@ -68,13 +68,7 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
     clientId: 'orders-api',
     clientSecret: API_SECRET,
     verification: { strategy: 'introspection' as const },
-    cache: {
-      stores: cache.stores,
-      keyPrefix: prefix,
-      encryptionKey: KEY,
-      // Generous, so a busy test machine does not turn Redis calls into timeouts.
-      timeoutMs: 1000,
-    },
+    cache: testCacheOptions({ stores: cache.stores, keyPrefix: prefix, encryptionKey: KEY }),
   });
 
   type Wiring = 'imported by forRootAsync' | 'registered globally by the app';
@@ -98,8 +92,7 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
             }),
           ];
     const app = await startHttpApp('express', { imports, controllers: [OrdersController] }, logs);
-    apps.push(app);
-    return app;
+    return toClose.add(app);
   }
   const redis = () => [createKeyv(SHARED_REDIS_URL)];
   const call = async (app: RunningApp, token: string) => {
@@ -144,9 +137,11 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
       instance('imported by forRootAsync', redis),
       instance('registered globally by the app', redis),
     ]);
-    const clients = stores.map((store) => (store.store as { client: { isOpen: boolean } }).client);
+    const clients = toClose.stores.map(
+      (store) => (store.store as { client: { isOpen: boolean } }).client,
+    );
     expect(clients.map((c) => c.isOpen)).toEqual([true, true]);
-    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await toClose.closeApps();
     expect(clients.map((c) => c.isOpen)).toEqual([false, false]);
   });
 

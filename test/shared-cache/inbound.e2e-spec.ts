@@ -1,55 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import { Keyv } from 'keyv';
 import {
   OidcClientCredentialsModule,
   VerificationCache,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { fakeDateOnly } from '../utils/fake-date.js';
 import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { OrdersController } from '../utils/orders.controller.js';
+import { RedisInspector, RedisKeys, SHARED_REDIS_URL, uniquePrefix } from '../utils/redis.js';
 import {
-  closeStores,
-  PrivateRedis,
-  RedisInspector,
-  redisStore,
-  SHARED_REDIS_URL,
-  uniquePrefix,
-} from '../utils/redis.js';
+  CacheInstances,
+  privateRedisPerTest,
+  testCacheOptions,
+} from '../utils/shared-cache-instances.js';
 
 const API_SECRET = 'orders-api-s3cret:never-in-redis';
 const KEY = randomBytes(32).toString('base64');
-
-/** Everything but `Date`: Redis and HTTP stay on real time. */
-const fakeDateOnly = () =>
-  jest.useFakeTimers({
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'requestAnimationFrame',
-      'cancelAnimationFrame',
-      'requestIdleCallback',
-      'cancelIdleCallback',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-  });
 
 describe('inbound verification results shared across instances through Redis (e2e)', () => {
   let idp: FakeIdService;
   let inspector: RedisInspector;
   let logs: CapturingLogger;
   let prefix: string;
-  const apps: RunningApp[] = [];
-  const stores: Keyv[] = [];
+  const toClose = new CacheInstances();
 
   beforeAll(async () => {
     idp = await FakeIdService.start({
@@ -72,8 +48,7 @@ describe('inbound verification results shared across instances through Redis (e2
   });
   afterEach(async () => {
     jest.useRealTimers();
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    await closeStores(stores.splice(0));
+    await toClose.close();
     await inspector.clear(prefix);
     idp.reset();
   });
@@ -83,8 +58,6 @@ describe('inbound verification results shared across instances through Redis (e2
   /** One more replica of the orders API, verifying by introspection, with its own connection. */
   async function instance(options: InstanceOptions = {}): Promise<RunningApp> {
     const { url = SHARED_REDIS_URL, cache, verification, ...rest } = options;
-    const store = redisStore(url);
-    stores.push(store);
     const app = await startHttpApp(
       'express',
       {
@@ -94,15 +67,13 @@ describe('inbound verification results shared across instances through Redis (e2
             clientId: 'orders-api',
             clientSecret: API_SECRET,
             verification: { strategy: 'introspection', ...verification },
-            // Generous, so a busy test machine does not turn Redis calls into timeouts; the R13 test
-            // sets its own.
-            cache: {
-              stores: [store],
+            // The R13 tests set their own timeoutMs.
+            cache: testCacheOptions({
+              stores: [toClose.redisStore(url)],
               keyPrefix: prefix,
               encryptionKey: KEY,
-              timeoutMs: 1000,
               ...cache,
-            },
+            }),
             ...rest,
           }),
         ],
@@ -110,8 +81,7 @@ describe('inbound verification results shared across instances through Redis (e2
       },
       logs,
     );
-    apps.push(app);
-    return app;
+    return toClose.add(app);
   }
   const instances = (n: number, options?: InstanceOptions) =>
     Promise.all(Array.from({ length: n }, () => instance(options)));
@@ -322,15 +292,7 @@ describe('inbound verification results shared across instances through Redis (e2
   });
 
   describe('R13 on a private Redis: commands counted, Redis stopped and restarted', () => {
-    let redis: PrivateRedis;
-    beforeEach(async () => {
-      redis = await PrivateRedis.start();
-    });
-    afterEach(async () => {
-      await Promise.all(apps.splice(0).map((app) => app.close()));
-      await closeStores(stores.splice(0));
-      await redis.close();
-    });
+    const redis = privateRedisPerTest(toClose);
 
     it.each([
       ['an accepted token', 200, () => idp.mintOpaque('billing')],
@@ -429,17 +391,3 @@ describe('inbound verification results shared across instances through Redis (e2
     });
   });
 });
-
-/** Counts keys on a private Redis (a fresh connection each time: the server may just be back). */
-class RedisKeys {
-  constructor(private readonly url: string) {}
-
-  async count(prefix: string): Promise<number> {
-    const inspector = await RedisInspector.connect(this.url);
-    try {
-      return (await inspector.keys(prefix)).length;
-    } finally {
-      await inspector.close();
-    }
-  }
-}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Keyv } from 'keyv';
 import {
@@ -9,47 +9,30 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { fakeDateOnly } from '../utils/fake-date.js';
 import { CapturingLogger } from '../utils/nest-http-app.js';
 import {
-  closeStores,
   PrivateRedis,
   RedisInspector,
-  redisStore,
+  RedisKeys,
   SHARED_REDIS_URL,
   uniquePrefix,
 } from '../utils/redis.js';
+import {
+  CacheInstances,
+  privateRedisPerTest,
+  testCacheOptions,
+} from '../utils/shared-cache-instances.js';
 
 const SECRET = 'billing-s3cret:never-in-redis';
 const KEY = randomBytes(32).toString('base64');
-
-/** Everything but `Date`: Redis, HTTP and the lease's polling stay on real time. */
-const fakeDateOnly = () =>
-  jest.useFakeTimers({
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'requestAnimationFrame',
-      'cancelAnimationFrame',
-      'requestIdleCallback',
-      'cancelIdleCallback',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-  });
 
 describe('outbound tokens shared across instances through Redis (e2e)', () => {
   let idp: FakeIdService;
   let inspector: RedisInspector;
   let logs: CapturingLogger;
   let prefix: string;
-  const apps: INestApplicationContext[] = [];
-  const stores: Keyv[] = [];
+  const toClose = new CacheInstances();
   const prefixes: string[] = [];
 
   beforeAll(async () => {
@@ -72,8 +55,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
   });
   afterEach(async () => {
     jest.useRealTimers();
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    await closeStores(stores.splice(0));
+    await toClose.close();
     for (const used of prefixes.splice(0)) await inspector.clear(used);
     idp.reset();
   });
@@ -83,28 +65,23 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
     options: Partial<OidcClientCredentialsModuleOptions> & { url?: string } = {},
   ): Promise<TokenProvider> {
     const { url = SHARED_REDIS_URL, cache, ...rest } = options;
-    const store = redisStore(url);
-    stores.push(store);
     const app = await NestFactory.createApplicationContext(
       OidcClientCredentialsModule.forRoot({
         issuer: idp.issuer,
         clientId: 'billing',
         clientSecret: SECRET,
-        // Generous, so a busy test machine does not turn Redis calls into timeouts; the R13 tests
-        // set their own.
-        cache: {
-          stores: [store],
+        // The R13 tests set their own timeoutMs.
+        cache: testCacheOptions({
+          stores: [toClose.redisStore(url)],
           keyPrefix: prefix,
           encryptionKey: KEY,
-          timeoutMs: 1000,
           ...cache,
-        },
+        }),
         ...rest,
       }),
       { logger: logs },
     );
-    apps.push(app);
-    return app.get(TokenProvider);
+    return toClose.add(app).get(TokenProvider);
   }
   const instances = (n: number, options?: Parameters<typeof instance>[0]) =>
     Promise.all(Array.from({ length: n }, () => instance(options)));
@@ -294,8 +271,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
       expect(seen[0]).not.toBe(first);
     } finally {
       delete idp.clients.billing.lifetimeSeconds;
-      await Promise.all(apps.splice(0).map((app) => app.close()));
-      await closeStores(stores.splice(0));
+      await toClose.close();
       await admin.close();
       await redis.close();
     }
@@ -314,51 +290,32 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
 
   it('stores without an atomic set-if-absent share tokens on a best-effort basis (no lease)', async () => {
     const shared = new Keyv();
-    const options = { cache: { stores: [shared], encryptionKey: KEY } };
-    const replicas = await Promise.all(
-      Array.from({ length: 3 }, () =>
-        NestFactory.createApplicationContext(
-          OidcClientCredentialsModule.forRoot({
-            issuer: idp.issuer,
-            clientId: 'billing',
-            clientSecret: SECRET,
-            ...options,
-          }),
-          { logger: logs },
-        ),
-      ),
-    );
-    apps.push(...replicas);
-    const providers = replicas.map((app) => app.get(TokenProvider));
+    /** One more instance on the in-memory store `shared`. */
+    const onShared = async () => {
+      const app = await NestFactory.createApplicationContext(
+        OidcClientCredentialsModule.forRoot({
+          issuer: idp.issuer,
+          clientId: 'billing',
+          clientSecret: SECRET,
+          cache: { stores: [shared], encryptionKey: KEY },
+        }),
+        { logger: logs },
+      );
+      return toClose.add(app).get(TokenProvider);
+    };
+    const providers = await Promise.all(Array.from({ length: 3 }, onShared));
     const tokens = await Promise.all(providers.flatMap((p) => [p.getToken(), p.getToken()]));
     expect(tokens.every((t) => typeof t === 'string' && t.length > 0)).toBe(true);
     expect(tokenRequests()).toBeGreaterThanOrEqual(1);
     expect(tokenRequests()).toBeLessThanOrEqual(3);
     const settled = tokenRequests();
-    const late = await NestFactory.createApplicationContext(
-      OidcClientCredentialsModule.forRoot({
-        issuer: idp.issuer,
-        clientId: 'billing',
-        clientSecret: SECRET,
-        ...options,
-      }),
-      { logger: logs },
-    );
-    apps.push(late);
-    expect(tokens).toContain(await late.get(TokenProvider).getToken());
+    const late = await onShared();
+    expect(tokens).toContain(await late.getToken());
     expect(tokenRequests()).toBe(settled);
   });
 
   describe('R13 Redis down or slow', () => {
-    let redis: PrivateRedis;
-    beforeEach(async () => {
-      redis = await PrivateRedis.start();
-    });
-    afterEach(async () => {
-      await Promise.all(apps.splice(0).map((app) => app.close()));
-      await closeStores(stores.splice(0));
-      await redis.close();
-    });
+    const redis = privateRedisPerTest(toClose);
 
     it('R13 a cached getToken() sends no command to Redis', async () => {
       const replica = await instance({ url: redis.url });
@@ -425,20 +382,6 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
     });
   });
 });
-
-/** Counts keys on a private Redis (a fresh connection each time: the server may just be back). */
-class RedisKeys {
-  constructor(private readonly url: string) {}
-
-  async count(prefix: string): Promise<number> {
-    const inspector = await RedisInspector.connect(this.url);
-    try {
-      return (await inspector.keys(prefix)).length;
-    } finally {
-      await inspector.close();
-    }
-  }
-}
 
 /** Polls `condition` on real time for up to two seconds. */
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {

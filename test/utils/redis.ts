@@ -167,3 +167,17 @@ function answers(port: number): Promise<boolean> {
 
 /** A loopback port where nothing listens (bound and released at once). */
 export const deadPort = freePort;
+
+/** Counts keys on a private Redis (a fresh connection each time: the server may just be back). */
+export class RedisKeys {
+  constructor(private readonly url: string) {}
+
+  async count(prefix: string): Promise<number> {
+    const inspector = await RedisInspector.connect(this.url);
+    try {
+      return (await inspector.keys(prefix)).length;
+    } finally {
+      await inspector.close();
+    }
+  }
+}
