@@ -12,8 +12,30 @@ import type { ResolvedOptions } from './utils/resolve-options.util.js';
 import type { VerifyWithStrategy } from './verify-with.decorator.js';
 
 /**
+ * The built-in strategies by name: what `verification.strategy` and `@VerifyWith()` may name, and
+ * the providers this module registers for them.
+ */
+export const BUILT_IN_STRATEGIES = {
+  jwt: JwtVerificationStrategy,
+  introspection: IntrospectionVerificationStrategy,
+  userinfo: UserinfoVerificationStrategy,
+  auto: AutoVerificationStrategy,
+} as const satisfies Record<VerificationStrategyName, Type<TokenVerificationStrategy>>;
+
+/** The built-in names as error messages list them: `'jwt', 'introspection', …`. */
+export const BUILT_IN_STRATEGY_NAMES_TEXT = Object.keys(BUILT_IN_STRATEGIES)
+  .map((name) => `'${name}'`)
+  .join(', ');
+
+/** Whether `value` is the name of a built-in strategy. */
+export function isBuiltInStrategyName(value: unknown): value is VerificationStrategyName {
+  return typeof value === 'string' && Object.hasOwn(BUILT_IN_STRATEGIES, value);
+}
+
+/**
  * The strategies `@VerifyWith()` can choose from: this module's built-in strategies (so each
- * uses this module's options and cache) and strategy classes provided anywhere in the app.
+ * uses this module's options and cache) and strategy classes provided anywhere in the app. Also
+ * where a built-in `verification.strategy` name is resolved.
  */
 @Injectable()
 export class VerificationStrategyRegistry {
@@ -36,14 +58,21 @@ export class VerificationStrategyRegistry {
    */
   get(choice: VerifyWithStrategy): TokenVerificationStrategy {
     if (typeof choice === 'string') {
-      if (!Object.hasOwn(this.builtIns, choice)) {
+      if (!isBuiltInStrategyName(choice)) {
         throw new ConfigurationError('@VerifyWith()', `unknown strategy ${JSON.stringify(choice)}`);
       }
-      if (choice === 'introspection')
-        IntrospectionVerificationStrategy.assertCredentials(this.options);
-      return this.builtIns[choice];
+      return this.builtIn(choice);
     }
     return this.provided(choice);
+  }
+
+  /**
+   * This module's instance of a built-in strategy. Throws {@link ConfigurationError} for
+   * introspection without this service's credentials.
+   */
+  builtIn(name: VerificationStrategyName): TokenVerificationStrategy {
+    if (name === 'introspection') IntrospectionVerificationStrategy.assertCredentials(this.options);
+    return this.builtIns[name];
   }
 
   private provided(type: Type<TokenVerificationStrategy>): TokenVerificationStrategy {

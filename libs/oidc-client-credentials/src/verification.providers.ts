@@ -1,25 +1,17 @@
-import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
+import type { ModuleMetadata, Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { ConfigurationError } from './errors/configuration.error.js';
 import { JwksProvider } from './jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './oidc-client-credentials.module-definition.js';
-import { AutoVerificationStrategy } from './strategies/auto.strategy.js';
-import { IntrospectionVerificationStrategy } from './strategies/introspection.strategy.js';
-import { JwtVerificationStrategy } from './strategies/jwt.strategy.js';
 import { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
-import { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js';
 import type { ResolvedOptions } from './utils/resolve-options.util.js';
 import { VerificationCache } from './verification-cache.provider.js';
-import { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
-
-// Injected into the factory (not looked up with moduleRef.get) so Nest has constructed them first.
-const BUILT_IN_NAMES: readonly string[] = ['jwt', 'introspection', 'userinfo', 'auto'];
-const BUILT_IN_CLASSES: readonly Type<TokenVerificationStrategy>[] = [
-  JwtVerificationStrategy,
-  IntrospectionVerificationStrategy,
-  UserinfoVerificationStrategy,
-  AutoVerificationStrategy,
-];
+import {
+  BUILT_IN_STRATEGIES,
+  BUILT_IN_STRATEGY_NAMES_TEXT,
+  isBuiltInStrategyName,
+  VerificationStrategyRegistry,
+} from './verification-strategy-registry.provider.js';
 
 /**
  * The `TokenVerificationStrategy` of `verification.strategy`: a built-in by name, the user's
@@ -29,19 +21,17 @@ const BUILT_IN_CLASSES: readonly Type<TokenVerificationStrategy>[] = [
 export async function createVerificationStrategy(
   options: ResolvedOptions,
   moduleRef: ModuleRef,
-  ...builtIns: TokenVerificationStrategy[]
+  registry: VerificationStrategyRegistry,
 ): Promise<TokenVerificationStrategy> {
   const choice = options.verification.strategy;
   if (typeof choice === 'string') {
-    const index = BUILT_IN_NAMES.indexOf(choice);
-    if (index < 0) {
+    if (!isBuiltInStrategyName(choice)) {
       throw new ConfigurationError(
         'verification.strategy',
-        `expected 'jwt', 'introspection', 'userinfo', 'auto', a TokenVerificationStrategy class or instance`,
+        `expected ${BUILT_IN_STRATEGY_NAMES_TEXT}, a TokenVerificationStrategy class or instance`,
       );
     }
-    if (choice === 'introspection') IntrospectionVerificationStrategy.assertCredentials(options);
-    return builtIns[index];
+    return registry.builtIn(choice);
   }
   if (typeof choice === 'function') {
     return moduleRef.create(choice);
@@ -63,14 +53,12 @@ export const VERIFICATION_PROVIDERS: Provider[] = [
   VerificationCache,
   VerificationStrategyRegistry,
   JwksProvider,
-  JwtVerificationStrategy,
-  IntrospectionVerificationStrategy,
-  UserinfoVerificationStrategy,
-  AutoVerificationStrategy,
+  ...Object.values(BUILT_IN_STRATEGIES),
   {
     provide: TokenVerificationStrategy,
     useFactory: createVerificationStrategy,
-    inject: [OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS, ModuleRef, ...BUILT_IN_CLASSES],
+    // The registry injects the built-in strategies, so Nest has constructed them first.
+    inject: [OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS, ModuleRef, VerificationStrategyRegistry],
   },
 ];
 
@@ -80,8 +68,5 @@ export const VERIFICATION_EXPORTS: NonNullable<ModuleMetadata['exports']> = [
   VerificationStrategyRegistry,
   VerificationCache,
   JwksProvider,
-  JwtVerificationStrategy,
-  IntrospectionVerificationStrategy,
-  UserinfoVerificationStrategy,
-  AutoVerificationStrategy,
+  ...Object.values(BUILT_IN_STRATEGIES),
 ];

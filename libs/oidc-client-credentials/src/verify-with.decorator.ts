@@ -2,14 +2,16 @@ import { SetMetadata, type CustomDecorator, type Type } from '@nestjs/common';
 import { ConfigurationError } from './errors/configuration.error.js';
 import type { VerificationStrategyName } from './interfaces/oidc-client-credentials-options.interface.js';
 import type { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
+import {
+  BUILT_IN_STRATEGY_NAMES_TEXT,
+  isBuiltInStrategyName,
+} from './verification-strategy-registry.provider.js';
 
 /** A strategy `@VerifyWith()` can name: a built-in, or a strategy class provided in the app. */
 export type VerifyWithStrategy = VerificationStrategyName | Type<TokenVerificationStrategy>;
 
 /** Metadata key of {@link VerifyWith}. */
 export const VERIFY_WITH_METADATA = 'nest-oidc-client-credentials:verify-with';
-
-const BUILT_IN_NAMES: ReadonlySet<string> = new Set(['jwt', 'introspection', 'userinfo', 'auto']);
 
 /**
  * Verifies the tokens of a route (or of every route of a controller; a handler's choice wins)
@@ -24,11 +26,11 @@ const BUILT_IN_NAMES: ReadonlySet<string> = new Set(['jwt', 'introspection', 'us
  * refund(@ClientId() clientId: string) {}
  */
 export function VerifyWith(strategy: VerifyWithStrategy): CustomDecorator<string> {
-  const valid = typeof strategy === 'string' ? BUILT_IN_NAMES.has(strategy) : isClass(strategy);
+  const valid = typeof strategy === 'string' ? isBuiltInStrategyName(strategy) : isClass(strategy);
   if (!valid) {
     throw new ConfigurationError(
       '@VerifyWith()',
-      `expected 'jwt', 'introspection', 'userinfo', 'auto' or a TokenVerificationStrategy class, got ${describe(strategy)}`,
+      `expected ${BUILT_IN_STRATEGY_NAMES_TEXT} or a TokenVerificationStrategy class, got ${describe(strategy)}`,
     );
   }
   return SetMetadata(VERIFY_WITH_METADATA, strategy);

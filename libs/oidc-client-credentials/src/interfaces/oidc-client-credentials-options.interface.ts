@@ -98,7 +98,7 @@ export interface AuthorizedHttpOptions {
 /** Where the guard looks for the bearer token (RFC 6750 §2). Default `['header']`. */
 export type TokenLocation = 'header' | 'query' | 'body';
 
-/** Built-in verification strategy names. */
+/** Built-in verification strategy names; the registry's `BUILT_IN_STRATEGIES` has their classes. */
 export type VerificationStrategyName = 'jwt' | 'introspection' | 'userinfo' | 'auto';
 
 /** Inbound verification options. */
