@@ -85,21 +85,7 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
     }
   }
 
-  const clientAuthMethod = options.clientAuthMethod ?? 'client_secret_basic';
-  if (!AUTH_METHODS.includes(clientAuthMethod)) {
-    throw new ConfigurationError('clientAuthMethod', `expected one of ${AUTH_METHODS.join(', ')}`);
-  }
-  optionalString('clientId', options.clientId);
-  optionalString('clientSecret', options.clientSecret);
-  if (clientAuthMethod === 'private_key_jwt') {
-    if (options.clientSecret !== undefined) {
-      throw new ConfigurationError(
-        'clientSecret',
-        'must not be set with private_key_jwt (one client authentication method per request)',
-      );
-    }
-    if (options.privateKey !== undefined) validatePrivateKey(options.privateKey);
-  }
+  const identity = resolveIdentity(options, '');
 
   const v = options.verification ?? {};
   const verification: ResolvedOptions['verification'] = {
@@ -173,17 +159,7 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
   const resolved: ResolvedOptions = {
     issuer,
     endpoints,
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    clientAuthMethod,
-    privateKey: options.privateKey,
-    clientAssertion: {
-      audience: oneOf('clientAssertion.audience', options.clientAssertion?.audience, [
-        'issuer',
-        'token_endpoint',
-      ]),
-      explicitType: options.clientAssertion?.explicitType ?? false,
-    },
+    ...identity,
     tokenParams: tokenParams(options),
     tokenRenewal: {
       renewAfterFraction,
@@ -328,42 +304,9 @@ export function resolveNamedClient(
     );
   }
   const ownIdentity = entry.clientId !== undefined;
-  let identity: Pick<
-    ResolvedOptions,
-    'clientId' | 'clientSecret' | 'clientAuthMethod' | 'privateKey' | 'clientAssertion'
-  >;
+  let identity: ClientIdentity;
   if (ownIdentity) {
-    optionalString(`${label}.clientId`, entry.clientId);
-    optionalString(`${label}.clientSecret`, entry.clientSecret);
-    const clientAuthMethod = entry.clientAuthMethod ?? 'client_secret_basic';
-    if (!AUTH_METHODS.includes(clientAuthMethod)) {
-      throw new ConfigurationError(
-        `${label}.clientAuthMethod`,
-        `expected one of ${AUTH_METHODS.join(', ')}`,
-      );
-    }
-    if (clientAuthMethod === 'private_key_jwt' && entry.clientSecret !== undefined) {
-      throw new ConfigurationError(
-        `${label}.clientSecret`,
-        'must not be set with private_key_jwt (one client authentication method per request)',
-      );
-    }
-    if (clientAuthMethod === 'private_key_jwt' && entry.privateKey !== undefined) {
-      validatePrivateKey(entry.privateKey, `${label}.privateKey`);
-    }
-    identity = {
-      clientId: entry.clientId,
-      clientSecret: entry.clientSecret,
-      clientAuthMethod,
-      privateKey: entry.privateKey,
-      clientAssertion: {
-        audience: oneOf(`${label}.clientAssertion.audience`, entry.clientAssertion?.audience, [
-          'issuer',
-          'token_endpoint',
-        ]),
-        explicitType: entry.clientAssertion?.explicitType ?? false,
-      },
-    };
+    identity = resolveIdentity(entry, `${label}.`);
   } else {
     const stray = IDENTITY_OPTIONS.find((option) => entry[option] !== undefined);
     if (stray !== undefined) {
@@ -394,6 +337,57 @@ export function resolveNamedClient(
   };
   assertOutboundCredentials(client);
   return client;
+}
+
+/** The options that identify a client to the ID service, resolved. */
+type ClientIdentity = Pick<
+  ResolvedOptions,
+  'clientId' | 'clientSecret' | 'clientAuthMethod' | 'privateKey' | 'clientAssertion'
+>;
+
+/**
+ * Checks a client's identity options (the root's, or a named client's own) and applies their
+ * defaults. Errors name each option after `optionPrefix` (`''` for the root,
+ * `clients.<name>.` for a named client). Whether the credentials are complete is checked later,
+ * by {@link assertOutboundCredentials}.
+ */
+function resolveIdentity(
+  entry: Pick<NamedClientOptions, keyof ClientIdentity>,
+  optionPrefix: string,
+): ClientIdentity {
+  const clientAuthMethod = entry.clientAuthMethod ?? 'client_secret_basic';
+  if (!AUTH_METHODS.includes(clientAuthMethod)) {
+    throw new ConfigurationError(
+      `${optionPrefix}clientAuthMethod`,
+      `expected one of ${AUTH_METHODS.join(', ')}`,
+    );
+  }
+  optionalString(`${optionPrefix}clientId`, entry.clientId);
+  optionalString(`${optionPrefix}clientSecret`, entry.clientSecret);
+  if (clientAuthMethod === 'private_key_jwt') {
+    if (entry.clientSecret !== undefined) {
+      throw new ConfigurationError(
+        `${optionPrefix}clientSecret`,
+        'must not be set with private_key_jwt (one client authentication method per request)',
+      );
+    }
+    if (entry.privateKey !== undefined) {
+      validatePrivateKey(entry.privateKey, `${optionPrefix}privateKey`);
+    }
+  }
+  return {
+    clientId: entry.clientId,
+    clientSecret: entry.clientSecret,
+    clientAuthMethod,
+    privateKey: entry.privateKey,
+    clientAssertion: {
+      audience: oneOf(`${optionPrefix}clientAssertion.audience`, entry.clientAssertion?.audience, [
+        'issuer',
+        'token_endpoint',
+      ]),
+      explicitType: entry.clientAssertion?.explicitType ?? false,
+    },
+  };
 }
 
 function inheritParams(
@@ -468,7 +462,7 @@ function validIssuer(value: string, allowInsecureHttp: boolean): string {
   return value;
 }
 
-function validatePrivateKey(key: JWK, option = 'privateKey'): void {
+function validatePrivateKey(key: JWK, option: string): void {
   if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') {
     throw new ConfigurationError(option, 'expected a private JWK object');
   }
