@@ -1,5 +1,4 @@
-import { createServer, request as httpRequest, type ClientRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import {
@@ -10,6 +9,7 @@ import {
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { rawRequest, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import { freePort } from '../utils/ports.js';
 import { API_CLIENT, AUDIENCE, hardeningAppModule } from './app.module.js';
 
 // The ID service's bad days (docs/security-cases.md §5) that the unit specs leave out: each fault
@@ -19,15 +19,6 @@ import { API_CLIENT, AUDIENCE, hardeningAppModule } from './app.module.js';
 const SECRET = 'faults-s3cret';
 const now = () => Math.floor(Date.now() / 1000);
 const bearer = (token: string): [string, string][] => [['Authorization', `Bearer ${token}`]];
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Waits until `condition` holds, turning the event loop with setImmediate (never faked here). */
 async function until(condition: () => boolean): Promise<void> {
@@ -103,7 +94,7 @@ describe('token endpoint faults (TokenProvider)', () => {
   }
 
   it('R06 ID service down (nothing listens): three attempts, then a typed error without the secret', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const tokens = await tokenProvider({
       endpoints: { token: `http://127.0.0.1:${port}/openid/token` },
     });
@@ -224,7 +215,7 @@ describe('introspection and JWKS faults (guarded app)', () => {
   });
 
   it('R17 JWKS endpoint down (nothing listens): 503, the service keeps running', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     await start({ endpoints: { jwks: `http://127.0.0.1:${port}/openid/jwks.json` } });
     const token = await idp.mintJwt({ aud: AUDIENCE });
     expectUnavailable(await get('/jwt/whoami', token));

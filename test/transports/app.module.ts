@@ -19,7 +19,7 @@ import {
   TokenClaims,
   type VerifiedToken,
 } from 'nest-oidc-client-credentials';
-import { createTestingOptions, type FakeIdService } from 'nest-oidc-client-credentials/testing';
+import { createTestingOptions, FakeIdService } from 'nest-oidc-client-credentials/testing';
 
 /** What every guarded handler answers: who called, with which scopes. */
 export interface Caller {
@@ -97,6 +97,13 @@ class OrdersGateway implements OnGatewayConnection {
   publicWhoami(@ClientId() clientId: string): WsResponse<string> {
     return { event: 'public-whoami', data: clientId };
   }
+}
+
+/** The ID service of the transport specs: this API (`orders-api`, it introspects) and `billing`. */
+export function startTransportsIdService(): Promise<FakeIdService> {
+  return FakeIdService.start({
+    clients: { 'orders-api': { secret: 'orders-secret' }, billing: { secret: 'b' } },
+  });
 }
 
 function oidc(idp: FakeIdService) {

@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { PATHS, type FakeIdService } from 'nest-oidc-client-credentials/testing';
 import request from 'supertest';
 import { CapturingLogger } from '../utils/nest-http-app.js';
-import { graphqlAppModule } from './app.module.js';
+import { graphqlAppModule, startTransportsIdService } from './app.module.js';
 
 interface GraphqlBody {
   data?: Record<string, unknown> | null;
@@ -17,9 +17,7 @@ describe('ClientTokenGuard on GraphQL (Apollo over HTTP)', () => {
   const logger = new CapturingLogger();
 
   beforeAll(async () => {
-    idp = await FakeIdService.start({
-      clients: { 'orders-api': { secret: 'orders-secret' }, billing: { secret: 'b' } },
-    });
+    idp = await startTransportsIdService();
     const moduleRef = await Test.createTestingModule(graphqlAppModule(idp))
       .setLogger(logger)
       .compile();

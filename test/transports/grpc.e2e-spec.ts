@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   credentials,
@@ -20,9 +19,10 @@ import {
   TokenClaims,
   type VerifiedToken,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { PATHS, type FakeIdService } from 'nest-oidc-client-credentials/testing';
 import { CapturingLogger } from '../utils/nest-http-app.js';
-import { microserviceAppModule, type Caller } from './app.module.js';
+import { freePort } from '../utils/ports.js';
+import { microserviceAppModule, startTransportsIdService, type Caller } from './app.module.js';
 
 const PROTO_PATH = fileURLToPath(new URL('./orders.proto', import.meta.url));
 
@@ -46,15 +46,6 @@ class OrdersService {
   list(_request: unknown, _metadata: Metadata, _call: unknown, @ClientId() clientId: string) {
     return { orders: [`order-of-${clientId}`] };
   }
-}
-
-/** Nest's gRPC server does not tell the port it bound: ask the OS for a free one first. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 type Method = 'WhoAmI' | 'List';
@@ -88,9 +79,8 @@ describe('ClientTokenGuard on a microservice (gRPC)', () => {
   const logger = new CapturingLogger();
 
   beforeAll(async () => {
-    idp = await FakeIdService.start({
-      clients: { 'orders-api': { secret: 'orders-secret' }, billing: { secret: 'b' } },
-    });
+    idp = await startTransportsIdService();
+    // Nest's gRPC server does not tell the port it bound: ask the OS for a free one first.
     const url = `127.0.0.1:${await freePort()}`;
     const moduleRef = await Test.createTestingModule({
       imports: microserviceAppModule(idp).imports,

@@ -2,9 +2,9 @@ import type { AddressInfo, Server } from 'node:net';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { PATHS, type FakeIdService } from 'nest-oidc-client-credentials/testing';
 import { CapturingLogger } from '../utils/nest-http-app.js';
-import { microserviceAppModule } from './app.module.js';
+import { microserviceAppModule, startTransportsIdService } from './app.module.js';
 
 /**
  * A microservice on the TCP transport (port 0: Nest's TCP server listens where it is told, and the
@@ -18,9 +18,7 @@ describe('ClientTokenGuard on a microservice (TCP)', () => {
   const logger = new CapturingLogger();
 
   beforeAll(async () => {
-    idp = await FakeIdService.start({
-      clients: { 'orders-api': { secret: 'orders-secret' }, billing: { secret: 'b' } },
-    });
+    idp = await startTransportsIdService();
     const moduleRef = await Test.createTestingModule(microserviceAppModule(idp))
       .setLogger(logger)
       .compile();

@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { Test } from '@nestjs/testing';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { PATHS, type FakeIdService } from 'nest-oidc-client-credentials/testing';
 import WebSocket from 'ws';
 import { CapturingLogger } from '../utils/nest-http-app.js';
-import { websocketAppModule } from './app.module.js';
+import { startTransportsIdService, websocketAppModule } from './app.module.js';
 
 interface Frame {
   event: string;
@@ -24,9 +24,7 @@ describe('ClientTokenGuard on a WebSocket gateway (ws)', () => {
   const sockets: WebSocket[] = [];
 
   beforeAll(async () => {
-    idp = await FakeIdService.start({
-      clients: { 'orders-api': { secret: 'orders-secret' }, billing: { secret: 'b' } },
-    });
+    idp = await startTransportsIdService();
     const moduleRef = await Test.createTestingModule(websocketAppModule(idp))
       .setLogger(logger)
       .compile();

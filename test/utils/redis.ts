@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, Socket, type AddressInfo } from 'node:net';
+import { Socket } from 'node:net';
 import { createClient, createKeyv, type RedisClientType } from '@keyv/redis';
 import type { Keyv } from 'keyv';
+import { freePort } from './ports.js';
 
 /** The machine's shared Redis (`.ci/run` starts one). Never stop or pause it in a test. */
 export const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -143,14 +144,6 @@ export class PrivateRedis {
   close(): Promise<void> {
     return this.stop();
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function answers(port: number): Promise<boolean> {
