@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { importJWK, type JWK } from 'jose';
+import { errorCode } from './errors/error-code.util.js';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import { ValidatorUnavailableError } from './errors/validator-unavailable.error.js';
 import type { JwksFetchReason } from './interfaces/oidc-client-credentials-events.interface.js';
@@ -210,10 +211,9 @@ export class JwksProvider {
         },
         (error: unknown) => {
           this.lastAttemptFailed = true;
-          const code = (error as { code?: unknown } | undefined)?.code;
           this.events.emit('jwks.failed', {
             reason,
-            code: typeof code === 'string' ? code : 'OIDC_CC_JWKS_UNAVAILABLE',
+            code: errorCode(error) ?? 'OIDC_CC_JWKS_UNAVAILABLE',
             durationMs: Date.now() - startedAt,
           });
           throw error;
