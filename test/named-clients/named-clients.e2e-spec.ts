@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Logger, type INestApplication, type ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
@@ -16,6 +14,7 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS, type RecordedRequest } from 'nest-oidc-client-credentials/testing';
+import { startRecordingApi, type RecordingApi } from '../utils/recording-api.js';
 import {
   AsksForUnknownClient,
   Callers,
@@ -36,7 +35,7 @@ function clientOf(request: RecordedRequest): string {
 
 describe('named clients (e2e)', () => {
   let idp: FakeIdService;
-  let api: Server;
+  let api: RecordingApi;
   let apiUrl: string;
   const seen: (string | undefined)[] = [];
 
@@ -48,20 +47,16 @@ describe('named clients (e2e)', () => {
         billing: { secret: 'billing-secret' },
       },
     });
-    api = createServer((req, res) => {
-      seen.push(req.headers.authorization);
+    api = await startRecordingApi(seen, (path) => {
       // /refused stands for an API that refuses every token.
-      const status = req.url === '/refused' ? 401 : 200;
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok: status === 200 }));
+      const status = path === '/refused' ? 401 : 200;
+      return { status, body: { ok: status === 200 } };
     });
-    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
+    apiUrl = `${api.url}/`;
   });
   afterAll(async () => {
     Logger.overrideLogger(new Logger());
-    api.closeAllConnections();
-    await new Promise((resolve) => api.close(resolve));
+    await api.close();
     await idp.close();
   });
   afterEach(() => {

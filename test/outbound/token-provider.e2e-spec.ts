@@ -1,7 +1,5 @@
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   ClientCredentialsHttpService,
   ConfigurationError,
@@ -9,6 +7,7 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { startRecordingApi, type RecordingApi } from '../utils/recording-api.js';
 import { OrdersClient, OutboundAppModule, type Registration } from './app.module.js';
 
 const quiet = () => undefined;
@@ -16,7 +15,7 @@ const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: q
 
 describe('outbound module wiring (e2e)', () => {
   let idp: FakeIdService;
-  let api: Server;
+  let api: RecordingApi;
   let apiUrl: string;
   const seen: (string | undefined)[] = [];
 
@@ -26,18 +25,12 @@ describe('outbound module wiring (e2e)', () => {
       clients: { billing: { secret: 's3cret' } },
       tokenFormat: 'opaque',
     });
-    api = createServer((req, res) => {
-      seen.push(req.headers.authorization);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify([{ id: 1 }]));
-    });
-    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/orders`;
+    api = await startRecordingApi(seen, () => ({ status: 200, body: [{ id: 1 }] }));
+    apiUrl = `${api.url}/orders`;
   });
   afterAll(async () => {
     Logger.overrideLogger(new Logger());
-    api.closeAllConnections();
-    await new Promise((resolve) => api.close(resolve));
+    await api.close();
     await idp.close();
   });
   afterEach(() => {
