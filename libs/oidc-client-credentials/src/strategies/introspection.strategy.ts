@@ -13,6 +13,7 @@ import {
 import { audienceList, audienceMatches, toVerifiedToken } from '../utils/claims.util.js';
 import { safeCause } from '../utils/error-cause.util.js';
 import { mediaType } from '../utils/media-type.util.js';
+import { isInvalidJsonObjectResponse } from '../utils/oauth-response.util.js';
 import { hasClientCredentials, type ResolvedOptions } from '../utils/resolve-options.util.js';
 import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
@@ -104,7 +105,8 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     try {
       body = await oauth.processIntrospectionResponse(as, this.client, response);
     } catch (error) {
-      if (isObjectWithoutBooleanActive(error)) throw inactive();
+      // A JSON object whose `active` is missing or not a boolean (S59).
+      if (isInvalidJsonObjectResponse(error)) throw inactive();
       throw unavailable('The introspection response is invalid', error);
     }
     this.reportedMisconfiguration = false;
@@ -162,14 +164,6 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     })();
     return this.authentication;
   }
-}
-
-/** oauth4webapi's answer to a JSON object whose `active` is missing or not a boolean (S59). */
-function isObjectWithoutBooleanActive(error: unknown): boolean {
-  if (!(error instanceof oauth.OperationProcessingError)) return false;
-  if (error.code !== oauth.INVALID_RESPONSE) return false;
-  const body = (error.cause as { body?: unknown } | undefined)?.body;
-  return typeof body === 'object' && body !== null && !Array.isArray(body);
 }
 
 function isFiniteNumber(value: unknown): value is number {

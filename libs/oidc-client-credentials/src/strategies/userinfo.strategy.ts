@@ -8,6 +8,7 @@ import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credent
 import { toVerifiedToken } from '../utils/claims.util.js';
 import { safeCause } from '../utils/error-cause.util.js';
 import { mediaType } from '../utils/media-type.util.js';
+import { isInvalidJsonObjectResponse } from '../utils/oauth-response.util.js';
 import type { ResolvedOptions } from '../utils/resolve-options.util.js';
 import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
@@ -96,7 +97,8 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
     try {
       body = await oauth.processUserInfoResponse(as, this.client, oauth.skipSubjectCheck, response);
     } catch (error) {
-      if (isObjectWithoutSubject(error)) {
+      // A JSON object whose `sub` is missing, empty or not a string (S65).
+      if (isInvalidJsonObjectResponse(error)) {
         throw new TokenVerificationError(
           'OIDC_CC_TOKEN_INVALID',
           'The userinfo answer has no "sub"',
@@ -106,14 +108,6 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
     }
     return toVerifiedToken(body as Record<string, unknown>, 'sub');
   }
-}
-
-/** oauth4webapi's answer to a JSON object whose `sub` is missing, empty or not a string (S65). */
-function isObjectWithoutSubject(error: unknown): boolean {
-  if (!(error instanceof oauth.OperationProcessingError)) return false;
-  if (error.code !== oauth.INVALID_RESPONSE) return false;
-  const body = (error.cause as { body?: unknown } | undefined)?.body;
-  return typeof body === 'object' && body !== null && !Array.isArray(body);
 }
 
 function unavailable(message: string, cause?: unknown): ValidatorUnavailableError {
