@@ -197,6 +197,9 @@ describe('ClientCredentialsHttpService', () => {
       await expect(status(firstValueFrom(client.get(api.url)))).resolves.toBe(401);
     }
     expect(tokenRequests()).toHaveLength(2);
+    // The first refused call is repeated once with the renewed token; the others are not repeated
+    // with the same token, which would be refused again.
+    expect(api.calls).toHaveLength(1 + 2 + 4);
     const later = Date.now() + 30_001;
     const clock = jest.spyOn(Date, 'now').mockImplementation(() => later);
     try {
@@ -205,6 +208,15 @@ describe('ClientCredentialsHttpService', () => {
       clock.mockRestore();
     }
     expect(tokenRequests()).toHaveLength(3);
+    // A clock set back does not make the wait longer.
+    const earlier = Date.now() - 3_600_000;
+    const back = jest.spyOn(Date, 'now').mockImplementation(() => earlier);
+    try {
+      await expect(status(firstValueFrom(client.get(api.url)))).resolves.toBe(401);
+    } finally {
+      back.mockRestore();
+    }
+    expect(tokenRequests()).toHaveLength(4);
   });
 
   describe('RFC 6750 §5.3: the token goes over TLS only', () => {
@@ -214,6 +226,7 @@ describe('ClientCredentialsHttpService', () => {
     it.each([
       ['http:// to a host that is not loopback', offLoopback],
       ['another scheme', () => api.url.replace('http:', 'ftp:')],
+      ['a relative URL without baseURL', () => '/orders'],
     ])('%s: refused before a token is fetched or sent', async (_case, url) => {
       const error = await firstValueFrom(http().get(url())).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'OIDC_CC_INSECURE_REQUEST' });
@@ -289,15 +302,30 @@ describe('ClientCredentialsHttpService', () => {
 
     it('sending the config of a failed call again attaches the current token afresh', async () => {
       // What retry helpers such as axios-retry do: the same config, through the same instance.
-      const axiosRef = http().axiosRef;
+      const tokens = tokenProvider();
+      const { axiosRef } = new ClientCredentialsHttpService(tokens);
       api.answer(503);
       const error = (await axiosRef.get(api.url).catch((e: unknown) => e)) as AxiosError;
       expect(error.response?.status).toBe(503);
+      const renewed = await tokens.getToken({ forceRefresh: true });
       const again = await axiosRef.request(error.config!);
       expect(again.status).toBe(200);
       expect(api.calls).toHaveLength(2);
-      expect(bearer(1)).toBe(bearer(0));
-      expect(tokenRequests()).toHaveLength(1);
+      expect(bearer(1)).not.toBe(bearer(0));
+      expect(bearer(1)).toBe(renewed);
+    });
+
+    it('an error whose config an earlier interceptor removed: the response’s config is cleaned', async () => {
+      const own = new HttpService(axios.create());
+      own.axiosRef.interceptors.response.use(undefined, (error: AxiosError) => {
+        delete error.config;
+        return Promise.reject(error);
+      });
+      withClientCredentials(own, tokenProvider());
+      api.answer(500);
+      const error = await firstValueFrom(own.get(api.url)).catch((e: unknown) => e);
+      expect((error as AxiosError).response?.status).toBe(500);
+      expect(inspect(error, { depth: 6 })).not.toContain(bearer(0)!);
     });
 
     it("a caller's own Authorization header is left in place", async () => {

@@ -69,7 +69,14 @@ export function withClientCredentials<T extends HttpService>(
     return config;
   });
 
-  const retryIfRefused = (config: StatefulConfig | undefined): Promise<AxiosResponse> | null => {
+  /**
+   * The one retry after a 401, with a new token; `refused()` (the 401 as the caller gets it) when
+   * there is no new token to try (the token provider renews at most once per 30 s).
+   */
+  const retryIfRefused = (
+    config: StatefulConfig | undefined,
+    refused: () => Promise<AxiosResponse>,
+  ): Promise<AxiosResponse> | null => {
     const state = config?.[STATE];
     if (!config || !state?.attached || state.retried) return null;
     if (mode === 'never') return null;
@@ -78,21 +85,31 @@ export function withClientCredentials<T extends HttpService>(
     }
     const sent = /^Bearer (.+)$/.exec(String(config.headers.get('authorization') ?? ''))?.[1];
     if (sent) tokenProvider.invalidate(sent);
-    config.headers.delete('authorization');
-    config[STATE] = { attached: false, retried: true };
-    return instance.request(config);
+    const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
+    return tokenProvider.getToken(signal ? { signal } : undefined).then((next) => {
+      if (next === sent) return refused();
+      config.headers.delete('authorization');
+      config[STATE] = { attached: false, retried: true };
+      return instance.request(config);
+    });
   };
 
   instance.interceptors.response.use(
     // A caller whose validateStatus accepts 401 gets the same single retry.
     (response) => {
-      const retry = response.status === 401 && retryIfRefused(response.config as StatefulConfig);
+      const retry =
+        response.status === 401 &&
+        retryIfRefused(response.config as StatefulConfig, () =>
+          Promise.resolve(withoutToken(response)),
+        );
       return retry || withoutToken(response);
     },
     (error: unknown) => {
       if (!isAxiosError(error)) return Promise.reject(error);
       if (error.response?.status === 401) {
-        const retry = retryIfRefused(error.config as StatefulConfig | undefined);
+        const retry = retryIfRefused(error.config as StatefulConfig | undefined, () =>
+          Promise.reject(withoutToken(error)),
+        );
         if (retry) return retry;
       }
       return Promise.reject(withoutToken(error));
@@ -103,15 +120,18 @@ export function withClientCredentials<T extends HttpService>(
 
 /**
  * Refuses to attach a bearer token to a request that would carry it in clear text: only `https:`
- * URLs, and `http:` to a loopback host (RFC 6750 §5.3). A URL axios cannot resolve is left to
- * axios, which sends nothing.
+ * URLs, and `http:` to a loopback host (RFC 6750 §5.3). A URL that is not absolute (no `baseURL`
+ * for a relative one) is refused too: where it would go cannot be told.
  */
 function assertTransportSecurity(uri: string): void {
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    return;
+    throw new OidcClientCredentialsError(
+      'OIDC_CC_INSECURE_REQUEST',
+      'A bearer token is sent to absolute https URLs only; this request has no absolute URL (set baseURL or an absolute url)',
+    );
   }
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
@@ -131,14 +151,23 @@ function assertTransportSecurity(uri: string): void {
 function withoutToken<T extends { config?: StatefulConfig; request?: unknown; response?: object }>(
   holder: T,
 ): T {
-  const config = holder.config;
-  const state = config?.[STATE];
-  if (!config || !state?.attached) return holder;
-  config.headers.delete('authorization');
-  config[STATE] = { attached: false, retried: state.retried };
+  const response = holder.response as { config?: StatefulConfig } | undefined;
+  let attached = false;
+  for (const config of new Set([holder.config, response?.config])) {
+    const state = config?.[STATE];
+    if (!config || !state?.attached) continue;
+    attached = true;
+    config.headers.delete('authorization');
+    config[STATE] = { attached: false, retried: state.retried };
+  }
+  if (!attached) return holder;
   for (const target of [holder, holder.response]) {
     if (target && 'request' in target) {
-      Object.defineProperty(target, 'request', { enumerable: false });
+      try {
+        Object.defineProperty(target, 'request', { enumerable: false });
+      } catch {
+        // A non-configurable property stays as it is; the header is gone from the config anyway.
+      }
     }
   }
   return holder;

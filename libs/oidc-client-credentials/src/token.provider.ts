@@ -156,7 +156,10 @@ export class TokenProvider implements OnModuleInit {
     const entry = this.cache.get(this.cacheKey);
     if (entry === undefined || entry.token.accessToken !== accessToken) return false;
     const now = Date.now();
-    if (now - this.invalidatedAt < INVALIDATE_INTERVAL_MS) return false;
+    // A clock set back since the last drop does not extend the wait.
+    if (now >= this.invalidatedAt && now - this.invalidatedAt < INVALIDATE_INTERVAL_MS) {
+      return false;
+    }
     this.invalidatedAt = now;
     this.cache.delete(this.cacheKey);
     this.refusedToken = accessToken;

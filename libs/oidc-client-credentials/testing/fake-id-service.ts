@@ -471,6 +471,8 @@ export class FakeIdService {
             sub: clientId,
             aud: client.audience ?? clientId,
             exp: now + lifetime,
+            // Each token issued is a new one, even within the same second.
+            jti: randomBytes(12).toString('base64url'),
             ...(scope ? { scope } : {}),
           })
         : this.mintOpaque(clientId, { scope: scope ?? undefined, lifetimeSeconds: lifetime });
