@@ -2,7 +2,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { RpcException } from '@nestjs/microservices';
-import { ClientTokenGuard } from './client-token.guard.js';
+import { ClientTokenGuard, getVerifiedToken, requireVerifiedToken } from './client-token.guard.js';
 import { ConfigurationError } from './errors/configuration.error.js';
 import { TokenVerificationError } from './errors/token-verification.error.js';
 import { ValidatorUnavailableError } from './errors/validator-unavailable.error.js';
@@ -88,6 +88,54 @@ describe('ClientTokenGuard outside HTTP', () => {
     host.setType(type);
     await expect(g.canActivate(host)).rejects.toMatchObject({ message: 'Bearer token required' });
     expect(strategy.calls).toBe(0);
+  });
+});
+
+describe('where the verified token is kept', () => {
+  class Gateway {
+    whoami(): void {}
+    orders(): void {}
+    @Public()
+    open(): void {}
+  }
+  const wsContext = (client: object, handler: () => void) => {
+    const host = new ExecutionContextHost([client, {}], Gateway, handler);
+    host.setType('ws');
+    return host;
+  };
+
+  it('HTTP: for the request, read by the request or by the context', async () => {
+    const { guard: g } = guard();
+    const host = context('http', Controller.prototype.route);
+    await g.canActivate(host);
+    const request = host.switchToHttp().getRequest<object>();
+    expect(getVerifiedToken(request)).toMatchObject({ clientId: 'billing' });
+    expect(getVerifiedToken(host)).toBe(getVerifiedToken(request));
+    expect(requireVerifiedToken(host, '@ClientId()')).toBe(getVerifiedToken(request));
+  });
+
+  it('WebSocket: per handler of a connection, so interleaved messages each find theirs', async () => {
+    const { guard: g } = guard();
+    const client = { handshake: { headers: { authorization: 'Bearer abc' }, url: '/' } };
+    const whoami = wsContext(client, Gateway.prototype.whoami);
+    const orders = wsContext(client, Gateway.prototype.orders);
+    await g.canActivate(whoami);
+    await g.canActivate(orders);
+    expect(requireVerifiedToken(whoami, '@ClientId()')).toMatchObject({ clientId: 'billing' });
+    expect(requireVerifiedToken(orders, '@ClientId()')).toMatchObject({ clientId: 'billing' });
+  });
+
+  it('WebSocket: nothing for a handler the guard did not check, nor by the client alone', async () => {
+    const { guard: g } = guard();
+    const client = { handshake: { headers: { authorization: 'Bearer abc' }, url: '/' } };
+    await g.canActivate(wsContext(client, Gateway.prototype.whoami));
+    const open = wsContext(client, Gateway.prototype.open);
+    await expect(g.canActivate(open)).resolves.toBe(true);
+    expect(getVerifiedToken(open)).toBeUndefined();
+    expect(() => requireVerifiedToken(open, '@ClientId()')).toThrow(
+      expect.objectContaining({ code: 'OIDC_CC_VERIFIED_TOKEN_MISSING' }),
+    );
+    expect(getVerifiedToken(client)).toBeUndefined();
   });
 });
 

@@ -74,10 +74,11 @@ export interface BearerAnswer {
  */
 const verifiedTokens = new WeakMap<object, VerifiedToken>();
 /**
- * The handler a WebSocket client's verified token was checked for. The client lives as long as
- * the connection, so its token must not answer for a message the guard did not check.
+ * A WebSocket client's verified tokens by the handler they were checked for. The client lives as
+ * long as the connection and its messages interleave, so a token answers only for a handler the
+ * guard checked it for, never for a public or unguarded one.
  */
-const VERIFIED_FOR = Symbol('nest-oidc-client-credentials:verified-for');
+const socketTokens = new WeakMap<object, Map<unknown, VerifiedToken>>();
 const REALM = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
 const INVALID_TOKEN_DESCRIPTIONS: Partial<Record<OidcClientCredentialsErrorCode, string>> = {
@@ -106,12 +107,17 @@ const GRPC_STATUS_CODES: Readonly<Record<TransportRefusalCode, number>> = {
 };
 
 /**
- * The verified token the guard attached to a request, or `undefined` when the route is public or
- * unguarded. For interceptors, other guards (e.g. a rate-limit tracker per client) and middleware
- * that runs after the guard.
+ * The verified token the guard attached to a request (or to the `ExecutionContext` of any
+ * transport's call), or `undefined` when the route is public or unguarded. For interceptors, other
+ * guards (e.g. a rate-limit tracker per client) and middleware that runs after the guard. For
+ * WebSocket messages pass the `ExecutionContext`: a socket's tokens are kept per handler.
  */
-export function getVerifiedToken(request: object): VerifiedToken | undefined {
-  return verifiedTokens.get(request);
+export function getVerifiedToken(target: object): VerifiedToken | undefined {
+  if (!isExecutionContext(target)) return verifiedTokens.get(target);
+  const carrier = verifiedTokenCarrier(target);
+  if (carrier === undefined) return undefined;
+  if (target.getType() === 'ws') return socketTokens.get(carrier)?.get(target.getHandler());
+  return verifiedTokens.get(carrier);
 }
 
 /**
@@ -120,14 +126,7 @@ export function getVerifiedToken(request: object): VerifiedToken | undefined {
  * security decision (the request fails with 500, which a first test run shows at once).
  */
 export function requireVerifiedToken(context: ExecutionContext, decorator: string): VerifiedToken {
-  const carrier = verifiedTokenCarrier(context);
-  let verified = carrier === undefined ? undefined : getVerifiedToken(carrier);
-  if (
-    context.getType() === 'ws' &&
-    (carrier as { [VERIFIED_FOR]?: unknown } | undefined)?.[VERIFIED_FOR] !== context.getHandler()
-  ) {
-    verified = undefined;
-  }
+  const verified = getVerifiedToken(context);
   if (!verified) {
     throw new OidcClientCredentialsError(
       'OIDC_CC_VERIFIED_TOKEN_MISSING',
@@ -231,11 +230,12 @@ export class ClientTokenGuard implements CanActivate {
       const verified = await this.verifyToken(token, this.strategyFor(context));
       this.authorize(verified, context);
       carrier ??= verifiedTokenCarrier(context);
-      if (carrier) {
+      if (carrier && transport === 'ws') {
+        let byHandler = socketTokens.get(carrier);
+        if (!byHandler) socketTokens.set(carrier, (byHandler = new Map()));
+        byHandler.set(context.getHandler(), verified);
+      } else if (carrier) {
         verifiedTokens.set(carrier, verified);
-        if (transport === 'ws') {
-          (carrier as { [VERIFIED_FOR]?: unknown })[VERIFIED_FOR] = context.getHandler();
-        }
       }
       if (this.events?.observed('verification.succeeded')) {
         this.events.emit('verification.succeeded', { clientId: verified.clientId });
@@ -615,6 +615,15 @@ function wsException(): Promise<ExceptionClass> {
 /** A 503 answer's `Retry-After`, in whole seconds as the header and the refusals carry it. */
 function wholeRetryAfterSeconds(answer: BearerAnswer): number {
   return Math.ceil(answer.retryAfterSeconds ?? 1);
+}
+
+function isExecutionContext(value: object): value is ExecutionContext {
+  const context = value as Partial<ExecutionContext>;
+  return (
+    typeof context.getType === 'function' &&
+    typeof context.getHandler === 'function' &&
+    typeof context.switchToHttp === 'function'
+  );
 }
 
 function isVerifiedToken(value: unknown): value is VerifiedToken {
