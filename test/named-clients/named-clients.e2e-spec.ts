@@ -6,6 +6,7 @@ import { firstValueFrom } from 'rxjs';
 import {
   ClientCredentialsHttpService,
   ConfigurationError,
+  OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
   OidcClientCredentialsModule,
   TokenProvider,
   TokenProviderRegistry,
@@ -278,6 +279,21 @@ describe('named clients (e2e)', () => {
         expect(decodeJwt(reports)).toMatchObject({ sub: 'orders', scope: 'reports:read' });
         expect(await callers.get(callers.billingHttp, apiUrl)).toEqual({ ok: true });
         expect(seen).toEqual([`Bearer ${billing}`]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('extras stay out of the options the module resolves', async () => {
+      const app = await start({
+        imports: [
+          OidcClientCredentialsModule.forRoot({ ...rootOptions(), clientNames: ['billing'] }),
+        ],
+      });
+      try {
+        const options = app.get(OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS, { strict: false });
+        expect(options).not.toHaveProperty('clientNames');
+        expect(options).toMatchObject({ clientId: 'orders' });
       } finally {
         await app.close();
       }

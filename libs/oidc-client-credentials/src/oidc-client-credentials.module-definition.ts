@@ -33,10 +33,13 @@ export const {
 })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createOidcClientCredentialsOptions')
-  .setExtras<OidcClientCredentialsModuleExtras>({ isGlobal: false }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
+  .setExtras<OidcClientCredentialsModuleExtras>(
+    { isGlobal: false, clientNames: undefined },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }),
+  )
   .build();
 
 /** What `forRootAsync` takes: `imports`, `inject`, `useFactory` / `useClass` / `useExisting`, and the extras. */
