@@ -99,6 +99,25 @@ class OrdersGateway implements OnGatewayConnection {
   }
 }
 
+/**
+ * A guarded Socket.IO gateway: nothing to attach, the guard reads the socket's `handshake`. A plain
+ * return value is the acknowledgement of the message; a `WsResponse` is emitted as its event.
+ */
+@WebSocketGateway({ namespace: '/orders' })
+@UseGuards(ClientTokenGuard)
+class OrdersSocketIoGateway {
+  @SubscribeMessage('whoami')
+  whoami(@ClientId() clientId: string, @TokenClaims() token: VerifiedToken): Caller {
+    return caller(clientId, token);
+  }
+
+  @SubscribeMessage('orders')
+  @RequireScopes('orders:read')
+  orders(@ClientId() clientId: string): WsResponse<string[]> {
+    return { event: 'orders', data: [`order-of-${clientId}`] };
+  }
+}
+
 /** The ID service of the transport specs: this API (`orders-api`, it introspects) and `billing`. */
 export function startTransportsIdService(): Promise<FakeIdService> {
   return FakeIdService.start({
@@ -136,4 +155,9 @@ export function microserviceAppModule(idp: FakeIdService): ModuleMetadata {
 /** A guarded `ws` gateway on the HTTP server's port, at `/events`. */
 export function websocketAppModule(idp: FakeIdService): ModuleMetadata {
   return { imports: [oidc(idp)], providers: [OrdersGateway] };
+}
+
+/** A guarded Socket.IO gateway on the HTTP server's port, namespace `/orders`. */
+export function socketIoAppModule(idp: FakeIdService): ModuleMetadata {
+  return { imports: [oidc(idp)], providers: [OrdersSocketIoGateway] };
 }
