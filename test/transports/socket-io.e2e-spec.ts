@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
@@ -22,6 +23,7 @@ describe('ClientTokenGuard on a Socket.IO gateway', () => {
   let idp: FakeIdService;
   let app: INestApplication;
   let url: string;
+  let port: number;
   const logger = new CapturingLogger();
   const sockets: Socket[] = [];
 
@@ -33,7 +35,7 @@ describe('ClientTokenGuard on a Socket.IO gateway', () => {
     app = moduleRef.createNestApplication({ logger });
     app.useWebSocketAdapter(new IoAdapter(app));
     await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
+    ({ port } = app.getHttpServer().address() as AddressInfo);
     url = `http://127.0.0.1:${port}/orders`;
   });
 
@@ -176,6 +178,56 @@ describe('ClientTokenGuard on a Socket.IO gateway', () => {
       expect(socket.connected).toBe(true);
     },
   );
+
+  /**
+   * One request of Engine.IO's long-polling transport, with raw header lines: socket.io-client
+   * cannot send a header twice. Answers the body (packets separated by U+001E).
+   */
+  function poll(query: string, headers: string[] = [], body?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          agent: false,
+          method: body === undefined ? 'GET' : 'POST',
+          path: `/socket.io/?EIO=4&transport=polling${query}`,
+          headers: ['Host', `127.0.0.1:${port}`, ...headers],
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('two Authorization lines in the handshake: BAD_REQUEST, as over HTTP', async () => {
+    const valid = `Bearer ${await readAndList()}`;
+    const open = await poll('', ['Authorization', valid, 'Authorization', 'Bearer other']);
+    const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+    const session = `&sid=${encodeURIComponent(sid)}`;
+    await poll(session, [], '40/orders,');
+    expect(await poll(session)).toMatch(/^40\/orders,/);
+    await poll(session, [], '42/orders,1["whoami",{}]');
+    const [packet] = (await poll(session)).split('\u001e');
+    expect(packet).toMatch(/^42\/orders,/);
+    expect(JSON.parse(packet.slice('42/orders,'.length))).toEqual([
+      'exception',
+      {
+        status: 'error',
+        code: 'BAD_REQUEST',
+        statusCode: 400,
+        error: 'invalid_request',
+        message: expect.any(String),
+      },
+    ]);
+    await poll(session, [], '1');
+  });
 
   it('logs no token, no unexpected error and no missing-handshake warning', () => {
     expect(logger.text()).not.toContain('eyJ');

@@ -148,6 +148,17 @@ describe('wsBearerParts: the handshake of a WebSocket client', () => {
     });
   });
 
+  it("reads every Authorization line of a Socket.IO socket's request, which Node's headers drop", () => {
+    const client = {
+      handshake: { headers: { authorization: BEARER }, url: '/socket.io/?EIO=4' },
+      request: {
+        headers: { authorization: BEARER },
+        rawHeaders: ['authorization', BEARER, 'Authorization', 'Bearer two'],
+      },
+    };
+    expect(wsBearerParts(client)).toMatchObject({ authorization: [BEARER, 'Bearer two'] });
+  });
+
   it('refuses a Socket.IO auth.token that is not a string', () => {
     expect(() => wsBearerParts({ handshake: { headers: {}, auth: { token: 1 } } })).toThrow(
       BearerRequestError,

@@ -98,8 +98,8 @@ export function wsBearerParts(client: unknown): BearerRequestParts | undefined {
   if (!isObject(client)) return undefined;
   const kept = (client as { [HANDSHAKE]?: BearerRequestParts })[HANDSHAKE];
   if (kept) return kept;
-  const handshake = (client as { handshake?: unknown }).handshake;
-  return isObject(handshake) ? socketIoParts(handshake as SocketIoHandshake) : undefined;
+  const { handshake, request } = client as { handshake?: unknown; request?: unknown };
+  return isObject(handshake) ? socketIoParts(handshake as SocketIoHandshake, request) : undefined;
 }
 
 /** The token locations that make sense for a transport, out of the configured ones. */
@@ -162,8 +162,13 @@ interface SocketIoHandshake {
   auth?: Record<string, unknown>;
 }
 
-function socketIoParts(handshake: SocketIoHandshake): BearerRequestParts {
-  const lines = headerValues(handshake.headers);
+function socketIoParts(handshake: SocketIoHandshake, request: unknown): BearerRequestParts {
+  // The handshake's headers are Node's `request.headers`, which keep only the first Authorization
+  // line; the socket's request (the same HTTP request) has every line in `rawHeaders`.
+  const lines =
+    isObject(request) && Array.isArray((request as { rawHeaders?: unknown }).rawHeaders)
+      ? [...bearerRequestParts(request).authorization]
+      : headerValues(handshake.headers);
   const auth = handshake.auth;
   if (isObject(auth) && Object.hasOwn(auth, 'token')) {
     const token = auth.token;
