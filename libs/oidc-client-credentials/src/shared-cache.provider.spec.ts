@@ -11,6 +11,7 @@ import {
   redisStore,
   uniquePrefix,
 } from '../../../test/utils/redis.js';
+import { fakeDateOnly } from '../../../test/utils/fake-date.js';
 import { CapturingLogger } from '../../../test/utils/nest-http-app.js';
 import { SHARED_CACHE_PROBE_INTERVAL_MS, SharedCache } from './shared-cache.provider.js';
 import { resolveOptions } from './utils/resolve-options.util.js';
@@ -28,27 +29,6 @@ function silentAdapter(): KeyvStoreAdapter {
     on: () => undefined,
   } as unknown as KeyvStoreAdapter;
 }
-
-/** Everything but `Date`: Redis sockets and the timeouts under test stay real. */
-const fakeDateOnly = () =>
-  jest.useFakeTimers({
-    doNotFake: [
-      'hrtime',
-      'nextTick',
-      'performance',
-      'queueMicrotask',
-      'requestAnimationFrame',
-      'cancelAnimationFrame',
-      'requestIdleCallback',
-      'cancelIdleCallback',
-      'setImmediate',
-      'clearImmediate',
-      'setInterval',
-      'clearInterval',
-      'setTimeout',
-      'clearTimeout',
-    ],
-  });
 
 describe('SharedCache', () => {
   let logs: CapturingLogger;
