@@ -62,8 +62,7 @@ export function withClientCredentials<T extends HttpService>(
     config.headers = AxiosHeaders.from(config.headers);
     if (config.headers.has('authorization')) return config;
     if (!options.allowInsecureHttp) assertTransportSecurity(instance.getUri(config));
-    const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
-    const token = await tokenProvider.getToken(signal ? { signal } : undefined);
+    const token = await tokenProvider.getToken(getTokenOptions(config));
     config.headers.set('Authorization', `Bearer ${token}`);
     config[STATE] = { attached: true, retried: config[STATE]?.retried ?? false };
     return config;
@@ -85,11 +84,11 @@ export function withClientCredentials<T extends HttpService>(
     }
     const sent = /^Bearer (.+)$/.exec(String(config.headers.get('authorization') ?? ''))?.[1];
     if (sent) tokenProvider.invalidate(sent);
-    const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
-    return tokenProvider.getToken(signal ? { signal } : undefined).then((next) => {
+    return tokenProvider.getToken(getTokenOptions(config)).then((next) => {
       if (next === sent) return refused();
-      config.headers.delete('authorization');
-      config[STATE] = { attached: false, retried: true };
+      // Sent with the token in hand: the request interceptor leaves a set header alone.
+      config.headers.set('Authorization', `Bearer ${next}`);
+      config[STATE] = { attached: true, retried: true };
       return instance.request(config);
     });
   };
@@ -116,6 +115,11 @@ export function withClientCredentials<T extends HttpService>(
     },
   );
   return httpService;
+}
+
+/** `getToken()` options of a request: its abort signal, so a cancelled call stops waiting. */
+function getTokenOptions(config: StatefulConfig): { signal: AbortSignal } | undefined {
+  return config.signal instanceof AbortSignal ? { signal: config.signal } : undefined;
 }
 
 /**
