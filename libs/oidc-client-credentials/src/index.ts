@@ -6,26 +6,26 @@ export {
   type OidcClientCredentialsModuleExtras,
   type OidcClientCredentialsOptionsFactory,
 } from './oidc-client-credentials.module-definition.js';
-export type { ResolvedOptions } from './utils/resolve-options.util.js';
-export { IssuerMetadataProvider } from './issuer-metadata.provider.js';
-export { TokenProvider } from './token.provider.js';
+export type { ResolvedOptions } from './options/resolve-options.util.js';
+export { IssuerMetadataProvider } from './idp/issuer-metadata.provider.js';
+export { TokenProvider } from './outbound/token.provider.js';
 export {
   ClientCredentialsHttpService,
   withClientCredentials,
-} from './client-credentials-http.service.js';
+} from './outbound/client-credentials-http.service.js';
 export type {
   ClientCredentialsToken,
   GetTokenOptions,
   TokenProviderStatus,
-} from './interfaces/client-credentials-token.interface.js';
-export { TokenProviderRegistry } from './token-provider-registry.provider.js';
+} from './outbound/client-credentials-token.interface.js';
+export { TokenProviderRegistry } from './outbound/token-provider-registry.provider.js';
 export {
   getClientCredentialsHttpToken,
   getTokenProviderToken,
   InjectClientCredentialsHttp,
   InjectTokenProvider,
-} from './inject-token-provider.decorator.js';
-export { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
+} from './outbound/inject-token-provider.decorator.js';
+export { OidcClientCredentialsEvents } from './observability/oidc-client-credentials-events.provider.js';
 export {
   OidcClientCredentialsHealthIndicator,
   type OidcClientCredentialsHealthCheckOptions,
@@ -35,7 +35,7 @@ export {
   type OidcClientHealth,
   type OidcDiscoveryHealth,
   type OidcJwksHealth,
-} from './oidc-client-credentials.health.js';
+} from './observability/oidc-client-credentials.health.js';
 export type {
   JwksFailedEvent,
   JwksFetchedEvent,
@@ -51,43 +51,43 @@ export type {
   VerificationCacheHitEvent,
   VerificationFailedEvent,
   VerificationSucceededEvent,
-} from './interfaces/oidc-client-credentials-events.interface.js';
+} from './observability/oidc-client-credentials-events.interface.js';
 export { TokenVerificationStrategy } from './strategies/token-verification.strategy.js';
 export { CachedVerificationStrategy } from './strategies/cached-verification.strategy.js';
 export { JwtVerificationStrategy } from './strategies/jwt.strategy.js';
 export { IntrospectionVerificationStrategy } from './strategies/introspection.strategy.js';
 export { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js';
 export { AutoVerificationStrategy } from './strategies/auto.strategy.js';
-export { JwksProvider } from './jwks.provider.js';
-export { VerificationCache } from './verification-cache.provider.js';
+export { JwksProvider } from './strategies/jwks.provider.js';
+export { VerificationCache } from './strategies/verification-cache.provider.js';
 export {
   ClientTokenGuard,
   DEFAULT_REALM,
   getVerifiedToken,
   type BearerAnswer,
-} from './client-token.guard.js';
-export { ClientId } from './client-id.decorator.js';
-export { TokenClaims } from './token-claims.decorator.js';
-export { RequireScopes } from './require-scopes.decorator.js';
-export { Public } from './public.decorator.js';
-export { VerifyWith, type VerifyWithStrategy } from './verify-with.decorator.js';
-export { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
-export { attachHandshake } from './utils/execution-context.util.js';
+} from './inbound/client-token.guard.js';
+export { ClientId } from './inbound/client-id.decorator.js';
+export { TokenClaims } from './inbound/token-claims.decorator.js';
+export { RequireScopes } from './inbound/require-scopes.decorator.js';
+export { Public } from './inbound/public.decorator.js';
+export { VerifyWith, type VerifyWithStrategy } from './inbound/verify-with.decorator.js';
+export { VerificationStrategyRegistry } from './strategies/verification-strategy-registry.provider.js';
+export { attachHandshake } from './inbound/transports/execution-context.util.js';
 export type {
   GrpcRefusal,
   TransportRefusal,
   TransportRefusalCode,
-} from './interfaces/transport-refusal.interface.js';
+} from './inbound/transports/transport-refusal.interface.js';
 export {
   GraphqlRefusalError,
   type GraphqlRefusalExtensions,
-} from './errors/graphql-refusal.error.js';
+} from './inbound/transports/graphql-refusal.error.js';
 export {
   addClientCredentialsSecurity,
   type ClientCredentialsSecurityOptions,
   type OAuth2DocumentBuilder,
-} from './openapi/client-credentials-openapi.util.js';
-export type { BearerErrorCode } from './utils/www-authenticate.util.js';
+} from './inbound/client-credentials-openapi.util.js';
+export type { BearerErrorCode } from './inbound/www-authenticate.util.js';
 export {
   BearerRequestError,
   type BearerRequestErrorCode,
@@ -127,5 +127,5 @@ export type {
   TokenRenewalOptions,
   VerificationOptions,
   VerificationStrategyName,
-} from './interfaces/oidc-client-credentials-options.interface.js';
-export type { VerifiedToken } from './interfaces/verified-token.interface.js';
+} from './options/oidc-client-credentials-options.interface.js';
+export type { VerifiedToken } from './strategies/verified-token.interface.js';

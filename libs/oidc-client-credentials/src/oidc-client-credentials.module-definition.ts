@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { OidcClientCredentialsModuleOptions } from './interfaces/oidc-client-credentials-options.interface.js';
+import type { OidcClientCredentialsModuleOptions } from './options/oidc-client-credentials-options.interface.js';
 
 /** Extras accepted next to the options by `forRoot` / `forRootAsync`. */
 export interface OidcClientCredentialsModuleExtras {

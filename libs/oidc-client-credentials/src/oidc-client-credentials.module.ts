@@ -1,10 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HttpModule } from '@nestjs/axios';
 import { ConfigurationError } from './errors/configuration.error.js';
-import type { NamedClientOptions } from './interfaces/oidc-client-credentials-options.interface.js';
-import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
-import { OidcClientCredentialsEvents } from './oidc-client-credentials-events.provider.js';
-import { OidcClientCredentialsHealthIndicator } from './oidc-client-credentials.health.js';
+import type { NamedClientOptions } from './options/oidc-client-credentials-options.interface.js';
+import { IssuerMetadataProvider } from './idp/issuer-metadata.provider.js';
+import { OidcClientCredentialsEvents } from './observability/oidc-client-credentials-events.provider.js';
+import { OidcClientCredentialsHealthIndicator } from './observability/oidc-client-credentials.health.js';
 import {
   ConfigurableModuleClass,
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
@@ -17,10 +17,13 @@ import {
   namedClientProviders,
   OUTBOUND_EXPORTS,
   OUTBOUND_PROVIDERS,
-} from './outbound.providers.js';
-import { SharedCache } from './shared-cache.provider.js';
-import { DEFAULT_CLIENT_NAME, resolveOptions } from './utils/resolve-options.util.js';
-import { VERIFICATION_EXPORTS, VERIFICATION_PROVIDERS } from './verification.providers.js';
+} from './outbound/outbound.providers.js';
+import { SharedCache } from './cache/shared-cache.provider.js';
+import { DEFAULT_CLIENT_NAME, resolveOptions } from './options/resolve-options.util.js';
+import {
+  VERIFICATION_EXPORTS,
+  VERIFICATION_PROVIDERS,
+} from './strategies/verification.providers.js';
 
 /**
  * OAuth 2.0 client credentials for NestJS, both directions: `TokenProvider` (and a token-attaching

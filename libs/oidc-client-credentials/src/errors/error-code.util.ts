@@ -1,4 +1,4 @@
-import { sanitizeForLog } from '../utils/sanitize.util.js';
+import { sanitizeForLog } from './sanitize.util.js';
 
 /**
  * The stable `code` of an error, for answers, events, status and logs: an `Error`'s string `code`

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
-import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
-import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
+import type { VerifiedToken } from './verified-token.interface.js';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
-import { isJwsShaped } from '../utils/jwt-shape.util.js';
-import { hasClientCredentials, type ResolvedOptions } from '../utils/resolve-options.util.js';
-import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
+import { isJwsShaped } from './jwt-shape.util.js';
+import { hasClientCredentials, type ResolvedOptions } from '../options/resolve-options.util.js';
+import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 import { IntrospectionVerificationStrategy } from './introspection.strategy.js';
 import { JwtVerificationStrategy } from './jwt.strategy.js';

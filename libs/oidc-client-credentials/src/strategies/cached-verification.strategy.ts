@@ -1,5 +1,5 @@
-import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
-import type { VerificationCache } from '../verification-cache.provider.js';
+import type { VerifiedToken } from './verified-token.interface.js';
+import type { VerificationCache } from './verification-cache.provider.js';
 import { TokenVerificationStrategy } from './token-verification.strategy.js';
 
 /**

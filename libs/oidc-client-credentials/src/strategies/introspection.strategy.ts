@@ -3,19 +3,19 @@ import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
-import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
-import { IssuerMetadataProvider } from '../issuer-metadata.provider.js';
+import type { VerifiedToken } from './verified-token.interface.js';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
 import {
   clientSecretBasic,
   createClientAuthentication,
-} from '../token/client-authentication.util.js';
-import { audienceList, audienceMatches, toVerifiedToken } from '../utils/claims.util.js';
-import { safeCause } from '../utils/error-cause.util.js';
-import { mediaType } from '../utils/media-type.util.js';
-import { isInvalidJsonObjectResponse } from '../utils/oauth-response.util.js';
-import { hasClientCredentials, type ResolvedOptions } from '../utils/resolve-options.util.js';
-import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
+} from '../idp/client-authentication.util.js';
+import { audienceList, audienceMatches, toVerifiedToken } from './claims.util.js';
+import { safeCause } from '../errors/error-cause.util.js';
+import { mediaType } from '../idp/media-type.util.js';
+import { isInvalidJsonObjectResponse } from '../idp/oauth-response.util.js';
+import { hasClientCredentials, type ResolvedOptions } from '../options/resolve-options.util.js';
+import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 
 const REFRESH_TOKEN_TYPES = new Set([

@@ -7,19 +7,19 @@ import {
   type JWTVerifyOptions,
 } from 'jose';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
-import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
-import { JwksProvider } from '../jwks.provider.js';
+import type { VerifiedToken } from './verified-token.interface.js';
+import { JwksProvider } from './jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
-import { toVerifiedToken } from '../utils/claims.util.js';
-import { safeCause } from '../utils/error-cause.util.js';
+import { toVerifiedToken } from './claims.util.js';
+import { safeCause } from '../errors/error-cause.util.js';
 import {
   decodeJsonObject,
   parseCompactJws,
   type CompactJws,
   type JwsHeader,
-} from '../utils/jwt-shape.util.js';
-import type { ResolvedOptions } from '../utils/resolve-options.util.js';
-import { VerificationCache, verificationProfileId } from '../verification-cache.provider.js';
+} from './jwt-shape.util.js';
+import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 
 /** `typ` values of the default profile, as media types: absent, `JWT` or `at+jwt`. */

@@ -1,4 +1,4 @@
-import type { VerifiedToken } from '../interfaces/verified-token.interface.js';
+import type { VerifiedToken } from './verified-token.interface.js';
 
 /**
  * How an inbound bearer token is checked. Abstract class, so it is both the type and the DI token:

@@ -1,0 +1,143 @@
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
+import * as oauth from 'oauth4webapi';
+import { resolveOptions } from '../options/resolve-options.util.js';
+import {
+  clientSecretBasic,
+  createClientAuthentication,
+  formUrlEncode,
+} from './client-authentication.util.js';
+
+const as: oauth.AuthorizationServer = {
+  issuer: 'https://id.example.com',
+  token_endpoint: 'https://id.example.com/openid/token?tenant=a',
+};
+
+function basicHeader(clientId: string, secret: string): string | null {
+  const headers = new Headers();
+  void clientSecretBasic(secret)(as, { client_id: clientId }, new URLSearchParams(), headers);
+  return headers.get('authorization');
+}
+
+describe('client authentication', () => {
+  // docs/security-cases.md §1.1: RFC 6749 §2.3.1 vector and the extra vectors (WHATWG form encoding).
+  it.each([
+    [
+      'S74 rfc6749-2.3.1',
+      's6BhdRkqt3',
+      '7Fjfp0ZBr1KtDRbnfVdmIw',
+      'Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3',
+    ],
+    [
+      'S74 space-colon-percent-plus',
+      'my client:1',
+      "p@ss w%rd+/=~!*()'",
+      'Basic bXkrY2xpZW50JTNBMTpwJTQwc3MrdyUyNXJkJTJCJTJGJTNEJTdFJTIxKiUyOCUyOSUyNw==',
+    ],
+    [
+      'S74 colons',
+      'client',
+      's3cr3t:with:colons',
+      'Basic Y2xpZW50OnMzY3IzdCUzQXdpdGglM0Fjb2xvbnM=',
+    ],
+    ['S74 non-ascii', 'clïent', 'sécret', 'Basic Y2wlQzMlQUZlbnQ6cyVDMyVBOWNyZXQ='],
+  ])('%s: client_secret_basic header equals the vector', (_case, id, secret, expected) => {
+    expect(basicHeader(id, secret)).toBe(expected);
+  });
+
+  it('S74 does not percent-encode dashes, dots and underscores (UUID client ids stay readable)', () => {
+    const id = '3f2c1e7a-9b1d-4c4e-8f00-0a1b2c3d4e5f';
+    expect(basicHeader(id, 'a.b_c-d')).toBe(
+      `Basic ${Buffer.from(`${id}:a.b_c-d`).toString('base64')}`,
+    );
+  });
+
+  it('encodes like application/x-www-form-urlencoded (RFC 6749 Appendix B)', () => {
+    expect(formUrlEncode(' %&+£€')).toBe('+%25%26%2B%C2%A3%E2%82%AC');
+  });
+
+  it('S75 client_secret_post puts the credentials in the body only', async () => {
+    const auth = await createClientAuthentication(
+      resolveOptions({
+        issuer: as.issuer,
+        clientId: 'billing',
+        clientSecret: 's3cret',
+        clientAuthMethod: 'client_secret_post',
+      }),
+    );
+    const body = new URLSearchParams();
+    const headers = new Headers();
+    await auth.authenticate(as, { client_id: 'billing' }, body, headers);
+    expect(Object.fromEntries(body)).toEqual({ client_id: 'billing', client_secret: 's3cret' });
+    expect(headers.has('authorization')).toBe(false);
+    expect(auth.endpoint(as)).toBe(as);
+  });
+
+  it('client_secret_query puts the credentials in the URL query only, keeping its own query', async () => {
+    const auth = await createClientAuthentication(
+      resolveOptions({
+        issuer: as.issuer,
+        clientId: 'billing',
+        clientSecret: 's3 cret&x',
+        clientAuthMethod: 'client_secret_query',
+      }),
+    );
+    const body = new URLSearchParams();
+    const headers = new Headers();
+    await auth.authenticate(as, { client_id: 'billing' }, body, headers);
+    expect([...body]).toEqual([]);
+    expect(headers.has('authorization')).toBe(false);
+    const url = new URL(auth.endpoint(as).token_endpoint!);
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      tenant: 'a',
+      client_id: 'billing',
+      client_secret: 's3 cret&x',
+    });
+  });
+
+  it.each<[string, oauth.AuthorizationServer, string]>([
+    ['the token endpoint when it is known', as, as.token_endpoint!],
+    [
+      'the issuer when only introspection is known',
+      { issuer: as.issuer, introspection_endpoint: `${as.issuer}/openid/introspect` },
+      as.issuer,
+    ],
+  ])(
+    "clientAssertion.audience 'token_endpoint': the assertion's aud is %s",
+    async (_case, server, aud) => {
+      const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+      const auth = await createClientAuthentication(
+        resolveOptions({
+          issuer: as.issuer,
+          clientId: 'billing',
+          clientAuthMethod: 'private_key_jwt',
+          privateKey: { ...(await exportJWK(privateKey)), kid: 'k1', alg: 'ES256' },
+          clientAssertion: { audience: 'token_endpoint' },
+        }),
+      );
+      const body = new URLSearchParams();
+      await auth.authenticate(server, { client_id: 'billing' }, body, new Headers());
+      expect(decodeJwt(body.get('client_assertion')!).aud).toBe(aud);
+    },
+  );
+
+  it('names the option when a private key cannot be imported', async () => {
+    await expect(
+      createClientAuthentication(
+        resolveOptions({
+          issuer: as.issuer,
+          clientId: 'billing',
+          clientAuthMethod: 'private_key_jwt',
+          privateKey: {
+            kty: 'EC',
+            crv: 'P-256',
+            d: 'not-a-key',
+            x: 'x',
+            y: 'y',
+            alg: 'ES256',
+            kid: 'k1',
+          },
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'OIDC_CC_CONFIGURATION_INVALID', option: 'privateKey' });
+  });
+});

@@ -1,0 +1,216 @@
+import type { IncomingMessage } from 'node:http';
+import { Metadata } from '@grpc/grpc-js';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { KafkaContext, NatsContext, RmqContext, TcpContext } from '@nestjs/microservices';
+import { BearerRequestError } from '../../errors/bearer-request.error.js';
+import {
+  attachHandshake,
+  graphqlRequest,
+  grpcCallMetadata,
+  grpcTrailers,
+  rpcBearerParts,
+  transportLocations,
+  verifiedTokenCarrier,
+  wsBearerParts,
+} from './execution-context.util.js';
+
+const BEARER = 'Bearer abc';
+
+function host(type: string, args: unknown[]): ExecutionContextHost {
+  const context = new ExecutionContextHost(args);
+  context.setType(type);
+  return context;
+}
+
+/** NATS' MsgHdrs answers values() per name; nats.js matches names exactly by default. */
+function natsHeaders(entries: Record<string, string[]>) {
+  return { values: (name: string) => entries[name] ?? [], get: () => '', has: () => false };
+}
+
+/** gRPC's Metadata: get() answers every value of a (lower-cased) key. */
+function grpcMetadata(values: (string | Buffer)[]) {
+  return { get: (key: string) => (key === 'authorization' ? values : []), getMap: () => ({}) };
+}
+
+const rpcLines = (data: unknown, ctx: unknown) =>
+  rpcBearerParts(host('rpc', [data, ctx])).authorization;
+
+describe('rpcBearerParts: the Authorization values of a microservice message', () => {
+  it.each([
+    ['TCP payload', { authorization: BEARER, id: 1 }, new TcpContext([{} as never, 'p'])],
+    ['gRPC metadata', {}, grpcMetadata([BEARER])],
+    ['gRPC binary metadata', {}, grpcMetadata([Buffer.from(BEARER)])],
+    ['NATS headers', {}, new NatsContext(['orders', natsHeaders({ authorization: [BEARER] })])],
+    [
+      'NATS headers, canonical case',
+      {},
+      new NatsContext(['o', natsHeaders({ Authorization: [BEARER] })]),
+    ],
+    [
+      'Kafka headers',
+      {},
+      new KafkaContext([
+        { headers: { authorization: Buffer.from(BEARER) } } as never,
+        0,
+        't',
+        {} as never,
+        async () => {},
+        {} as never,
+      ]),
+    ],
+    [
+      'RabbitMQ headers',
+      {},
+      new RmqContext([{ properties: { headers: { Authorization: BEARER } } }, {}, 'p']),
+    ],
+  ])('%s', (_name, data, ctx) => {
+    expect(rpcLines(data, ctx)).toEqual([BEARER]);
+  });
+
+  it.each([
+    ['no payload object', 'orders', new TcpContext([{} as never, 'p'])],
+    ['a payload without the member', { id: 1 }, undefined],
+    ['an array payload', [BEARER], undefined],
+    ['NATS without headers', {}, new NatsContext(['orders', undefined])],
+    [
+      'Kafka without headers',
+      {},
+      new KafkaContext([{} as never, 0, 't', {} as never, async () => {}, {} as never]),
+    ],
+    ['gRPC metadata without the key', {}, grpcMetadata([])],
+  ])('none with %s', (_name, data, ctx) => {
+    expect(rpcLines(data, ctx)).toEqual([]);
+  });
+
+  it('every value found, so credentials sent twice are refused as malformed', () => {
+    expect(rpcLines({ authorization: 'Bearer b' }, grpcMetadata([BEARER]))).toEqual([
+      BEARER,
+      'Bearer b',
+    ]);
+  });
+
+  it.each([
+    ['a number in the payload', { authorization: 42 }, undefined],
+    ['an object in the payload', { authorization: { token: 'x' } }, undefined],
+    [
+      'an object header',
+      {},
+      new RmqContext([{ properties: { headers: { authorization: {} } } }, {}, 'p']),
+    ],
+  ])('refuses %s as invalid_request', (_name, data, ctx) => {
+    expect(() => rpcLines(data, ctx)).toThrow(BearerRequestError);
+  });
+});
+
+describe('gRPC calls', () => {
+  it('grpcCallMetadata: the Metadata of a gRPC call, nothing for other transports', () => {
+    const metadata = new Metadata();
+    expect(grpcCallMetadata(host('rpc', [{}, metadata]))).toBe(metadata);
+    expect(grpcCallMetadata(host('rpc', [{}, new TcpContext([{} as never, 'p'])]))).toBeUndefined();
+    expect(grpcCallMetadata(host('rpc', [{}, new NatsContext(['o', undefined])]))).toBeUndefined();
+  });
+
+  it("grpcTrailers: a Metadata of the call's own class with the one entry", () => {
+    const trailers = grpcTrailers(new Metadata(), 'retry-after', '7');
+    expect(trailers).toBeInstanceOf(Metadata);
+    expect((trailers as Metadata).getMap()).toEqual({ 'retry-after': '7' });
+  });
+
+  it.each<[string, object, string]>([
+    ['a metadata class without set()', grpcMetadata([]), 'x'],
+    ['a value gRPC refuses', new Metadata(), 'a\nb'],
+  ])('grpcTrailers: none with %s', (_name, callMetadata, value) => {
+    expect(grpcTrailers(callMetadata, 'retry-after', value)).toBeUndefined();
+  });
+});
+
+describe('graphqlRequest', () => {
+  it.each([
+    ['Apollo (req)', { req: { id: 'apollo' } }, 'apollo'],
+    ['Mercurius (reply.request)', { reply: { request: { id: 'mercurius' } } }, 'mercurius'],
+  ])('finds the HTTP request of %s', (_name, gqlContext, id) => {
+    expect(graphqlRequest(host('graphql', [{}, {}, gqlContext, {}]))).toEqual({ id });
+  });
+
+  it.each([[undefined], [{}], [{ req: 'x' }]])('none in %p', (gqlContext) => {
+    expect(graphqlRequest(host('graphql', [{}, {}, gqlContext, {}]))).toBeUndefined();
+  });
+});
+
+describe('wsBearerParts: the handshake of a WebSocket client', () => {
+  it('reads a Socket.IO handshake: header, auth.token and URL', () => {
+    const client = {
+      handshake: { headers: { authorization: BEARER }, auth: { token: 'def' }, url: '/?a=1' },
+    };
+    expect(wsBearerParts(client)).toMatchObject({
+      authorization: [BEARER, 'Bearer def'],
+      url: '/?a=1',
+    });
+  });
+
+  it("reads every Authorization line of a Socket.IO socket's request, which Node's headers drop", () => {
+    const client = {
+      handshake: { headers: { authorization: BEARER }, url: '/socket.io/?EIO=4' },
+      request: {
+        headers: { authorization: BEARER },
+        rawHeaders: ['authorization', BEARER, 'Authorization', 'Bearer two'],
+      },
+    };
+    expect(wsBearerParts(client)).toMatchObject({ authorization: [BEARER, 'Bearer two'] });
+  });
+
+  it('refuses a Socket.IO auth.token that is not a string', () => {
+    expect(() => wsBearerParts({ handshake: { headers: {}, auth: { token: 1 } } })).toThrow(
+      BearerRequestError,
+    );
+  });
+
+  it('reads what attachHandshake kept of a ws upgrade request, every Authorization line', () => {
+    const client = {};
+    const request = {
+      method: 'GET',
+      url: '/orders?access_token=q',
+      headers: { authorization: BEARER },
+      rawHeaders: ['Authorization', BEARER, 'authorization', 'Bearer two', 'Host', 'x'],
+    } as unknown as IncomingMessage;
+    attachHandshake(client, request);
+    expect(wsBearerParts(client)).toEqual({
+      method: 'GET',
+      authorization: [BEARER, 'Bearer two'],
+      url: '/orders?access_token=q',
+    });
+    // The kept parts are not the request, and not enumerable on the client.
+    expect(Object.keys(client)).toEqual([]);
+  });
+
+  it.each([[undefined], [{}], [{ handshake: 'x' }]])('none for %p', (client) => {
+    expect(wsBearerParts(client)).toBeUndefined();
+  });
+});
+
+describe('transportLocations', () => {
+  it('GraphQL as configured, RPC the metadata only, WebSocket without the body', () => {
+    const all = ['header', 'query', 'body'] as const;
+    expect(transportLocations('graphql', all)).toEqual(all);
+    expect(transportLocations('rpc', ['query'])).toEqual(['header']);
+    expect(transportLocations('ws', all)).toEqual(['header', 'query']);
+  });
+});
+
+describe('verifiedTokenCarrier', () => {
+  const request = { id: 'request' };
+  const rpcContext = new TcpContext([{} as never, 'p']);
+  const client = { id: 'client' };
+  it.each([
+    ['http', [request, {}], request],
+    ['graphql', [{}, {}, { req: request }, {}], request],
+    ['rpc', [{ a: 1 }, rpcContext], rpcContext],
+    ['ws', [client, {}], client],
+  ])('%s', (type, args, carrier) => {
+    expect(verifiedTokenCarrier(host(type, args))).toBe(carrier);
+  });
+
+  it('none for an unknown context type', () => {
+    expect(verifiedTokenCarrier(host('kafka-stream', [{}]))).toBeUndefined();
+  });
+});

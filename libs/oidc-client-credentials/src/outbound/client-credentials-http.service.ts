@@ -1,0 +1,198 @@
+import { HttpService } from '@nestjs/axios';
+import axios, {
+  AxiosHeaders,
+  isAxiosError,
+  type AxiosInstance,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { OidcClientCredentialsError } from '../errors/oidc-client-credentials.error.js';
+import type { AuthorizedHttpOptions } from '../options/oidc-client-credentials-options.interface.js';
+import type { TokenProvider } from './token.provider.js';
+import { isLoopbackHost } from '../options/endpoint-url.util.js';
+import { sanitizeForLog } from '../errors/sanitize.util.js';
+
+/** Methods that may be repeated safely, so a refused call is retried with a new token. */
+const IDEMPOTENT_METHODS = new Set(['get', 'head', 'options', 'put', 'delete']);
+
+/** Per-request state, under a namespaced config key so it survives axios' config merging. */
+const STATE = 'oidcClientCredentials';
+interface RequestState {
+  /** The Authorization header was set here (a caller's own header is never touched). */
+  attached: boolean;
+  /** This request is already the one retry after a 401. */
+  retried: boolean;
+}
+type StatefulConfig = InternalAxiosRequestConfig & { [STATE]?: RequestState };
+
+const installed = new WeakSet<AxiosInstance>();
+
+/**
+ * Installs the client credentials interceptors on a user's own `HttpService` (from
+ * `HttpModule.register(...)`, which has its own axios instance): every request gets
+ * `Authorization: Bearer <token>` unless it already carries an Authorization header; a 401 from
+ * the called API drops that token, obtains a new one and repeats the call once — for idempotent
+ * methods (GET, HEAD, OPTIONS, PUT, DELETE) unless `retryOnUnauthorized` is `'all'` or `'never'`.
+ * A second 401 is returned as it is.
+ *
+ * @throws ConfigurationError for the process-wide default axios instance (plain `HttpModule`):
+ *   tokens would then go with every axios call of the process.
+ * @example
+ * constructor(http: HttpService, tokens: TokenProvider) { withClientCredentials(http, tokens); }
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export function withClientCredentials<T extends HttpService>(
+  httpService: T,
+  tokenProvider: TokenProvider,
+  options: AuthorizedHttpOptions = {},
+): T {
+  const instance = httpService.axiosRef;
+  if (instance === axios) {
+    throw new ConfigurationError(
+      'httpService',
+      'uses the global axios instance; register it with HttpModule.register({}) so tokens go only with its own requests',
+    );
+  }
+  if (installed.has(instance)) return httpService;
+  installed.add(instance);
+  const mode = options.retryOnUnauthorized ?? 'idempotent';
+
+  instance.interceptors.request.use(async (config: StatefulConfig) => {
+    config.headers = AxiosHeaders.from(config.headers);
+    if (config.headers.has('authorization')) return config;
+    if (!options.allowInsecureHttp) assertTransportSecurity(instance.getUri(config));
+    const token = await tokenProvider.getToken(getTokenOptions(config));
+    config.headers.set('Authorization', `Bearer ${token}`);
+    config[STATE] = { attached: true, retried: config[STATE]?.retried ?? false };
+    return config;
+  });
+
+  /**
+   * The one retry after a 401, with a new token; `refused()` (the 401 as the caller gets it) when
+   * there is no new token to try (the token provider renews at most once per 30 s).
+   */
+  const retryIfRefused = (
+    config: StatefulConfig | undefined,
+    refused: () => Promise<AxiosResponse>,
+  ): Promise<AxiosResponse> | null => {
+    const state = config?.[STATE];
+    if (!config || !state?.attached || state.retried) return null;
+    if (mode === 'never') return null;
+    if (mode === 'idempotent' && !IDEMPOTENT_METHODS.has((config.method ?? 'get').toLowerCase())) {
+      return null;
+    }
+    const sent = /^Bearer (.+)$/.exec(String(config.headers.get('authorization') ?? ''))?.[1];
+    if (sent) tokenProvider.invalidate(sent);
+    return tokenProvider.getToken(getTokenOptions(config)).then((next) => {
+      if (next === sent) return refused();
+      // Sent with the token in hand: the request interceptor leaves a set header alone.
+      config.headers.set('Authorization', `Bearer ${next}`);
+      config[STATE] = { attached: true, retried: true };
+      return instance.request(config);
+    });
+  };
+
+  instance.interceptors.response.use(
+    // A caller whose validateStatus accepts 401 gets the same single retry.
+    (response) => {
+      const retry =
+        response.status === 401 &&
+        retryIfRefused(response.config as StatefulConfig, () =>
+          Promise.resolve(withoutToken(response)),
+        );
+      return retry || withoutToken(response);
+    },
+    (error: unknown) => {
+      if (!isAxiosError(error)) return Promise.reject(error);
+      if (error.response?.status === 401) {
+        const retry = retryIfRefused(error.config as StatefulConfig | undefined, () =>
+          Promise.reject(withoutToken(error)),
+        );
+        if (retry) return retry;
+      }
+      return Promise.reject(withoutToken(error));
+    },
+  );
+  return httpService;
+}
+
+/** `getToken()` options of a request: its abort signal, so a cancelled call stops waiting. */
+function getTokenOptions(config: StatefulConfig): { signal: AbortSignal } | undefined {
+  return config.signal instanceof AbortSignal ? { signal: config.signal } : undefined;
+}
+
+/**
+ * Refuses to attach a bearer token to a request that would carry it in clear text: only `https:`
+ * URLs, and `http:` to a loopback host (RFC 6750 §5.3). A URL that is not absolute (no `baseURL`
+ * for a relative one) is refused too: where it would go cannot be told.
+ */
+function assertTransportSecurity(uri: string): void {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new OidcClientCredentialsError(
+      'OIDC_CC_INSECURE_REQUEST',
+      'A bearer token is sent to absolute https URLs only; this request has no absolute URL (set baseURL or an absolute url)',
+    );
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  throw new OidcClientCredentialsError(
+    'OIDC_CC_INSECURE_REQUEST',
+    `A bearer token is sent over https only (or http to a loopback host); not to ${url.protocol}//${sanitizeForLog(url.host, 100)} (allowInsecureHttp is for development)`,
+  );
+}
+
+/**
+ * Takes the token this module attached out of what reaches the caller (a response, or an
+ * AxiosError), so that logging it — `console.log(error)`, `JSON.stringify(error)`, an error
+ * reporter — never shows the token: the Authorization header leaves the config (sending that
+ * config again attaches the current token afresh), and the Node request, whose raw header text
+ * still holds it, is kept but no longer enumerable. A caller's own Authorization header is theirs.
+ */
+function withoutToken<T extends { config?: StatefulConfig; request?: unknown; response?: object }>(
+  holder: T,
+): T {
+  const response = holder.response as { config?: StatefulConfig } | undefined;
+  let attached = false;
+  for (const config of new Set([holder.config, response?.config])) {
+    const state = config?.[STATE];
+    if (!config || !state?.attached) continue;
+    attached = true;
+    config.headers.delete('authorization');
+    config[STATE] = { attached: false, retried: state.retried };
+  }
+  if (!attached) return holder;
+  for (const target of [holder, holder.response]) {
+    if (target && 'request' in target) {
+      try {
+        Object.defineProperty(target, 'request', { enumerable: false });
+      } catch {
+        // A non-configurable property stays as it is; the header is gone from the config anyway.
+      }
+    }
+  }
+  return holder;
+}
+
+/**
+ * An `HttpService` (from @nestjs/axios) with its own axios instance that sends the client
+ * credentials token with every request; see {@link withClientCredentials}. Registered and
+ * exported by `OidcClientCredentialsModule`.
+ *
+ * @example
+ * constructor(private readonly http: ClientCredentialsHttpService) {}
+ * const { data } = await firstValueFrom(this.http.get('https://orders.example.com/orders'));
+ */
+export class ClientCredentialsHttpService extends HttpService {
+  constructor(
+    tokenProvider: TokenProvider,
+    options: AuthorizedHttpOptions = {},
+    instance: AxiosInstance = axios.create(),
+  ) {
+    super(instance);
+    withClientCredentials(this, tokenProvider, options);
+  }
+}

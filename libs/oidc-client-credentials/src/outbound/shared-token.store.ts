@@ -1,0 +1,171 @@
+import type { ClientCredentialsToken } from './client-credentials-token.interface.js';
+import type { SharedCache } from '../cache/shared-cache.provider.js';
+import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import { sleep } from './backoff.util.js';
+import type { TokenCacheEntry } from './token-cache.store.js';
+
+/** Mean pause between two looks at the shared entry while another instance holds the lease. */
+export const LEASE_POLL_MS = 25;
+/**
+ * Each instance renews at a random point in the first quarter of the time between the shared
+ * renewal point and expiry, so instances reading one entry do not renew in lockstep (R15).
+ */
+export const RENEWAL_JITTER_FRACTION = 0.25;
+/** A shared entry claiming more lifetime than this host could have granted, plus this, is refused. */
+const CLOCK_SKEW_ALLOWANCE_MS = 60_000;
+const RECORD_VERSION = 1;
+/** RFC 6749 VSCHAR: what an access token may contain, and all that may go into a header. */
+const VSCHAR = /^[\x20-\x7e]+$/;
+
+/**
+ * The outbound token as kept in the shared store: times in epoch milliseconds of the writer's
+ * clock, renewal point without this instance's jitter.
+ */
+type SharedTokenRecord = {
+  v: typeof RECORD_VERSION;
+  kind: 'token';
+  /** The cache key it was written under, so a value copied elsewhere is refused. */
+  key: string;
+  accessToken: string;
+  scope?: string;
+  renewAt: number;
+  expiresAt: number;
+};
+
+/**
+ * One outbound token shared by every instance on the same {@link SharedCache}: read on an
+ * in-process miss, written after a fetch, and fetched under a Redis lease by one instance while the
+ * others poll for its result.
+ *
+ * @see docs/security-cases.md R14 (TTL in milliseconds), R15 (shared, jittered), R16 (validated on read)
+ */
+export class SharedTokenStore {
+  private readonly leaseKey: string;
+
+  constructor(
+    private readonly shared: SharedCache,
+    private readonly key: string,
+    private readonly options: ResolvedOptions,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.leaseKey = `${key}:lease`;
+  }
+
+  /**
+   * A token for this instance: the shared one while it is before its renewal point and is not
+   * `stale` (the token being replaced); else one fetched by `fetch` — by this instance if it takes
+   * the lease (or no lease is possible), else by the lease holder, whose result is polled for up
+   * to `http.timeoutMs` before this instance fetches itself. Never waits on the store longer than
+   * `cache.timeoutMs` per call.
+   */
+  async obtain(
+    fetch: () => Promise<TokenCacheEntry & { cacheable: boolean }>,
+    stale?: string,
+  ): Promise<TokenCacheEntry> {
+    const found = await this.read(stale);
+    if (found) return found;
+
+    // Bounded by a number of polls (≈ http.timeoutMs in all) rather than by the clock, which may
+    // jump (NTP) or stand still (fake timers).
+    let polls = Math.ceil(this.options.http.timeoutMs / LEASE_POLL_MS);
+    let lease = await this.shared.lease(this.leaseKey, this.options.retry.deadlineMs);
+    while (lease.state === 'held' && polls-- > 0) {
+      await sleep(Math.round(LEASE_POLL_MS * (0.5 + this.random())));
+      const written = await this.read(stale);
+      if (written) return written;
+      lease = await this.shared.lease(this.leaseKey, this.options.retry.deadlineMs);
+    }
+    if (lease.state !== 'acquired') return this.fetchAndShare(fetch);
+    try {
+      // The previous holder may have written and released between the first read and the lease.
+      return (await this.read(stale)) ?? (await this.fetchAndShare(fetch));
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** Removes the shared token if it is `accessToken` (e.g. the called API refused it). */
+  async discard(accessToken: string): Promise<void> {
+    const record = await this.shared.get(this.key);
+    if (record?.accessToken === accessToken) await this.shared.delete(this.key);
+  }
+
+  /**
+   * This instance's copy of an entry: the renewal point moved later by a random part of
+   * {@link RENEWAL_JITTER_FRACTION} of the time left after it.
+   */
+  jittered(entry: TokenCacheEntry): TokenCacheEntry {
+    const slack = Math.max(0, entry.expiresAt - entry.renewAt);
+    const renewAt = entry.renewAt + Math.floor(this.random() * RENEWAL_JITTER_FRACTION * slack);
+    return { ...entry, renewAt };
+  }
+
+  private async fetchAndShare(
+    fetch: () => Promise<TokenCacheEntry & { cacheable: boolean }>,
+  ): Promise<TokenCacheEntry> {
+    const { cacheable, ...entry } = await fetch();
+    if (cacheable) await this.write(entry);
+    return entry;
+  }
+
+  /**
+   * Stores the token until `renewBeforeExpirySeconds` before its expiry (the whole lifetime when
+   * that margin exceeds it), in milliseconds as Keyv counts: a 3600 s token lives ≈ 3,540,000 ms,
+   * so what another instance reads always has the margin left.
+   */
+  private async write(entry: TokenCacheEntry): Promise<void> {
+    const now = Date.now();
+    const margin = this.options.tokenRenewal.renewBeforeExpirySeconds * 1000;
+    const until = entry.expiresAt - margin > now ? entry.expiresAt - margin : entry.expiresAt;
+    const record: SharedTokenRecord = {
+      v: RECORD_VERSION,
+      kind: 'token',
+      key: this.key,
+      accessToken: entry.token.accessToken,
+      ...(entry.token.scope === undefined ? {} : { scope: entry.token.scope }),
+      renewAt: entry.renewAt,
+      expiresAt: entry.expiresAt,
+    };
+    await this.shared.set(this.key, record, until - now);
+  }
+
+  /** The shared token if it is well-formed, this key's, not `stale` and before its renewal point. */
+  private async read(stale?: string): Promise<TokenCacheEntry | undefined> {
+    const record = this.validRecord(await this.shared.get(this.key));
+    if (!record || record.accessToken === stale) return undefined;
+    const token: ClientCredentialsToken = Object.freeze({
+      accessToken: record.accessToken,
+      tokenType: 'bearer',
+      expiresAt: record.expiresAt,
+      ...(record.scope === undefined ? {} : { scope: record.scope }),
+    });
+    return {
+      token,
+      renewAt: record.renewAt,
+      expiresAt: record.expiresAt,
+      resolved: Promise.resolve(record.accessToken),
+    };
+  }
+
+  /** Anything odd — another library's data, another key's value, bad times — is a miss (S72). */
+  private validRecord(value: Record<string, unknown> | undefined): SharedTokenRecord | undefined {
+    if (value === undefined) return undefined;
+    const { v, kind, key, accessToken, scope, renewAt, expiresAt } = value;
+    const now = Date.now();
+    const longest = this.options.tokenRenewal.maxLifetimeSeconds * 1000 + CLOCK_SKEW_ALLOWANCE_MS;
+    const valid =
+      v === RECORD_VERSION &&
+      kind === 'token' &&
+      key === this.key &&
+      typeof accessToken === 'string' &&
+      accessToken.length <= this.options.http.maxResponseBytes &&
+      VSCHAR.test(accessToken) &&
+      (scope === undefined || (typeof scope === 'string' && /^[\x20-\x7e]*$/.test(scope))) &&
+      Number.isFinite(renewAt) &&
+      Number.isFinite(expiresAt) &&
+      now < (renewAt as number) &&
+      (renewAt as number) <= (expiresAt as number) &&
+      (expiresAt as number) - now <= longest;
+    return valid ? (value as unknown as SharedTokenRecord) : undefined;
+  }
+}

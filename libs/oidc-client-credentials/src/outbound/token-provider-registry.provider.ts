@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
+import { ClientCredentialsHttpService } from './client-credentials-http.service.js';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import type {
+  NamedClientOptions,
+  OidcClientCredentialsModuleOptions,
+} from '../options/oidc-client-credentials-options.interface.js';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import {
+  OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
+  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
+} from '../oidc-client-credentials.module-definition.js';
+import { SharedCache } from '../cache/shared-cache.provider.js';
+import { TokenProvider } from './token.provider.js';
+import {
+  DEFAULT_CLIENT_NAME,
+  resolveNamedClient,
+  type ResolvedOptions,
+} from '../options/resolve-options.util.js';
+
+/**
+ * Every outbound client of one module: the root client (`'default'`) and the named ones, each a
+ * {@link TokenProvider} with its own cache entry, single flight and circuit, all sharing the
+ * issuer's discovery metadata, the shared cache and the events.
+ *
+ * Inject a client by name with `@InjectTokenProvider('billing')`; use the registry itself to pick
+ * one at run time. A named client is created once, on first use, whoever asks for it.
+ *
+ * @example
+ * constructor(private readonly clients: TokenProviderRegistry) {}
+ * const token = await this.clients.get(tenant.clientName).getToken();
+ */
+@Injectable()
+export class TokenProviderRegistry implements OnModuleInit {
+  private readonly providers = new Map<string, TokenProvider>();
+  private readonly httpServices = new Map<string, ClientCredentialsHttpService>();
+  /** Digest of the `forFeature` options a named client was created with (none: as configured). */
+  private readonly definitions = new Map<string, string | undefined>();
+
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS)
+    private readonly moduleOptions: OidcClientCredentialsModuleOptions,
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    defaultProvider: TokenProvider,
+    private readonly metadata: IssuerMetadataProvider,
+    @Optional() private readonly sharedCache?: SharedCache,
+    @Optional() private readonly events?: OidcClientCredentialsEvents,
+  ) {
+    this.providers.set(DEFAULT_CLIENT_NAME, defaultProvider);
+  }
+
+  /** Imports the private keys of the named clients created at startup, so a bad key fails it. */
+  async onModuleInit(): Promise<void> {
+    const named = [...this.providers].filter(([name]) => name !== DEFAULT_CLIENT_NAME);
+    await Promise.all(named.map(([, provider]) => provider.onModuleInit()));
+  }
+
+  /**
+   * The client of this name: `'default'` (the root client) or one configured under `clients` or
+   * registered with `forFeature`.
+   *
+   * @throws ConfigurationError when no client of this name is configured.
+   */
+  get(name: string = DEFAULT_CLIENT_NAME): TokenProvider {
+    return this.providers.get(name) ?? this.register(name);
+  }
+
+  /**
+   * The token-attaching HttpService of the client of this name (see {@link get}), created once
+   * with the module's `authorizedHttp` options. The root client's is the injectable
+   * `ClientCredentialsHttpService`.
+   */
+  httpService(name: string = DEFAULT_CLIENT_NAME): ClientCredentialsHttpService {
+    let service = this.httpServices.get(name);
+    if (service === undefined) {
+      service = new ClientCredentialsHttpService(this.get(name), {
+        ...this.options.authorizedHttp,
+        allowInsecureHttp: this.options.allowInsecureHttp,
+      });
+      this.httpServices.set(name, service);
+    }
+    return service;
+  }
+
+  /** Names of the clients in use: `'default'` first, then the named ones created so far. */
+  names(): string[] {
+    return [...this.providers.keys()];
+  }
+
+  /**
+   * Creates (or returns) a named client: `clients[name]` of the module options with `options`
+   * (from `forFeature`) on top. A name has one definition: every `forFeature` of it must pass the
+   * same options, and a name created from `clients` alone takes none.
+   *
+   * @throws ConfigurationError naming the option at fault.
+   */
+  register(name: string, options?: NamedClientOptions): TokenProvider {
+    const label = options === undefined ? `clients.${name}` : `forFeature('${name}')`;
+    if (name === DEFAULT_CLIENT_NAME && options === undefined) return this.get();
+    const definition = options === undefined ? undefined : digest(options);
+    const existing = this.providers.get(name);
+    if (existing !== undefined) {
+      if (this.definitions.get(name) !== definition) {
+        throw new ConfigurationError(
+          label,
+          `client "${name}" is already defined with other options; define it once (in clients.${name} or with one forFeature('${name}', options) module that you import wherever it is needed)`,
+        );
+      }
+      return existing;
+    }
+    const clients = this.moduleOptions.clients;
+    const configured = clients && Object.hasOwn(clients, name) ? clients[name] : undefined;
+    if (configured === undefined && options === undefined) {
+      const known = Object.keys(this.options.clients);
+      throw new ConfigurationError(
+        `clients.${name}`,
+        `no client "${name}" is configured (${known.length > 0 ? `configured: ${known.join(', ')}` : 'the options define no named clients'}); add it under clients or pass its options to forFeature('${name}', { … })`,
+      );
+    }
+    const resolved =
+      options === undefined
+        ? this.options.clients[name]
+        : resolveNamedClient(
+            this.moduleOptions,
+            this.options,
+            name,
+            { ...sameIdentity(configured, options), ...options },
+            label,
+          );
+    const provider = new TokenProvider(resolved, this.metadata, this.sharedCache, this.events);
+    this.providers.set(name, provider);
+    this.definitions.set(name, definition);
+    return provider;
+  }
+}
+
+/**
+ * The configured options that still apply under `forFeature` options: all of them, unless those
+ * name another client id — a secret or key never goes with a client id it was not configured for.
+ */
+function sameIdentity(
+  configured: NamedClientOptions | undefined,
+  options: NamedClientOptions,
+): NamedClientOptions | undefined {
+  if (configured === undefined || options.clientId === undefined) return configured;
+  if (options.clientId === configured.clientId) return configured;
+  const { scope, audience, resource, extraParams } = configured;
+  return { scope, audience, resource, extraParams };
+}
+
+/** A digest of a client's options, to tell two definitions apart without keeping a copy of them. */
+function digest(options: NamedClientOptions): string {
+  return createHash('sha256').update(stableJson(options)).digest('base64url');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

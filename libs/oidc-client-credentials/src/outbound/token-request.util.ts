@@ -1,0 +1,210 @@
+import * as oauth from 'oauth4webapi';
+import { DiscoveryError } from '../errors/discovery.error.js';
+import { TokenRequestError } from '../errors/token-request.error.js';
+import type { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import { ResponseTooLargeError } from '../idp/safe-fetch.util.js';
+import { sanitizeForLog } from '../errors/sanitize.util.js';
+import { parseRetryAfter } from './backoff.util.js';
+import type { ClientAuthentication } from '../idp/client-authentication.util.js';
+import type { IssuedToken } from './token-cache.store.js';
+
+/** Everything one token request needs. */
+export interface TokenRequestContext {
+  metadata: IssuerMetadataProvider;
+  clientId: string;
+  authentication: ClientAuthentication;
+  /** scope, audience, resource and extra parameters, in order. */
+  params: readonly [string, string][];
+}
+
+/**
+ * True for failures worth another attempt: the endpoint was unreachable, slow, failing (5xx, 408)
+ * or throttling (429). Refusals (400/401 with an OAuth error), redirects and malformed answers are
+ * final: repeating them only adds load (RFC 6749 §5.2 errors are not transient).
+ */
+export function isTransient(error: TokenRequestError): boolean {
+  return (
+    error.code === 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE' ||
+    error.code === 'OIDC_CC_TOKEN_ENDPOINT_THROTTLED'
+  );
+}
+
+/**
+ * One client credentials grant request (no retries), through oauth4webapi with the hardened fetch
+ * (no redirects, timeout, body cap). Every failure becomes a {@link TokenRequestError} that holds
+ * sanitised fields only — never the response body, the secret, an assertion or a token, and no
+ * `cause` (oauth4webapi's errors carry the raw body there).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ */
+export async function requestToken(
+  context: TokenRequestContext,
+  signal: AbortSignal,
+): Promise<IssuedToken> {
+  let as: oauth.AuthorizationServer;
+  try {
+    as = context.authentication.endpoint(await context.metadata.require('token_endpoint'));
+  } catch (error) {
+    if (error instanceof DiscoveryError) {
+      throw new TokenRequestError('OIDC_CC_DISCOVERY_FAILED', error.message);
+    }
+    throw error;
+  }
+  const client: oauth.Client = { client_id: context.clientId };
+
+  let response: Response;
+  try {
+    response = await oauth.clientCredentialsGrantRequest(
+      as,
+      client,
+      context.authentication.authenticate,
+      context.params.map(([name, value]) => [name, value]),
+      { ...context.metadata.requestOptions(), signal },
+    );
+  } catch (error) {
+    throw transportError(error);
+  }
+
+  if (response.status !== 200) {
+    throw await errorResponse(response, context.authentication.secrets);
+  }
+
+  let json: oauth.TokenEndpointResponse;
+  try {
+    json = await oauth.processClientCredentialsResponse(as, client, response);
+  } catch (error) {
+    // oauth4webapi's messages are fixed texts naming a field, never its value.
+    const reason = sanitizeForLog(errorField(error, 'message')?.replace(/"/g, ''));
+    throw new TokenRequestError(
+      'OIDC_CC_TOKEN_RESPONSE_INVALID',
+      `Invalid token response: ${reason ?? 'unreadable'}`,
+      { status: 200 },
+    );
+  }
+  // oauth4webapi lowercases token_type and also lets "dpop" through; only bearer is supported.
+  if (json.token_type !== 'bearer') {
+    throw new TokenRequestError(
+      'OIDC_CC_TOKEN_RESPONSE_INVALID',
+      `Invalid token response: token_type "${sanitizeForLog(json.token_type, 32)}" is not supported (only bearer)`,
+      { status: 200 },
+    );
+  }
+  const requestedScope = context.params.find(([name]) => name === 'scope')?.[1];
+  return {
+    accessToken: json.access_token,
+    expiresIn: json.expires_in,
+    scope: json.scope ?? requestedScope,
+  };
+}
+
+function transportError(error: unknown): TokenRequestError {
+  if (error instanceof ResponseTooLargeError) {
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_RESPONSE_INVALID',
+      `Invalid token response: body larger than ${error.limit} bytes`,
+    );
+  }
+  // Duck-typed: fetch's errors may come from another realm (vm contexts, test runners).
+  const name = errorField(error, 'name') ?? '';
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new TokenRequestError('OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE', 'Token endpoint timed out');
+  }
+  if (name === 'TypeError' && errorField(error, 'message') === 'fetch failed') {
+    // Only a system error code is kept: undici's messages may quote the URL, and with
+    // client_secret_query the URL holds the secret.
+    const code = errorField(property(error, 'cause'), 'code');
+    const detail = code ? ` (${sanitizeForLog(code, 40)})` : '';
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
+      `Token endpoint unreachable${detail}`,
+    );
+  }
+  return new TokenRequestError(
+    'OIDC_CC_TOKEN_REQUEST_FAILED',
+    `Token request could not be made (${sanitizeForLog(name, 60) || 'unknown error'})`,
+  );
+}
+
+async function errorResponse(
+  response: Response,
+  secrets: readonly string[],
+): Promise<TokenRequestError> {
+  const status = response.status;
+  const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
+  if (status >= 300 && status < 400) {
+    await response.body?.cancel();
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_RESPONSE_INVALID',
+      `Token endpoint answered with a redirect (HTTP ${status}), which is not followed`,
+      { status },
+    );
+  }
+  const { error, errorDescription } = await oauthErrorFields(response, secrets);
+  const details = { status, error, errorDescription, retryAfterSeconds };
+  const said = [error, errorDescription].filter(Boolean).join(': ');
+  const suffix = `(HTTP ${status})${said ? `: ${said}` : ''}`;
+  if (status === 429) {
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_ENDPOINT_THROTTLED',
+      `Token endpoint is throttling requests ${suffix}`,
+      details,
+    );
+  }
+  if (status >= 500 || status === 408) {
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
+      `Token endpoint failed ${suffix}`,
+      details,
+    );
+  }
+  if (status >= 400) {
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_REQUEST_FAILED',
+      `Token request refused by the ID service ${suffix}`,
+      details,
+    );
+  }
+  return new TokenRequestError(
+    'OIDC_CC_TOKEN_RESPONSE_INVALID',
+    `Invalid token response: unexpected HTTP ${status}`,
+    { status },
+  );
+}
+
+/** The RFC 6749 §5.2 `error` and `error_description`, sanitised, with any secret redacted. */
+async function oauthErrorFields(
+  response: Response,
+  secrets: readonly string[],
+): Promise<{ error?: string; errorDescription?: string }> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await response.text());
+  } catch {
+    return {};
+  }
+  if (typeof body !== 'object' || body === null) return {};
+  const fields = body as { error?: unknown; error_description?: unknown };
+  return {
+    error: clean(fields.error, secrets, 64),
+    errorDescription: clean(fields.error_description, secrets, 200),
+  };
+}
+
+function clean(value: unknown, secrets: readonly string[], maxLength: number): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return undefined;
+  let text = value;
+  for (const secret of secrets) text = text.split(secret).join('[redacted]');
+  return sanitizeForLog(text, maxLength) || undefined;
+}
+
+/** A string field of an error-like value, or `undefined`. */
+function errorField(error: unknown, field: string): string | undefined {
+  const value = property(error, field);
+  return typeof value === 'string' ? value : undefined;
+}
+
+function property(value: unknown, field: string): unknown {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)[field]
+    : undefined;
+}

@@ -1,0 +1,440 @@
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
+import { errorCode } from '../errors/error-code.util.js';
+import { TokenRequestError } from '../errors/token-request.error.js';
+import type {
+  ClientCredentialsToken,
+  GetTokenOptions,
+  TokenProviderStatus,
+} from './client-credentials-token.interface.js';
+import type { TokenClientEvent } from '../observability/oidc-client-credentials-events.interface.js';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { SharedCache } from '../cache/shared-cache.provider.js';
+import { fullJitterDelayMs, sleep } from './backoff.util.js';
+import { CircuitBreaker } from './circuit-breaker.util.js';
+import {
+  createClientAuthentication,
+  type ClientAuthentication,
+} from '../idp/client-authentication.util.js';
+import { SharedTokenStore } from './shared-token.store.js';
+import { isTransient, requestToken } from './token-request.util.js';
+import {
+  createCacheEntry,
+  MemoryTokenCache,
+  tokenCacheKey,
+  type TokenCache,
+  type TokenCacheEntry,
+} from './token-cache.store.js';
+import {
+  assertOutboundCredentials,
+  DEFAULT_CLIENT_NAME,
+  hasAnyClientCredential,
+  type ResolvedOptions,
+} from '../options/resolve-options.util.js';
+
+/**
+ * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;
+ * callers meanwhile get the same error at once instead of re-hitting the endpoint (R08).
+ */
+export const REFUSAL_COOLDOWN_MS = 5_000;
+/** First wait after a failed background renewal; doubles per failure (R04). */
+export const RENEWAL_RETRY_BASE_MS = 5_000;
+/** Longest wait between background renewal attempts. */
+export const RENEWAL_RETRY_MAX_MS = 60_000;
+/** Shortest time between two tokens dropped by {@link TokenProvider.invalidate} (a 401 from an API). */
+export const INVALIDATE_INTERVAL_MS = 30_000;
+
+/**
+ * Obtains access tokens with the OAuth 2.0 client credentials grant and keeps them: a cached
+ * `getToken()` is a clock check and an already settled promise. Concurrent callers share one
+ * request; inside the renewal window callers get the current token while one background renewal
+ * runs; transient failures are retried with backoff within a deadline; refusals are not.
+ *
+ * With `cache.stores`, instances share the token: an in-process miss reads the shared store, and
+ * one instance (holding a Redis lease) fetches while the others wait for its result. A cached
+ * `getToken()` still never touches the network.
+ *
+ * Named clients (`clients` option, `forFeature`) are further instances, each with its own cache
+ * entry, single flight and circuit; inject them with `@InjectTokenProvider(name)`.
+ *
+ * @example
+ * constructor(private readonly tokens: TokenProvider) {}
+ * const token = await this.tokens.getToken();
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ */
+@Injectable()
+export class TokenProvider implements OnModuleInit {
+  /** `'default'` for the root client, else the name of this named client. */
+  readonly clientName: string;
+  private readonly logger: Logger;
+  private readonly events: OidcClientCredentialsEvents;
+  /** The payload of this client's cache events, built once: a cache hit allocates nothing. */
+  private readonly clientEvent: TokenClientEvent;
+  private lastAcquisition?: TokenProviderStatus['lastAcquisition'];
+  private readonly cache: TokenCache = new MemoryTokenCache();
+  private readonly cacheKey: string;
+  private readonly sharedTokens?: SharedTokenStore;
+  /** The last token the called API refused; a shared copy of it is not taken back. */
+  private refusedToken?: string;
+  /** When {@link invalidate} last dropped a token. */
+  private invalidatedAt = -Infinity;
+  private authentication?: Promise<ClientAuthentication>;
+  private inflight?: Promise<TokenCacheEntry>;
+  private cooldown?: { until: number; error: TokenRequestError };
+  private readonly circuit: CircuitBreaker;
+  private renewalFailures = 0;
+  private nextRenewalAt = 0;
+
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    private readonly metadata: IssuerMetadataProvider,
+    @Optional() sharedCache?: SharedCache,
+    @Optional() events?: OidcClientCredentialsEvents,
+  ) {
+    this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
+    this.logger = new Logger(
+      options.clientName === undefined ? TokenProvider.name : `TokenProvider:${options.clientName}`,
+    );
+    this.events = events ?? new OidcClientCredentialsEvents();
+    this.clientEvent = Object.freeze({ client: this.clientName });
+    this.cacheKey = tokenCacheKey(options);
+    this.circuit = new CircuitBreaker(options.circuitBreaker);
+    if (sharedCache?.enabled) {
+      this.sharedTokens = new SharedTokenStore(sharedCache, this.cacheKey, options);
+    }
+  }
+
+  /**
+   * A service that configures any outbound credential must configure all of them: checked at
+   * startup, so the error names the missing option before the first call. A service without any
+   * (inbound only) boots, and `getToken()` rejects with the same error.
+   */
+  async onModuleInit(): Promise<void> {
+    if (!hasAnyClientCredential(this.options)) return;
+    await this.clientAuthentication();
+  }
+
+  /**
+   * The access token: the cached one until its renewal point, then still the cached one while a
+   * single background renewal runs, a new one once it has expired.
+   *
+   * @throws TokenRequestError (code `OIDC_CC_TOKEN_*`) when no valid token can be had.
+   * @throws ConfigurationError when the outbound credentials are not configured.
+   */
+  getToken(options?: GetTokenOptions): Promise<string> {
+    if (options?.forceRefresh !== true) {
+      const entry = this.usableEntry();
+      if (entry !== undefined) return entry.resolved;
+    }
+    return this.acquire(options).then((entry) => entry.token.accessToken);
+  }
+
+  /** Like {@link getToken}, with the token's type, local expiry time and granted scope. */
+  async getTokenResponse(options?: GetTokenOptions): Promise<ClientCredentialsToken> {
+    if (options?.forceRefresh !== true) {
+      const entry = this.usableEntry();
+      if (entry !== undefined) return entry.token;
+    }
+    return (await this.acquire(options)).token;
+  }
+
+  /**
+   * Forgets `accessToken` if it is still the cached token, e.g. because the called API refused it
+   * with 401; the next {@link getToken} then obtains a new one. A token that was already replaced
+   * is left alone, so many 401s for the same token cause one renewal. With a shared cache, the
+   * shared copy is removed too and never taken back by this instance.
+   *
+   * At most once per {@link INVALIDATE_INTERVAL_MS}: an API that refuses every token (a wrong
+   * audience, say) must not turn each of its calls into a request to the ID service.
+   *
+   * @returns whether the cached token was dropped.
+   * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (invalid_token)
+   */
+  invalidate(accessToken: string): boolean {
+    const entry = this.cache.get(this.cacheKey);
+    if (entry === undefined || entry.token.accessToken !== accessToken) return false;
+    const now = Date.now();
+    // A clock set back since the last drop does not extend the wait.
+    if (now >= this.invalidatedAt && now - this.invalidatedAt < INVALIDATE_INTERVAL_MS) {
+      return false;
+    }
+    this.invalidatedAt = now;
+    this.cache.delete(this.cacheKey);
+    this.refusedToken = accessToken;
+    void this.sharedTokens?.discard(accessToken);
+    return true;
+  }
+
+  /** The hot path: a clock check, and a background renewal once the renewal point has passed. */
+  private usableEntry(): TokenCacheEntry | undefined {
+    const entry = this.cache.get(this.cacheKey);
+    if (entry !== undefined) {
+      const now = Date.now();
+      if (now < entry.renewAt) {
+        this.events.emit('token.cache.hit', this.clientEvent);
+        return entry;
+      }
+      if (now < entry.expiresAt) {
+        this.renewInBackground(now);
+        this.events.emit('token.cache.hit', this.clientEvent);
+        return entry;
+      }
+      this.cache.delete(this.cacheKey);
+    }
+    this.events.emit('token.cache.miss', this.clientEvent);
+    return undefined;
+  }
+
+  private acquire(options?: GetTokenOptions): Promise<TokenCacheEntry> {
+    const shared = this.sharedRequest();
+    const signal = options?.signal;
+    if (signal === undefined) return shared;
+    // The caller stops waiting; the shared request is not cancelled (R12).
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Single flight: every caller joins the request in progress, or starts the only one. */
+  private sharedRequest(renewal = false): Promise<TokenCacheEntry> {
+    if (this.inflight) return this.inflight;
+    const cooldown = this.cooldown;
+    if (cooldown && Date.now() < cooldown.until) return Promise.reject(cooldown.error);
+    const request = this.fetchToken(renewal);
+    this.inflight = request;
+    // Registered before any caller's handlers, so a caller retrying on failure starts afresh.
+    const clear = () => {
+      if (this.inflight === request) this.inflight = undefined;
+    };
+    request.then(clear, clear);
+    return request;
+  }
+
+  private renewInBackground(now: number): void {
+    if (this.inflight !== undefined || now < this.nextRenewalAt) return;
+    const cooldown = this.cooldown;
+    if (cooldown && now < cooldown.until) {
+      this.nextRenewalAt = cooldown.until;
+      return;
+    }
+    // An open circuit is not a renewal failure: the renewal waits for the probe time (R29).
+    if (this.circuit.state === 'open') {
+      this.nextRenewalAt = now + this.circuit.msUntilProbe;
+      return;
+    }
+    this.sharedRequest(true).then(
+      () => {
+        this.renewalFailures = 0;
+        this.nextRenewalAt = 0;
+      },
+      (error: unknown) => {
+        this.renewalFailures += 1;
+        const wait = Math.min(
+          RENEWAL_RETRY_MAX_MS,
+          RENEWAL_RETRY_BASE_MS * 2 ** (this.renewalFailures - 1),
+        );
+        this.nextRenewalAt = Date.now() + wait;
+        this.logger.warn(
+          `Token renewal failed (${errorCode(error) ?? 'unexpected error'}); the current token is still served, next attempt in ${Math.round(wait / 1000)} s`,
+        );
+      },
+    );
+  }
+
+  /**
+   * Where this client stands — cached token expiry, circuit, last acquisition — read from memory
+   * without requesting anything (health checks use it).
+   */
+  status(): TokenProviderStatus {
+    const { clientId } = this.options;
+    const expiresAt = this.cache.get(this.cacheKey)?.expiresAt;
+    return {
+      client: this.clientName,
+      ...(clientId === undefined ? {} : { clientId }),
+      configured: hasAnyClientCredential(this.options),
+      ...(expiresAt !== undefined && expiresAt > Date.now() ? { tokenExpiresAt: expiresAt } : {}),
+      circuit: this.circuit.state,
+      ...(this.lastAcquisition === undefined ? {} : { lastAcquisition: this.lastAcquisition }),
+    };
+  }
+
+  /** One acquisition, reported as an event and kept as the last outcome for {@link status}. */
+  private async fetchToken(renewal: boolean): Promise<TokenCacheEntry> {
+    const startedAt = Date.now();
+    try {
+      const { entry, source } = await this.obtainToken();
+      this.lastAcquisition = { ok: true, at: Date.now() };
+      this.events.emit(renewal ? 'token.renewed' : 'token.fetched', {
+        client: this.clientName,
+        clientId: this.options.clientId!,
+        source,
+        expiresInSeconds: Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000)),
+        ...(entry.token.scope === undefined ? {} : { scope: entry.token.scope }),
+        durationMs: Date.now() - startedAt,
+      });
+      return entry;
+    } catch (error) {
+      const code = errorCode(error) ?? 'UNEXPECTED_ERROR';
+      this.lastAcquisition = { ok: false, at: Date.now(), code };
+      const details = error instanceof TokenRequestError ? error.details : {};
+      this.events.emit('token.failed', {
+        client: this.clientName,
+        ...(this.options.clientId === undefined ? {} : { clientId: this.options.clientId }),
+        code,
+        ...(details.status === undefined ? {} : { status: details.status }),
+        ...(details.error === undefined ? {} : { error: details.error }),
+        renewal,
+        durationMs: Date.now() - startedAt,
+      });
+      throw error;
+    }
+  }
+
+  /** Through the shared store when there is one; the result is cached here. */
+  private async obtainToken(): Promise<{
+    entry: TokenCacheEntry;
+    source: 'token-endpoint' | 'shared-cache';
+  }> {
+    const authentication = await this.clientAuthentication();
+    const shared = this.sharedTokens;
+    if (shared === undefined) {
+      const entry = await this.requestNewToken(authentication);
+      if (entry.cacheable) this.cache.set(this.cacheKey, entry);
+      return { entry, source: 'token-endpoint' };
+    }
+    // The token being replaced (renewal, forced refresh, refused by the API) is not taken back.
+    const stale = this.cache.get(this.cacheKey)?.token.accessToken ?? this.refusedToken;
+    let requested = false;
+    const entry = await shared.obtain(() => {
+      requested = true;
+      return this.requestNewToken(authentication);
+    }, stale);
+    if (entry.expiresAt > Date.now()) this.cache.set(this.cacheKey, shared.jittered(entry));
+    return { entry, source: requested ? 'token-endpoint' : 'shared-cache' };
+  }
+
+  /**
+   * Attempts with backoff until success, a final failure or the deadline — unless the circuit is
+   * open (fail fast, nothing sent) or half-open (this is its probe: one attempt).
+   */
+  private async requestNewToken(
+    authentication: ClientAuthentication,
+  ): Promise<TokenCacheEntry & { cacheable: boolean }> {
+    const permit = this.circuit.permit();
+    if (permit === 'refuse') throw this.circuitOpenError();
+    const maxAttempts = permit === 'probe' ? 1 : this.options.retry.maxAttempts;
+    const { retry, tokenRenewal } = this.options;
+    const deadline = Date.now() + retry.deadlineMs;
+    const deadlineSignal = AbortSignal.timeout(retry.deadlineMs);
+    const context = {
+      metadata: this.metadata,
+      clientId: this.options.clientId!,
+      authentication,
+      params: this.options.tokenParams,
+    };
+    for (let attempt = 1; ; attempt += 1) {
+      const sentAt = Date.now();
+      try {
+        const issued = await requestToken(context, deadlineSignal);
+        const entry = createCacheEntry(issued, sentAt, tokenRenewal);
+        this.cooldown = undefined;
+        this.recordCircuit(undefined);
+        return entry;
+      } catch (error) {
+        if (!(error instanceof TokenRequestError)) {
+          this.circuit.recordAbandoned();
+          throw error;
+        }
+        const delay = this.retryDelay(error, attempt, deadline, maxAttempts);
+        if (delay === undefined) {
+          this.recordFailure(error, attempt);
+          this.recordCircuit(error);
+          throw error;
+        }
+        this.logger.debug(
+          `Token request attempt ${attempt} failed (${error.code}); retrying in ${delay} ms`,
+        );
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Milliseconds before the next attempt, or `undefined` when this failure is final. */
+  private retryDelay(
+    error: TokenRequestError,
+    attempt: number,
+    deadline: number,
+    maxAttempts: number,
+  ) {
+    if (!isTransient(error) || attempt >= maxAttempts) return undefined;
+    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
+    const delay = Math.max(fullJitterDelayMs(attempt, this.options.retry), retryAfterMs);
+    return Date.now() + delay < deadline ? delay : undefined;
+  }
+
+  private recordFailure(error: TokenRequestError, attempts: number): void {
+    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
+    if (retryAfterMs > 0) {
+      this.cooldown = { until: Date.now() + retryAfterMs, error };
+    } else if (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED') {
+      this.cooldown = { until: Date.now() + REFUSAL_COOLDOWN_MS, error };
+    }
+    const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+    const line = `Token request failed after ${tries}: ${error.code}: ${error.message}`;
+    if (isTransient(error)) this.logger.warn(line);
+    else this.logger.error(line);
+  }
+
+  /**
+   * Feeds an acquisition's outcome to the circuit: a transient failure counts; any answer of the
+   * endpoint (a token, or a refusal from a healthy service) closes it; a discovery failure, which
+   * never reached the token endpoint, counts as neither.
+   */
+  private recordCircuit(error: TokenRequestError | undefined): void {
+    const wasClosed = this.circuit.state === 'closed';
+    if (error === undefined || (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED')) {
+      this.circuit.recordSuccess();
+      if (!wasClosed) {
+        this.logger.log('Token endpoint circuit closed: the endpoint answers again');
+        this.events.emit('token.circuit.closed', this.clientEvent);
+      }
+    } else if (isTransient(error)) {
+      this.circuit.recordFailure();
+      if (this.circuit.state === 'open') {
+        this.logger.warn(
+          `Token endpoint circuit opened after ${this.circuit.consecutiveFailures} consecutive failures; token requests fail fast for ${Math.round(this.options.circuitBreaker.cooldownMs / 1000)} s`,
+        );
+        this.events.emit('token.circuit.opened', {
+          client: this.clientName,
+          consecutiveFailures: this.circuit.consecutiveFailures,
+          cooldownMs: this.options.circuitBreaker.cooldownMs,
+        });
+      }
+    } else {
+      this.circuit.recordAbandoned();
+    }
+  }
+
+  private circuitOpenError(): TokenRequestError {
+    const seconds = Math.max(1, Math.ceil(this.circuit.msUntilProbe / 1000));
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN',
+      `Token endpoint circuit is open after ${this.circuit.consecutiveFailures} consecutive failures; next attempt in ${seconds} s`,
+      { retryAfterSeconds: seconds },
+    );
+  }
+
+  /** Credentials are checked and a private key imported once; a failure is remembered. */
+  private clientAuthentication(): Promise<ClientAuthentication> {
+    this.authentication ??= (async () => {
+      assertOutboundCredentials(this.options);
+      return createClientAuthentication(this.options);
+    })();
+    return this.authentication;
+  }
+}

@@ -1,0 +1,293 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { importJWK, type JWK } from 'jose';
+import { errorCode } from '../errors/error-code.util.js';
+import { TokenVerificationError } from '../errors/token-verification.error.js';
+import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
+import type { JwksFetchReason } from '../observability/oidc-client-credentials-events.interface.js';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { safeCause } from '../errors/error-cause.util.js';
+import { selectJwk } from './jwk-selection.util.js';
+import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import { doNotCache } from './verification-cache.provider.js';
+
+type VerificationKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
+
+/** Where the JWKS stands, from {@link JwksProvider.status}. */
+export interface JwksStatus {
+  /** Keys of the last successful fetch. */
+  readonly keyCount: number;
+  /** When they were fetched (ms since the epoch); absent before the first successful fetch. */
+  readonly fetchedAt?: number;
+  /** They are past `jwksMaxAgeSeconds` (in use only while the endpoint fails, in the stale window). */
+  readonly stale: boolean;
+  /** The last fetch attempt failed. */
+  readonly lastFetchFailed: boolean;
+}
+
+/**
+ * The ID service's signing keys, fetched only from the configured or discovered `jwks_uri` —
+ * never from a token's `jku`, `x5u`, `jwk` or `x5c` — with the hardened fetch (no redirects,
+ * timeout, size cap).
+ *
+ * - Refetched when older than `jwksMaxAgeSeconds`.
+ * - Refetched for an unknown `kid` at most once per `jwksCooldownSeconds`; concurrent misses share
+ *   one fetch, so a flood of random `kid`s costs at most one fetch per cooldown. A known `kid`
+ *   whose signature fails never causes a fetch.
+ * - Key rotation: a `kid` published after the last fetch is refused until the cooldown since that
+ *   fetch has passed (at most `jwksCooldownSeconds`, default 30 s); the next token with it then
+ *   triggers the refetch and verifies.
+ * - When a refresh fails (unreachable, non-200, redirect, invalid JSON, oversized, timeout) the
+ *   last successfully fetched keys keep working for `jwksStaleWindowSeconds` after they became
+ *   due for refresh (logged once); then verification fails closed with
+ *   `ValidatorUnavailableError`. A failed fetch is retried after min(cooldown, `retryAfterSeconds`).
+ * - Keys dropped from a successful response are no longer accepted; stale keys are only ever the
+ *   last successful set.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8725#section-3.10
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ */
+@Injectable()
+export class JwksProvider {
+  private readonly logger = new Logger(JwksProvider.name);
+  private readonly maxAgeMs: number;
+  private readonly cooldownMs: number;
+  private readonly staleWindowMs: number;
+  private readonly failureBackoffMs: number;
+  private keys?: readonly JWK[];
+  private fetchedAt = -Infinity;
+  private lastAttemptAt = -Infinity;
+  private lastAttemptFailed = false;
+  private inflight?: Promise<readonly JWK[]>;
+  private reportedStale = false;
+  private reportedExpired = false;
+  private readonly imported = new WeakMap<JWK, Map<string, Promise<VerificationKey>>>();
+
+  private readonly events: OidcClientCredentialsEvents;
+
+  constructor(
+    private readonly metadata: IssuerMetadataProvider,
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
+    @Optional() events?: OidcClientCredentialsEvents,
+  ) {
+    this.events = events ?? new OidcClientCredentialsEvents();
+    const v = options.verification;
+    this.maxAgeMs = v.jwksMaxAgeSeconds * 1000;
+    this.cooldownMs = v.jwksCooldownSeconds * 1000;
+    this.staleWindowMs = v.jwksStaleWindowSeconds * 1000;
+    this.failureBackoffMs = Math.min(v.jwksCooldownSeconds, v.retryAfterSeconds) * 1000;
+  }
+
+  /**
+   * The key that verifies a JWS with this `alg` and `kid` (see `selectJwk` for the rules).
+   *
+   * @throws TokenVerificationError when no key may verify the token.
+   * @throws ValidatorUnavailableError when the JWKS cannot be fetched and no usable keys are known.
+   */
+  async getKey(alg: string, kid: string | undefined): Promise<VerificationKey> {
+    let keys = await this.currentKeys();
+    let selection = selectJwk(keys, alg, kid);
+    if (selection.kind === 'unknown') {
+      if (this.inflight || Date.now() - this.lastAttemptAt >= this.cooldownMs) {
+        keys = await this.refresh('unknown-kid');
+        selection = selectJwk(keys, alg, kid);
+      } else if (this.lastAttemptFailed) {
+        throw unavailable('The JWKS is unavailable and the token names an unknown key');
+      }
+    }
+    if (selection.kind === 'unknown') {
+      throw doNotCache(
+        new TokenVerificationError('OIDC_CC_TOKEN_INVALID', 'No published key matches the token'),
+      );
+    }
+    if (selection.kind === 'refused') {
+      throw new TokenVerificationError(
+        'OIDC_CC_TOKEN_INVALID',
+        `The token cannot be verified: ${selection.reason}`,
+      );
+    }
+    return this.importKey(selection.jwk, alg);
+  }
+
+  /** The keys of the last successful fetch (for diagnostics); empty before the first one. */
+  get knownKeys(): readonly JWK[] {
+    return this.keys ?? [];
+  }
+
+  /**
+   * The keys a verification would use now: fetched first when due (one fetch for all callers,
+   * with the same backoff as verification), the last known ones inside the stale window. For
+   * health checks: it fetches no more often than verification would.
+   *
+   * @throws ValidatorUnavailableError when no usable keys can be had.
+   */
+  keySet(): Promise<readonly JWK[]> {
+    return this.currentKeys();
+  }
+
+  /** Where the JWKS stands, from memory (no fetch). */
+  status(): JwksStatus {
+    const fetched = this.keys !== undefined;
+    return {
+      keyCount: this.keys?.length ?? 0,
+      ...(fetched ? { fetchedAt: this.fetchedAt } : {}),
+      stale: fetched && Date.now() - this.fetchedAt >= this.maxAgeMs,
+      lastFetchFailed: this.lastAttemptFailed,
+    };
+  }
+
+  /** Forgets the fetched keys and timers; the next verification fetches the JWKS again. */
+  clear(): void {
+    this.keys = undefined;
+    this.fetchedAt = -Infinity;
+    this.lastAttemptAt = -Infinity;
+    this.lastAttemptFailed = false;
+  }
+
+  private async currentKeys(): Promise<readonly JWK[]> {
+    const now = Date.now();
+    if (this.keys && now - this.fetchedAt < this.maxAgeMs) return this.keys;
+    const mayAttempt =
+      this.inflight !== undefined ||
+      !this.lastAttemptFailed ||
+      now - this.lastAttemptAt >= this.failureBackoffMs;
+    if (!this.keys) {
+      if (!mayAttempt) throw unavailable('The JWKS endpoint failed recently');
+      return this.refresh('initial');
+    }
+    if (mayAttempt) {
+      try {
+        return await this.refresh('expired');
+      } catch (error) {
+        if (!(error instanceof ValidatorUnavailableError)) throw error;
+      }
+    }
+    if (Date.now() - this.fetchedAt < this.maxAgeMs + this.staleWindowMs) {
+      if (!this.reportedStale) {
+        this.reportedStale = true;
+        this.logger.warn(
+          `The JWKS endpoint is failing; verifying with the last known keys for up to ${this.staleWindowMs / 1000} s`,
+        );
+      }
+      if (this.events.observed('jwks.stale-keys-used')) {
+        this.events.emit('jwks.stale-keys-used', {
+          ageSeconds: Math.floor((Date.now() - this.fetchedAt) / 1000),
+          staleWindowSeconds: this.staleWindowMs / 1000,
+        });
+      }
+      return this.keys;
+    }
+    if (!this.reportedExpired) {
+      this.reportedExpired = true;
+      this.logger.error(
+        'The JWKS endpoint is failing and the last known keys are too old; refusing',
+      );
+    }
+    throw unavailable('The JWKS is unavailable and the last known keys are too old');
+  }
+
+  /** One fetch for all concurrent callers; resolves with the new keys or rejects (503). */
+  private refresh(reason: JwksFetchReason): Promise<readonly JWK[]> {
+    if (!this.inflight) {
+      const startedAt = Date.now();
+      this.lastAttemptAt = startedAt;
+      this.inflight = this.fetchKeys().then(
+        (keys) => {
+          this.keys = keys;
+          this.fetchedAt = Date.now();
+          this.events.emit('jwks.fetched', {
+            reason,
+            keyCount: keys.length,
+            durationMs: this.fetchedAt - startedAt,
+          });
+          this.lastAttemptFailed = false;
+          this.reportedExpired = false;
+          if (this.reportedStale) {
+            this.reportedStale = false;
+            this.logger.log('The JWKS endpoint answers again');
+          }
+          return keys;
+        },
+        (error: unknown) => {
+          this.lastAttemptFailed = true;
+          this.events.emit('jwks.failed', {
+            reason,
+            code: errorCode(error) ?? 'OIDC_CC_JWKS_UNAVAILABLE',
+            durationMs: Date.now() - startedAt,
+          });
+          throw error;
+        },
+      );
+      const settled = () => {
+        this.inflight = undefined;
+      };
+      this.inflight.then(settled, settled);
+    }
+    return this.inflight;
+  }
+
+  private async fetchKeys(): Promise<readonly JWK[]> {
+    const jwksUri = (await this.metadata.requireForVerification('jwks_uri')).jwks_uri!;
+    let body: unknown;
+    try {
+      const response = await this.metadata.fetch(jwksUri, {
+        headers: { accept: 'application/jwk-set+json, application/json' },
+      });
+      if (response.status !== 200) {
+        throw new Error(`the JWKS endpoint answered HTTP ${response.status}`);
+      }
+      body = await response.json();
+    } catch (error) {
+      throw unavailable('The JWKS could not be fetched', error);
+    }
+    const keys = (body as { keys?: unknown } | null)?.keys;
+    if (typeof body !== 'object' || Array.isArray(body) || !Array.isArray(keys)) {
+      throw unavailable('The JWKS response is not a JWK Set');
+    }
+    // Entries that are not JWK objects are dropped; the others stay usable.
+    return Object.freeze(keys.filter(isJwk).map((key) => Object.freeze({ ...key })));
+  }
+
+  private importKey(jwk: JWK, alg: string): Promise<VerificationKey> {
+    let byAlg = this.imported.get(jwk);
+    if (!byAlg) {
+      byAlg = new Map();
+      this.imported.set(jwk, byAlg);
+    }
+    let key = byAlg.get(alg);
+    if (!key) {
+      key = importJWK(jwk, alg)
+        .then((imported) => {
+          if (imported instanceof Uint8Array) throw new TypeError('symmetric key');
+          return imported;
+        })
+        .catch((error: unknown) => {
+          throw new TokenVerificationError(
+            'OIDC_CC_TOKEN_INVALID',
+            'The published key of this token cannot be imported',
+            { cause: safeCause(error) },
+          );
+        });
+      byAlg.set(alg, key);
+    }
+    return key;
+  }
+}
+
+function isJwk(value: unknown): value is JWK {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { kty?: unknown }).kty === 'string'
+  );
+}
+
+function unavailable(message: string, cause?: unknown): ValidatorUnavailableError {
+  return new ValidatorUnavailableError(
+    'OIDC_CC_JWKS_UNAVAILABLE',
+    message,
+    cause === undefined ? undefined : { cause: safeCause(cause) },
+  );
+}

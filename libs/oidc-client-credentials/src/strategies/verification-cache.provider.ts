@@ -1,0 +1,316 @@
+import { hash } from 'node:crypto';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { TokenVerificationError } from '../errors/token-verification.error.js';
+import type { VerifiedToken } from './verified-token.interface.js';
+import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { SharedCache } from '../cache/shared-cache.provider.js';
+import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import {
+  readSharedVerification,
+  refusedRecord,
+  verifiedRecord,
+} from './shared-verification.util.js';
+
+interface PositiveEntry {
+  value: VerifiedToken;
+  promise: Promise<VerifiedToken>;
+  expiresAt: number;
+  /** Last time the entry moved to the recent end of the LRU order. */
+  touchedAt: number;
+}
+
+/** A hit moves its entry to the recent end of the LRU order at most this often. */
+const TOUCH_INTERVAL_MS = 1000;
+
+interface NegativeEntry {
+  code: TokenVerificationError['code'];
+  message: string;
+  expiresAt: number;
+}
+
+const uncacheable = new WeakSet<Error>();
+
+// Built once: reporting a cache hit allocates nothing.
+const POSITIVE_HIT = Object.freeze({ result: 'positive' as const });
+const NEGATIVE_HIT = Object.freeze({ result: 'negative' as const });
+const MISS = Object.freeze({});
+
+/**
+ * Marks a refusal that must not be cached as negative (e.g. an unknown `kid` refused only because
+ * the JWKS refetch cooldown is running: the same token may verify a few seconds later).
+ */
+export function doNotCache<E extends Error>(error: E): E {
+  uncacheable.add(error);
+  return error;
+}
+
+/**
+ * Identifier of a validation profile: everything that decides whether a token is accepted. It is
+ * hashed with the token into the cache key, so a result cached under one configuration never
+ * answers for another (S69).
+ */
+export function verificationProfileId(
+  strategy: string,
+  options: ResolvedOptions,
+  extra: readonly unknown[] = [],
+): string {
+  const v = options.verification;
+  return JSON.stringify([
+    'v1',
+    strategy,
+    options.issuer,
+    v.audience ? [...v.audience].sort() : null,
+    v.profile,
+    [...v.algorithms].sort(),
+    v.clockToleranceSeconds,
+    ...extra,
+  ]);
+}
+
+/**
+ * Results of token verification, in process: positive ones until min(`exp`, `cacheTtlSeconds`),
+ * refusals (`TokenVerificationError`) for `negativeCacheTtlSeconds`, never errors of an unavailable
+ * ID service. Keys are SHA-256 digests of profile and token — the token itself is stored nowhere
+ * (RFC 9700 §4.9.3). Concurrent verifications of one token share one call (single flight).
+ *
+ * A hit is a synchronous `Map` lookup and costs no cryptography beyond the SHA-256 of the key and
+ * no I/O. Positive and negative entries are bounded separately by `cacheMaxEntries` (least
+ * recently used out), so a flood of bad tokens cannot evict good results.
+ *
+ * Route requirements (scopes, allowed clients) are not part of a cached result: the guard checks
+ * them on every request.
+ *
+ * With `cache.stores` and `cache.encryptionKey`, results are also shared by the instances on one
+ * store (without the key they are not: a writer to the store could forge them): a local miss reads
+ * the shared entry (under `<prefix>:verify:<issuer and profile digest>:<token digest>`, validated,
+ * never beyond `exp` nor this instance's own TTLs) before verifying, and a new result is written
+ * back; refusals only for the negative TTL, errors never. Hits stay in-process lookups.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-4 (caching trade-off, never beyond `exp`)
+ */
+@Injectable()
+export class VerificationCache {
+  private readonly positive = new Map<string, PositiveEntry>();
+  private readonly negative = new Map<string, NegativeEntry>();
+  private readonly inflight = new Map<string, Promise<VerifiedToken>>();
+  private readonly profileTags = new Map<string, string>();
+  private readonly ttlMs: number;
+  private readonly negativeTtlMs: number;
+  private readonly maxEntries: number;
+  private readonly issuer: string;
+  private readonly shared?: SharedCache;
+  private readonly sharedTags = new Map<string, string>();
+  /** Shared results written before the last {@link clear} are not taken back. */
+  private clearedAt = 0;
+  private readonly events: OidcClientCredentialsEvents;
+
+  constructor(
+    @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
+    @Optional() shared?: SharedCache,
+    @Optional() events?: OidcClientCredentialsEvents,
+  ) {
+    this.events = events ?? new OidcClientCredentialsEvents();
+    this.ttlMs = options.verification.cacheTtlSeconds * 1000;
+    this.negativeTtlMs = options.verification.negativeCacheTtlSeconds * 1000;
+    this.maxEntries = options.verification.cacheMaxEntries;
+    this.issuer = options.issuer;
+    // A result read back decides who the caller is: only sealed values, which no one without the
+    // key can write, are trusted. Without cache.encryptionKey, verification stays in process.
+    if (shared?.enabled && shared.sealed) this.shared = shared;
+  }
+
+  /**
+   * Cache key of a token under a profile: base64url SHA-256 of a fixed-length digest of the profile
+   * and the token — never the token. Hashing the profile once keeps the per-request input short.
+   */
+  keyFor(profileId: string, token: string): string {
+    let tag = this.profileTags.get(profileId);
+    if (tag === undefined) {
+      tag = hash('sha256', profileId, 'base64url');
+      // A handful of profiles in practice; bounded anyway.
+      if (this.profileTags.size >= 64) this.profileTags.clear();
+      this.profileTags.set(profileId, tag);
+    }
+    return hash('sha256', `${tag}.${token}`, 'base64url');
+  }
+
+  /**
+   * The cached answer for `token` under `profileId`, else the result of `verify()` — run once for
+   * all concurrent callers with the same token — which is then cached as described above.
+   * `share` (asked on a miss only) says whether the shared store is used for this token; no for
+   * checks cheaper than a round trip to it, such as a local JWT signature check.
+   */
+  wrap(
+    profileId: string,
+    token: string,
+    verify: () => Promise<VerifiedToken>,
+    share: () => boolean = () => true,
+  ): Promise<VerifiedToken> {
+    const key = this.keyFor(profileId, token);
+    const now = Date.now();
+    const hit = this.positive.get(key);
+    if (hit) {
+      if (hit.expiresAt > now) {
+        // Re-insert to keep Map order least-recently-used first (approximately: once a second).
+        if (now - hit.touchedAt >= TOUCH_INTERVAL_MS) {
+          hit.touchedAt = now;
+          this.positive.delete(key);
+          this.positive.set(key, hit);
+        }
+        this.events.emit('verification.cache.hit', POSITIVE_HIT);
+        return hit.promise;
+      }
+      this.positive.delete(key);
+    }
+    const refused = this.negative.get(key);
+    if (refused) {
+      if (refused.expiresAt > now) {
+        this.events.emit('verification.cache.hit', NEGATIVE_HIT);
+        return Promise.reject(new TokenVerificationError(refused.code, refused.message));
+      }
+      this.negative.delete(key);
+    }
+    this.events.emit('verification.cache.miss', MISS);
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending =
+        this.shared && share()
+          ? this.verifyShared(this.shared, profileId, key, verify)
+          : verify().then(
+              (value) => {
+                this.store(key, value);
+                return value;
+              },
+              (error: unknown) => {
+                this.storeRefusal(key, error);
+                throw error;
+              },
+            );
+      const settled = () => this.inflight.delete(key);
+      pending.then(settled, settled);
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Forgets every cached result (e.g. after a revocation, RFC 7662 §4). In-flight calls finish.
+   * Shared entries written until now are no longer taken by this instance; they are not deleted
+   * from the store, and other instances keep them until their TTL.
+   */
+  clear(): void {
+    this.positive.clear();
+    this.negative.clear();
+    this.clearedAt = Date.now();
+  }
+
+  /** Number of cached results, positive and negative. */
+  get size(): number {
+    return this.positive.size + this.negative.size;
+  }
+
+  /** The cache keys currently held (SHA-256 digests), for diagnostics and tests. */
+  keys(): string[] {
+    return [...this.positive.keys(), ...this.negative.keys()];
+  }
+
+  /**
+   * A miss with a shared store: the shared result if there is a valid one, else `verify()`, whose
+   * result (or refusal) is cached here and written for the other instances.
+   */
+  private async verifyShared(
+    shared: SharedCache,
+    profileId: string,
+    key: string,
+    verify: () => Promise<VerifiedToken>,
+  ): Promise<VerifiedToken> {
+    const sharedKey = shared.key('verify', this.sharedTag(profileId), key);
+    const found = readSharedVerification(await shared.get(sharedKey), {
+      key: sharedKey,
+      now: Date.now(),
+      ttlMs: this.ttlMs,
+      negativeTtlMs: this.negativeTtlMs,
+      notBefore: this.clearedAt,
+    });
+    if (found && 'refused' in found) {
+      this.storeRefusal(key, found.refused, found.until);
+      throw found.refused;
+    }
+    if (found) {
+      this.store(key, found.value, found.until);
+      return found.value;
+    }
+    let value: VerifiedToken;
+    try {
+      value = await verify();
+    } catch (error) {
+      const until = this.storeRefusal(key, error);
+      if (until !== undefined && error instanceof TokenVerificationError) {
+        const now = Date.now();
+        await shared.set(sharedKey, refusedRecord(sharedKey, error, now, until), until - now);
+      }
+      throw error;
+    }
+    const until = this.store(key, value);
+    if (until !== undefined) {
+      const now = Date.now();
+      await shared.set(sharedKey, verifiedRecord(sharedKey, value, now, until), until - now);
+    }
+    return value;
+  }
+
+  /**
+   * Namespace of a profile's shared entries: a digest of the issuer and the profile, so instances
+   * of services with other issuers or validation rules never read them.
+   */
+  private sharedTag(profileId: string): string {
+    let tag = this.sharedTags.get(profileId);
+    if (tag === undefined) {
+      tag = hash('sha256', JSON.stringify([this.issuer, profileId]), 'base64url').slice(0, 22);
+      if (this.sharedTags.size >= 64) this.sharedTags.clear();
+      this.sharedTags.set(profileId, tag);
+    }
+    return tag;
+  }
+
+  /** Caches a positive result until min(TTL, `exp`, `notAfter`); returns that time, if cached. */
+  private store(key: string, value: VerifiedToken, notAfter = Infinity): number | undefined {
+    const now = Date.now();
+    const untilExp = value.expiresAt === undefined ? Infinity : value.expiresAt * 1000 - now;
+    const ttl = Math.min(this.ttlMs, untilExp, notAfter - now);
+    if (!(ttl > 0)) return undefined;
+    this.positive.set(key, {
+      value,
+      promise: Promise.resolve(value),
+      expiresAt: now + ttl,
+      touchedAt: now,
+    });
+    this.negative.delete(key);
+    evictOverflow(this.positive, this.maxEntries);
+    return now + ttl;
+  }
+
+  /** Caches a refusal for the negative TTL (at most until `notAfter`); returns that time, if cached. */
+  private storeRefusal(key: string, error: unknown, notAfter = Infinity): number | undefined {
+    if (!(error instanceof TokenVerificationError) || uncacheable.has(error)) return undefined;
+    const now = Date.now();
+    const ttl = Math.min(this.negativeTtlMs, notAfter - now);
+    if (!(ttl > 0)) return undefined;
+    this.negative.set(key, {
+      code: error.code,
+      message: error.message,
+      expiresAt: now + ttl,
+    });
+    evictOverflow(this.negative, this.maxEntries);
+    return now + ttl;
+  }
+}
+
+function evictOverflow(map: Map<string, unknown>, max: number): void {
+  while (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) return;
+    map.delete(oldest);
+  }
+}
