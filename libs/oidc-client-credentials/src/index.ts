@@ -1,12 +1,12 @@
 export { OidcClientCredentialsModule } from './oidc-client-credentials.module.js';
 export {
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
-  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
   type OidcClientCredentialsModuleAsyncOptions,
   type OidcClientCredentialsModuleExtras,
   type OidcClientCredentialsOptionsFactory,
 } from './oidc-client-credentials.module-definition.js';
-export type { ResolvedOptions } from './options/resolve-options.util.js';
+export { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './options/resolved-options.js';
+export type { ResolvedOptions } from './options/resolved-options.js';
 export { IssuerMetadataProvider } from './idp/issuer-metadata.provider.js';
 export { TokenProvider } from './outbound/token.provider.js';
 export {

@@ -44,8 +44,3 @@ export const {
 
 /** What `forRootAsync` takes: `imports`, `inject`, `useFactory` / `useClass` / `useExisting`, and the extras. */
 export type OidcClientCredentialsModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
-
-/** Token of the validated, defaulted options ({@link ResolvedOptions}). */
-export const OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS = Symbol(
-  'OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS',
-);

@@ -8,10 +8,10 @@ import { OidcClientCredentialsHealthIndicator } from './observability/oidc-clien
 import {
   ConfigurableModuleClass,
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
-  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
   OPTIONS_TYPE,
   type ASYNC_OPTIONS_TYPE,
 } from './oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './options/resolved-options.js';
 import {
   namedClientExports,
   namedClientProviders,
@@ -19,7 +19,8 @@ import {
   OUTBOUND_PROVIDERS,
 } from './outbound/outbound.providers.js';
 import { SharedCache } from './cache/shared-cache.provider.js';
-import { DEFAULT_CLIENT_NAME, resolveOptions } from './options/resolve-options.util.js';
+import { resolveOptions } from './options/resolve-options.util.js';
+import { DEFAULT_CLIENT_NAME } from './options/resolved-options.js';
 import {
   VERIFICATION_EXPORTS,
   VERIFICATION_PROVIDERS,

@@ -7,9 +7,9 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { Keyv } from 'keyv';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { createCacheCipher, open, seal, type CacheCipher } from './cache-encryption.util.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 
 /**

@@ -1,7 +1,7 @@
 import { importJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 
 /**
  * One client authentication method, ready for oauth4webapi: `authenticate` adds the credentials to

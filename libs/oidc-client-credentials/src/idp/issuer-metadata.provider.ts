@@ -3,10 +3,10 @@ import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { DiscoveryError } from '../errors/discovery.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { parseEndpointUrl } from '../options/endpoint-url.util.js';
 import { safeCause } from '../errors/error-cause.util.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { createSafeFetch, type SafeFetch } from './safe-fetch.util.js';
 
 /** Metadata fields of the endpoints this library calls. */

@@ -25,7 +25,7 @@ import type {
 } from './transports/transport-refusal.interface.js';
 import type { VerifiedToken } from '../strategies/verified-token.interface.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
 import {
   bearerRequestParts,
@@ -43,7 +43,7 @@ import {
   wsBearerParts,
   type GuardedTransport,
 } from './transports/execution-context.util.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { readRouteAccessPolicy, type RouteAccessPolicy } from './route-policy.util.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { buildBearerChallenge, type BearerErrorCode } from './www-authenticate.util.js';

@@ -1,14 +1,12 @@
-import { SetMetadata, type CustomDecorator, type Type } from '@nestjs/common';
+import { SetMetadata, type CustomDecorator } from '@nestjs/common';
 import { ConfigurationError } from '../errors/configuration.error.js';
-import type { VerificationStrategyName } from '../options/oidc-client-credentials-options.interface.js';
-import type { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
 import {
   BUILT_IN_STRATEGY_NAMES_TEXT,
   isBuiltInStrategyName,
+  type VerifyWithStrategy,
 } from '../strategies/verification-strategy-registry.provider.js';
 
-/** A strategy `@VerifyWith()` can name: a built-in, or a strategy class provided in the app. */
-export type VerifyWithStrategy = VerificationStrategyName | Type<TokenVerificationStrategy>;
+export type { VerifyWithStrategy };
 
 /** Metadata key of {@link VerifyWith}. */
 export const VERIFY_WITH_METADATA = 'nest-oidc-client-credentials:verify-with';

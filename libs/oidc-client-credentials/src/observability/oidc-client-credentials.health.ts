@@ -3,10 +3,10 @@ import { ConfigurationError } from '../errors/configuration.error.js';
 import { errorCode } from '../errors/error-code.util.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { JwksProvider } from '../strategies/jwks.provider.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { TokenProviderRegistry } from '../outbound/token-provider-registry.provider.js';
 import type { TokenProvider } from '../outbound/token.provider.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 
 /**
  * Status of a health check part, as @nestjs/terminus counts them: `down` fails the check (503),

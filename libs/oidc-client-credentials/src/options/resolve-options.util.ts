@@ -5,51 +5,11 @@ import type {
   ClientAuthMethod,
   NamedClientOptions,
   OidcClientCredentialsModuleOptions,
-  OidcEndpoints,
   TokenLocation,
-  VerificationOptions,
 } from './oidc-client-credentials-options.interface.js';
+import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from './resolved-options.js';
 import { parseEndpointUrl } from './endpoint-url.util.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
-
-/** Options after validation, with every default applied. Built once at startup. */
-export interface ResolvedOptions {
-  issuer: string;
-  endpoints: { [K in keyof OidcEndpoints]?: URL };
-  clientId?: string;
-  clientSecret?: string;
-  clientAuthMethod: ClientAuthMethod;
-  privateKey?: JWK;
-  clientAssertion: { audience: 'issuer' | 'token_endpoint'; explicitType: boolean };
-  /** Token request parameters besides grant_type and client authentication, in a stable order. */
-  tokenParams: [string, string][];
-  tokenRenewal: {
-    renewAfterFraction: number;
-    renewBeforeExpirySeconds: number;
-    defaultLifetimeSeconds: number;
-    maxLifetimeSeconds: number;
-  };
-  retry: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; deadlineMs: number };
-  circuitBreaker: { failureThreshold: number; cooldownMs: number };
-  http: { timeoutMs: number; maxResponseBytes: number };
-  authorizedHttp: { retryOnUnauthorized: 'idempotent' | 'all' | 'never' };
-  verification: Required<Omit<VerificationOptions, 'audience' | 'allowedClientIds' | 'realm'>> & {
-    audience?: string[];
-    allowedClientIds?: ReadonlySet<string>;
-    realm?: string;
-  };
-  cache: { stores: Keyv[]; keyPrefix: string; encryptionKey?: Buffer; timeoutMs: number };
-  allowInsecureHttp: boolean;
-  /** Name of a named outbound client; absent for the root client. */
-  clientName?: string;
-  /** How errors name this client's credential options, e.g. `clients.billing.`; root: none. */
-  credentialsOptionPrefix?: string;
-  /** The root's named clients, resolved (each one empty itself). */
-  clients: Readonly<Record<string, ResolvedOptions>>;
-}
-
-/** Name under which the root's own outbound client is reported and injected. */
-export const DEFAULT_CLIENT_NAME = 'default';
 
 const AUTH_METHODS: readonly ClientAuthMethod[] = [
   'client_secret_basic',

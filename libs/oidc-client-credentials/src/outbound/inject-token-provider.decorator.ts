@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { ClientCredentialsHttpService } from './client-credentials-http.service.js';
 import { TokenProvider } from './token.provider.js';
-import { DEFAULT_CLIENT_NAME } from '../options/resolve-options.util.js';
+import { DEFAULT_CLIENT_NAME } from '../options/resolved-options.js';
 
 /**
  * DI token of the {@link TokenProvider} of a client: the `TokenProvider` class itself for the root

@@ -1,6 +1,6 @@
 import type { ClientCredentialsToken } from './client-credentials-token.interface.js';
 import type { SharedCache } from '../cache/shared-cache.provider.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { sleep } from './backoff.util.js';
 import type { TokenCacheEntry } from './token-cache.store.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClientCredentialsToken } from './client-credentials-token.interface.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 
 /** A token endpoint's successful answer, validated. */
 export interface IssuedToken {

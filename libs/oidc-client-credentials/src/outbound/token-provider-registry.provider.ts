@@ -8,17 +8,12 @@ import type {
 } from '../options/oidc-client-credentials-options.interface.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
-import {
-  OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
-  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
-} from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { SharedCache } from '../cache/shared-cache.provider.js';
 import { TokenProvider } from './token.provider.js';
-import {
-  DEFAULT_CLIENT_NAME,
-  resolveNamedClient,
-  type ResolvedOptions,
-} from '../options/resolve-options.util.js';
+import { resolveNamedClient } from '../options/resolve-options.util.js';
+import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-options.js';
 
 /**
  * Every outbound client of one module: the root client (`'default'`) and the named ones, each a

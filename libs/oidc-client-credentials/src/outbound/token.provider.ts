@@ -9,7 +9,7 @@ import type {
 import type { TokenClientEvent } from '../observability/oidc-client-credentials-events.interface.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { SharedCache } from '../cache/shared-cache.provider.js';
 import { fullJitterDelayMs, sleep } from './backoff.util.js';
 import { CircuitBreaker } from './circuit-breaker.util.js';
@@ -28,10 +28,9 @@ import {
 } from './token-cache.store.js';
 import {
   assertOutboundCredentials,
-  DEFAULT_CLIENT_NAME,
   hasAnyClientCredential,
-  type ResolvedOptions,
 } from '../options/resolve-options.util.js';
+import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-options.js';
 
 /**
  * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;

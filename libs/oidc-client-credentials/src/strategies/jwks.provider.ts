@@ -6,10 +6,10 @@ import { ValidatorUnavailableError } from '../errors/validator-unavailable.error
 import type { JwksFetchReason } from '../observability/oidc-client-credentials-events.interface.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { safeCause } from '../errors/error-cause.util.js';
 import { selectJwk } from './jwk-selection.util.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { doNotCache } from './verification-cache.provider.js';
 
 type VerificationKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;

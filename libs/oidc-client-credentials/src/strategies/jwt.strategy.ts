@@ -9,7 +9,7 @@ import {
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import { JwksProvider } from './jwks.provider.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { toVerifiedToken } from './claims.util.js';
 import { safeCause } from '../errors/error-cause.util.js';
 import {
@@ -18,7 +18,7 @@ import {
   type CompactJws,
   type JwsHeader,
 } from './jwt-shape.util.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 

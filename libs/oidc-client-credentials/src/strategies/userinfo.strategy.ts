@@ -4,12 +4,12 @@ import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { toVerifiedToken } from './claims.util.js';
 import { safeCause } from '../errors/error-cause.util.js';
 import { mediaType } from '../idp/media-type.util.js';
 import { isInvalidJsonObjectResponse } from '../idp/oauth-response.util.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 

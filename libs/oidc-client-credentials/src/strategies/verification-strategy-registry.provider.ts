@@ -2,14 +2,16 @@ import { Inject, Injectable, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { VerificationStrategyName } from '../options/oidc-client-credentials-options.interface.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { AutoVerificationStrategy } from './auto.strategy.js';
 import { IntrospectionVerificationStrategy } from './introspection.strategy.js';
 import { JwtVerificationStrategy } from './jwt.strategy.js';
 import { TokenVerificationStrategy } from './token-verification.strategy.js';
 import { UserinfoVerificationStrategy } from './userinfo.strategy.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
-import type { VerifyWithStrategy } from '../inbound/verify-with.decorator.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
+
+/** A strategy `@VerifyWith()` can name: a built-in, or a strategy class provided in the app. */
+export type VerifyWithStrategy = VerificationStrategyName | Type<TokenVerificationStrategy>;
 
 /**
  * The built-in strategies by name: what `verification.strategy` and `@VerifyWith()` may name, and

@@ -2,9 +2,9 @@ import type { ModuleMetadata, Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { JwksProvider } from './jwks.provider.js';
-import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../oidc-client-credentials.module-definition.js';
+import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { TokenVerificationStrategy } from './token-verification.strategy.js';
-import type { ResolvedOptions } from '../options/resolve-options.util.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache } from './verification-cache.provider.js';
 import {
   BUILT_IN_STRATEGIES,
