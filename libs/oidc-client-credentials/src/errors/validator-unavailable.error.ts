@@ -1,3 +1,4 @@
+import { safeCause } from './error-cause.util.js';
 import {
   OidcClientCredentialsError,
   type OidcClientCredentialsErrorCode,
@@ -16,6 +17,9 @@ export type ValidatorUnavailableErrorCode = Extract<
 /**
  * The ID service (JWKS, introspection or userinfo endpoint) could not answer, and no cached answer
  * exists. Answered with 503 and `Retry-After`, never 401: the token may well be valid.
+ *
+ * @example
+ * throw ValidatorUnavailableError.of('OIDC_CC_VALIDATOR_UNAVAILABLE', 'The key service is down', error);
  */
 export class ValidatorUnavailableError extends OidcClientCredentialsError {
   constructor(
@@ -24,5 +28,22 @@ export class ValidatorUnavailableError extends OidcClientCredentialsError {
     options?: { cause?: unknown },
   ) {
     super(code, message, options);
+  }
+
+  /**
+   * The endpoint behind `code` could not answer. `cause` (the failure of fetch, jose or
+   * oauth4webapi, or this library's own) is kept as its name, code and message only, sanitised:
+   * such errors may hold the request or the response body.
+   */
+  static of(
+    code: ValidatorUnavailableErrorCode,
+    message: string,
+    cause?: unknown,
+  ): ValidatorUnavailableError {
+    return new ValidatorUnavailableError(
+      code,
+      message,
+      cause === undefined ? undefined : { cause: safeCause(cause) },
+    );
   }
 }

@@ -5,7 +5,6 @@ import { DiscoveryError } from '../errors/discovery.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { parseEndpointUrl } from '../options/endpoint-url.util.js';
-import { safeCause } from '../errors/error-cause.util.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
 import { createSafeFetch, type SafeFetch } from './safe-fetch.util.js';
 
@@ -149,9 +148,7 @@ export class IssuerMetadataProvider {
 /** A `DiscoveryError` as the verification's `ValidatorUnavailableError`; anything else as is. */
 function throwUnavailableForVerification(error: unknown): never {
   if (error instanceof DiscoveryError) {
-    throw new ValidatorUnavailableError('OIDC_CC_DISCOVERY_FAILED', error.message, {
-      cause: safeCause(error),
-    });
+    throw ValidatorUnavailableError.of('OIDC_CC_DISCOVERY_FAILED', error.message, error);
   }
   throw error;
 }

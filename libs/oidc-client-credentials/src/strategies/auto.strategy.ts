@@ -57,8 +57,7 @@ export class AutoVerificationStrategy extends CachedVerificationStrategy {
           'A token that is not a JWT was refused: introspection needs clientId and a client secret or key',
         );
       }
-      throw new TokenVerificationError(
-        'OIDC_CC_TOKEN_INVALID',
+      throw TokenVerificationError.invalid(
         'Only JWT access tokens can be verified without introspection credentials',
       );
     }

@@ -38,7 +38,7 @@ export function toVerifiedToken(
         (clientIdFrom === 'introspection' ? seedClientId(claims) : undefined) ??
         subject);
   if (clientId === undefined) {
-    throw invalid('The token names no client (no client_id or sub)');
+    throw TokenVerificationError.invalid('The token names no client (no client_id or sub)');
   }
   const audience = audienceList(claims.aud);
   const issuer = claims.iss;
@@ -70,7 +70,7 @@ export function audienceList(aud: unknown): string[] | undefined {
   if (aud === undefined) return undefined;
   if (typeof aud === 'string') return [aud];
   if (Array.isArray(aud) && aud.every((item) => typeof item === 'string')) return [...aud];
-  throw invalid('The token "aud" is not a string or a list of strings');
+  throw TokenVerificationError.invalid('The token "aud" is not a string or a list of strings');
 }
 
 /** Whether `aud` names one of the configured audiences (any of them, RFC 7519 §4.1.3). */
@@ -97,7 +97,7 @@ function optionalString(
   const value = claims[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length === 0) {
-    throw invalid(`The token "${name}" claim is not a non-empty string`);
+    throw TokenVerificationError.invalid(`The token "${name}" claim is not a non-empty string`);
   }
   return value;
 }
@@ -106,8 +106,4 @@ function optionalString(
 function seedClientId(claims: Readonly<Record<string, unknown>>): string | undefined {
   const value = claims.clientId;
   return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function invalid(message: string): TokenVerificationError {
-  return new TokenVerificationError('OIDC_CC_TOKEN_INVALID', message);
 }

@@ -11,7 +11,6 @@ import {
   createClientAuthentication,
 } from '../idp/client-authentication.util.js';
 import { audienceList, audienceMatches, toVerifiedToken } from './claims.util.js';
-import { safeCause } from '../errors/error-cause.util.js';
 import { mediaType } from '../idp/media-type.util.js';
 import { isInvalidJsonObjectResponse } from '../idp/oauth-response.util.js';
 import { hasClientCredentials } from '../options/resolve-options.util.js';
@@ -31,8 +30,8 @@ const KEY_BOUND_TOKEN_TYPES = new Set(['dpop', 'pop', 'mac']);
  * Asks the ID service's introspection endpoint (RFC 7662) about each token: `POST` with
  * `token` and `token_type_hint=access_token` in the form body, authenticated as this service's
  * own client (`clientId` with `clientAuthMethod`: Basic by default, `client_secret_post` or
- * `private_key_jwt`; `client_secret_query` uses Basic here, the form the seed documents for
- * introspection).
+ * `private_key_jwt`; `client_secret_query` uses Basic here: ID services that take the client
+ * secret in the token request's query document Basic for introspection).
  *
  * Accepted only when `active` is boolean `true`, `exp` (if any) has not passed and `nbf` (if any)
  * has, `iss` (if any) is the configured issuer, `aud` (if any, and an audience is configured)
@@ -82,7 +81,11 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
         ...this.metadata.requestOptions(),
       });
     } catch (error) {
-      throw unavailable('The introspection endpoint could not be reached', error);
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        'The introspection endpoint could not be reached',
+        error,
+      );
     }
     if (response.status === 401 || response.status === 403) {
       await response.body?.cancel();
@@ -92,65 +95,81 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
           `The introspection endpoint refused this service's credentials (HTTP ${response.status}); check clientId, the client secret or key, and that the client may introspect`,
         );
       }
-      throw unavailable(`The introspection endpoint refused our credentials (${response.status})`);
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        `The introspection endpoint refused our credentials (${response.status})`,
+      );
     }
     if (response.status !== 200) {
       await response.body?.cancel();
-      throw unavailable(`The introspection endpoint answered HTTP ${response.status}`);
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        `The introspection endpoint answered HTTP ${response.status}`,
+      );
     }
     if (mediaType(response) !== 'application/json') {
       await response.body?.cancel();
-      throw unavailable('The introspection endpoint answered something other than JSON');
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        'The introspection endpoint answered something other than JSON',
+      );
     }
     let body: oauth.IntrospectionResponse;
     try {
       body = await oauth.processIntrospectionResponse(as, this.client, response);
     } catch (error) {
-      // A JSON object whose `active` is missing or not a boolean (S59).
-      if (isInvalidJsonObjectResponse(error)) throw inactive();
-      throw unavailable('The introspection response is invalid', error);
+      // A JSON object whose `active` is missing or not a boolean: the ID service did answer, and
+      // an answer that does not say "active" is not one.
+      if (isInvalidJsonObjectResponse(error)) throw TokenVerificationError.inactive();
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        'The introspection response is invalid',
+        error,
+      );
     }
     this.reportedMisconfiguration = false;
     return this.toVerifiedToken(body);
   }
 
   private toVerifiedToken(body: oauth.IntrospectionResponse): VerifiedToken {
-    if (body.active !== true) throw inactive();
+    if (body.active !== true) throw TokenVerificationError.inactive();
     const now = Math.floor(Date.now() / 1000);
     const tolerance = this.options.verification.clockToleranceSeconds;
     const { exp, nbf, iss, token_type: tokenType } = body as Record<string, unknown>;
     if (exp !== undefined) {
-      if (!isFiniteNumber(exp)) throw invalid('The introspected "exp" is not a number');
-      if (exp <= now - tolerance) {
-        throw new TokenVerificationError('OIDC_CC_TOKEN_EXPIRED', 'The token has expired');
+      if (!isFiniteNumber(exp)) {
+        throw TokenVerificationError.invalid('The introspected "exp" is not a number');
       }
+      if (exp <= now - tolerance) throw TokenVerificationError.expired();
     }
     if (nbf !== undefined && !(isFiniteNumber(nbf) && nbf <= now + tolerance)) {
-      throw invalid('The token is not valid yet');
+      throw TokenVerificationError.invalid('The token is not valid yet');
     }
     if (iss !== undefined && iss !== this.options.issuer) {
-      throw invalid('The token was issued by another issuer');
+      throw TokenVerificationError.invalid('The token was issued by another issuer');
     }
     // With verification.audience set, the answer must name one of them: an answer without "aud"
     // cannot show the token was meant for this service (RFC 9700 §2.3), as a JWT without one cannot.
     const expected = this.options.verification.audience;
     const aud = audienceList(body.aud);
     if (expected && (aud === undefined || !audienceMatches(aud, expected))) {
-      throw invalid(
+      throw TokenVerificationError.invalid(
         aud === undefined
           ? 'The introspection answer names no audience, and verification.audience is set'
           : 'The token is meant for another audience',
       );
     }
     if (typeof tokenType === 'string' && REFRESH_TOKEN_TYPES.has(tokenType.toLowerCase())) {
-      throw invalid('A refresh token is not an access token');
+      throw TokenVerificationError.invalid('A refresh token is not an access token');
     }
     // Key-bound tokens (DPoP, mTLS) need a proof of possession this guard does not check.
     if (
       (body as Record<string, unknown>).cnf !== undefined ||
       (typeof tokenType === 'string' && KEY_BOUND_TOKEN_TYPES.has(tokenType.toLowerCase()))
     ) {
-      throw invalid('The token is bound to a key: it is not accepted as a bearer token');
+      throw TokenVerificationError.invalid(
+        'The token is bound to a key: it is not accepted as a bearer token',
+      );
     }
     return toVerifiedToken(body, 'introspection');
   }
@@ -169,20 +188,4 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
 
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
-}
-
-function inactive(): TokenVerificationError {
-  return new TokenVerificationError('OIDC_CC_TOKEN_INACTIVE', 'The token is not active');
-}
-
-function invalid(message: string): TokenVerificationError {
-  return new TokenVerificationError('OIDC_CC_TOKEN_INVALID', message);
-}
-
-function unavailable(message: string, cause?: unknown): ValidatorUnavailableError {
-  return new ValidatorUnavailableError(
-    'OIDC_CC_INTROSPECTION_UNAVAILABLE',
-    message,
-    cause === undefined ? undefined : { cause: safeCause(cause) },
-  );
 }

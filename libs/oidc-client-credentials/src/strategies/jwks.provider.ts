@@ -7,7 +7,6 @@ import type { JwksFetchReason } from '../observability/oidc-client-credentials-e
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
-import { safeCause } from '../errors/error-cause.util.js';
 import { selectJwk } from './jwk-selection.util.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
 import { doNotCache } from './verification-cache.provider.js';
@@ -93,19 +92,17 @@ export class JwksProvider {
         keys = await this.refresh('unknown-kid');
         selection = selectJwk(keys, alg, kid);
       } else if (this.lastAttemptFailed) {
-        throw unavailable('The JWKS is unavailable and the token names an unknown key');
+        throw ValidatorUnavailableError.of(
+          'OIDC_CC_JWKS_UNAVAILABLE',
+          'The JWKS is unavailable and the token names an unknown key',
+        );
       }
     }
     if (selection.kind === 'unknown') {
-      throw doNotCache(
-        new TokenVerificationError('OIDC_CC_TOKEN_INVALID', 'No published key matches the token'),
-      );
+      throw doNotCache(TokenVerificationError.invalid('No published key matches the token'));
     }
     if (selection.kind === 'refused') {
-      throw new TokenVerificationError(
-        'OIDC_CC_TOKEN_INVALID',
-        `The token cannot be verified: ${selection.reason}`,
-      );
+      throw TokenVerificationError.invalid(`The token cannot be verified: ${selection.reason}`);
     }
     return this.importKey(selection.jwk, alg);
   }
@@ -153,7 +150,11 @@ export class JwksProvider {
       !this.lastAttemptFailed ||
       now - this.lastAttemptAt >= this.failureBackoffMs;
     if (!this.keys) {
-      if (!mayAttempt) throw unavailable('The JWKS endpoint failed recently');
+      if (!mayAttempt)
+        throw ValidatorUnavailableError.of(
+          'OIDC_CC_JWKS_UNAVAILABLE',
+          'The JWKS endpoint failed recently',
+        );
       return this.refresh('initial');
     }
     if (mayAttempt) {
@@ -184,7 +185,10 @@ export class JwksProvider {
         'The JWKS endpoint is failing and the last known keys are too old; refusing',
       );
     }
-    throw unavailable('The JWKS is unavailable and the last known keys are too old');
+    throw ValidatorUnavailableError.of(
+      'OIDC_CC_JWKS_UNAVAILABLE',
+      'The JWKS is unavailable and the last known keys are too old',
+    );
   }
 
   /** One fetch for all concurrent callers; resolves with the new keys or rejects (503). */
@@ -239,11 +243,18 @@ export class JwksProvider {
       }
       body = await response.json();
     } catch (error) {
-      throw unavailable('The JWKS could not be fetched', error);
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_JWKS_UNAVAILABLE',
+        'The JWKS could not be fetched',
+        error,
+      );
     }
     const keys = (body as { keys?: unknown } | null)?.keys;
     if (typeof body !== 'object' || Array.isArray(body) || !Array.isArray(keys)) {
-      throw unavailable('The JWKS response is not a JWK Set');
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_JWKS_UNAVAILABLE',
+        'The JWKS response is not a JWK Set',
+      );
     }
     // Entries that are not JWK objects are dropped; the others stay usable.
     return Object.freeze(keys.filter(isJwk).map((key) => Object.freeze({ ...key })));
@@ -263,10 +274,9 @@ export class JwksProvider {
           return imported;
         })
         .catch((error: unknown) => {
-          throw new TokenVerificationError(
-            'OIDC_CC_TOKEN_INVALID',
+          throw TokenVerificationError.invalid(
             'The published key of this token cannot be imported',
-            { cause: safeCause(error) },
+            error,
           );
         });
       byAlg.set(alg, key);
@@ -281,13 +291,5 @@ function isJwk(value: unknown): value is JWK {
     value !== null &&
     !Array.isArray(value) &&
     typeof (value as { kty?: unknown }).kty === 'string'
-  );
-}
-
-function unavailable(message: string, cause?: unknown): ValidatorUnavailableError {
-  return new ValidatorUnavailableError(
-    'OIDC_CC_JWKS_UNAVAILABLE',
-    message,
-    cause === undefined ? undefined : { cause: safeCause(cause) },
   );
 }

@@ -30,20 +30,22 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function parseCompactJws(token: string, maxLength: number): CompactJws {
   if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) {
-    throw malformed('The token is empty or too long');
+    throw TokenVerificationError.malformed('The token is empty or too long');
   }
   const segments = token.split('.');
-  if (segments.length === 5) throw malformed('Encrypted tokens (JWE) are not accepted');
-  if (segments.length !== 3) throw malformed('The token is not a compact JWS');
+  if (segments.length === 5)
+    throw TokenVerificationError.malformed('Encrypted tokens (JWE) are not accepted');
+  if (segments.length !== 3)
+    throw TokenVerificationError.malformed('The token is not a compact JWS');
   if (!segments.every(isBase64urlSegment)) {
-    throw malformed('The token has an empty or non-base64url segment');
+    throw TokenVerificationError.malformed('The token has an empty or non-base64url segment');
   }
   const header = decodeJsonObject(segments[0], 'header');
   if (typeof header.alg !== 'string' || header.alg.length === 0) {
-    throw malformed('The token header has no "alg"');
+    throw TokenVerificationError.malformed('The token header has no "alg"');
   }
   if (header.kid !== undefined && typeof header.kid !== 'string') {
-    throw malformed('The token header "kid" is not a string');
+    throw TokenVerificationError.malformed('The token header "kid" is not a string');
   }
   return { header: header as JwsHeader, encodedPayload: segments[1] };
 }
@@ -75,13 +77,13 @@ export function decodeJsonObject(segment: string, label: string): Record<string,
     text = STRICT_UTF8.decode(Buffer.from(segment, 'base64url'));
     value = JSON.parse(text);
   } catch {
-    throw malformed(`The token ${label} is not UTF-8 JSON`);
+    throw TokenVerificationError.malformed(`The token ${label} is not UTF-8 JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw malformed(`The token ${label} is not a JSON object`);
+    throw TokenVerificationError.malformed(`The token ${label} is not a JSON object`);
   }
   if (hasDuplicateMemberNames(text)) {
-    throw malformed(`The token ${label} repeats a member name`);
+    throw TokenVerificationError.malformed(`The token ${label} repeats a member name`);
   }
   return value as Record<string, unknown>;
 }
@@ -125,8 +127,4 @@ export function hasDuplicateMemberNames(json: string): boolean {
 function isBase64urlSegment(segment: string): boolean {
   // A length of 4n+1 cannot be produced by base64url encoding; lenient decoders guess.
   return segment.length % 4 !== 1 && SEGMENT.test(segment);
-}
-
-function malformed(message: string): TokenVerificationError {
-  return new TokenVerificationError('OIDC_CC_TOKEN_MALFORMED', message);
 }

@@ -11,7 +11,6 @@ import type { VerifiedToken } from './verified-token.interface.js';
 import { JwksProvider } from './jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { toVerifiedToken } from './claims.util.js';
-import { safeCause } from '../errors/error-cause.util.js';
 import {
   decodeJsonObject,
   parseCompactJws,
@@ -116,10 +115,7 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
   private parse(token: string): CompactJws {
     const jws = parseCompactJws(token, this.v.maxTokenLength);
     if (!this.algorithms.has(jws.header.alg)) {
-      throw new TokenVerificationError(
-        'OIDC_CC_TOKEN_INVALID',
-        'The token algorithm is not in verification.algorithms',
-      );
+      throw TokenVerificationError.invalid('The token algorithm is not in verification.algorithms');
     }
     return jws;
   }
@@ -133,7 +129,7 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
       ? mediaType === RFC9068_TYPE
       : mediaType !== undefined && DEFAULT_PROFILE_TYPES.has(mediaType);
     if (!accepted) {
-      throw new TokenVerificationError('OIDC_CC_TOKEN_INVALID', 'The token "typ" is not accepted');
+      throw TokenVerificationError.invalid('The token "typ" is not accepted');
     }
   }
 
@@ -144,25 +140,29 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
     for (const name of ['exp', 'iat', 'nbf'] as const) {
       const value = payload[name];
       if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value))) {
-        throw invalid(`The token "${name}" claim is not a finite number`);
+        throw TokenVerificationError.invalid(`The token "${name}" claim is not a finite number`);
       }
     }
     if (typeof payload.iat === 'number' && payload.iat > now + tolerance) {
-      throw invalid('The token "iat" claim is in the future');
+      throw TokenVerificationError.invalid('The token "iat" claim is in the future');
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
-      throw invalid('The token "sub" claim is not a non-empty string');
+      throw TokenVerificationError.invalid('The token "sub" claim is not a non-empty string');
     }
     // A key-bound token (DPoP, mTLS) replayed as a plain bearer token would skip its proof of
     // possession, which this guard does not check (RFC 9449 §7, RFC 8705 §3).
     if (payload.cnf !== undefined) {
-      throw invalid('The token is bound to a key ("cnf"): it is not accepted as a bearer token');
+      throw TokenVerificationError.invalid(
+        'The token is bound to a key ("cnf"): it is not accepted as a bearer token',
+      );
     }
     if (this.v.profile === 'rfc9068') {
       for (const name of ['jti', 'client_id'] as const) {
         const value = payload[name];
         if (typeof value !== 'string' || value.length === 0) {
-          throw invalid(`The token "${name}" claim is not a non-empty string`);
+          throw TokenVerificationError.invalid(
+            `The token "${name}" claim is not a non-empty string`,
+          );
         }
       }
     }
@@ -183,24 +183,14 @@ function normalizeMediaType(typ: string): string {
 function fromJose(error: unknown): TokenVerificationError {
   if (error instanceof TokenVerificationError) return error;
   if (error instanceof joseErrors.JWTExpired) {
-    return new TokenVerificationError('OIDC_CC_TOKEN_EXPIRED', 'The token has expired', {
-      cause: safeCause(error),
-    });
+    return TokenVerificationError.expired(error);
   }
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) {
-    return new TokenVerificationError('OIDC_CC_TOKEN_MALFORMED', 'The token is malformed', {
-      cause: safeCause(error),
-    });
+    return TokenVerificationError.malformed('The token is malformed', error);
   }
   if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
     // TypeError: jose refuses a key it was given (e.g. an RSA modulus below 2048 bits).
-    return new TokenVerificationError('OIDC_CC_TOKEN_INVALID', 'The token is invalid', {
-      cause: safeCause(error),
-    });
+    return TokenVerificationError.invalid('The token is invalid', error);
   }
   throw error;
-}
-
-function invalid(message: string): TokenVerificationError {
-  return new TokenVerificationError('OIDC_CC_TOKEN_INVALID', message);
 }

@@ -6,7 +6,6 @@ import type { VerifiedToken } from './verified-token.interface.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { toVerifiedToken } from './claims.util.js';
-import { safeCause } from '../errors/error-cause.util.js';
 import { mediaType } from '../idp/media-type.util.js';
 import { isInvalidJsonObjectResponse } from '../idp/oauth-response.util.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
@@ -14,9 +13,9 @@ import { VerificationCache, verificationProfileId } from './verification-cache.p
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
 
 /**
- * Checks a token by calling the ID service's userinfo endpoint with it (`GET`, bearer header), as
- * the seed describes: a 200 JSON answer with a string `sub` means the token is live at the ID
- * service, and `sub` names the client (`clientId = sub`).
+ * Checks a token by calling the ID service's userinfo endpoint with it (`GET`, bearer header): a
+ * 200 JSON answer with a string `sub` means the token is live at the ID service, and `sub` names
+ * the client (`clientId = sub`).
  *
  * What this proves is weaker than the other strategies: the token is live and names this
  * client — not that it is meant for this API. No audience, issuer or expiry can be checked (the
@@ -56,7 +55,11 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
         this.metadata.requestOptions(),
       );
     } catch (error) {
-      throw unavailable('The userinfo endpoint could not be reached', error);
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_USERINFO_UNAVAILABLE',
+        'The userinfo endpoint could not be reached',
+        error,
+      );
     }
     if (response.status === 401 || response.status === 403) {
       await response.body?.cancel();
@@ -66,14 +69,14 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
           `The userinfo endpoint refused a token (HTTP ${response.status}). Userinfo mode cannot validate machine-to-machine tokens that lack the openid scope; use 'jwt' or 'introspection'`,
         );
       }
-      throw new TokenVerificationError(
-        'OIDC_CC_TOKEN_INVALID',
-        'The userinfo endpoint refused the token',
-      );
+      throw TokenVerificationError.invalid('The userinfo endpoint refused the token');
     }
     if (response.status !== 200) {
       await response.body?.cancel();
-      throw unavailable(`The userinfo endpoint answered HTTP ${response.status}`);
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_USERINFO_UNAVAILABLE',
+        `The userinfo endpoint answered HTTP ${response.status}`,
+      );
     }
     const contentType = mediaType(response);
     if (contentType === 'application/jwt') {
@@ -84,36 +87,30 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
           'The userinfo endpoint answers signed JWTs, which userinfo mode does not accept',
         );
       }
-      throw new TokenVerificationError(
-        'OIDC_CC_TOKEN_INVALID',
-        'Signed userinfo answers are not accepted',
-      );
+      throw TokenVerificationError.invalid('Signed userinfo answers are not accepted');
     }
     if (contentType !== 'application/json') {
       await response.body?.cancel();
-      throw unavailable('The userinfo endpoint answered something other than JSON');
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_USERINFO_UNAVAILABLE',
+        'The userinfo endpoint answered something other than JSON',
+      );
     }
     let body: oauth.UserInfoResponse;
     try {
       body = await oauth.processUserInfoResponse(as, this.client, oauth.skipSubjectCheck, response);
     } catch (error) {
-      // A JSON object whose `sub` is missing, empty or not a string (S65).
+      // A JSON object whose `sub` is missing, empty or not a string: an answer about the token
+      // (it names no one), not a failing endpoint.
       if (isInvalidJsonObjectResponse(error)) {
-        throw new TokenVerificationError(
-          'OIDC_CC_TOKEN_INVALID',
-          'The userinfo answer has no "sub"',
-        );
+        throw TokenVerificationError.invalid('The userinfo answer has no "sub"');
       }
-      throw unavailable('The userinfo response is invalid', error);
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_USERINFO_UNAVAILABLE',
+        'The userinfo response is invalid',
+        error,
+      );
     }
     return toVerifiedToken(body as Record<string, unknown>, 'sub');
   }
-}
-
-function unavailable(message: string, cause?: unknown): ValidatorUnavailableError {
-  return new ValidatorUnavailableError(
-    'OIDC_CC_USERINFO_UNAVAILABLE',
-    message,
-    cause === undefined ? undefined : { cause: safeCause(cause) },
-  );
 }
