@@ -1,22 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  compactVerify,
-  errors as joseErrors,
-  jwtVerify,
-  type CompactVerifyResult,
-  type JWTVerifyOptions,
-} from 'jose';
+import { jwtVerify, type JWTVerifyOptions } from 'jose';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import { JwksProvider } from './jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { toVerifiedToken } from './claims.util.js';
+import { decodeJsonObject, type JwsHeader } from './jwt-shape.util.js';
 import {
-  decodeJsonObject,
-  parseCompactJws,
-  type CompactJws,
-  type JwsHeader,
-} from './jwt-shape.util.js';
+  jwsSignaturePolicy,
+  parseAllowedJws,
+  withSignatureKey,
+  type JwsSignaturePolicy,
+} from './jws-signature.util.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
@@ -32,7 +27,8 @@ const RFC9068_TYPE = 'application/at+jwt';
  *    JSON serialisation;
  * 2. `alg` in `verification.algorithms` (exact, case-sensitive; `none` and HMAC can't be listed),
  *    checked before the JWKS is fetched;
- * 3. `typ` of the profile: `default` accepts none, `JWT` or `at+jwt` (the seed's tokens);
+ * 3. `typ` of the profile: `default` accepts none, `JWT` or `at+jwt` (what ID services commonly
+ *    issue);
  *    `rfc9068` demands `at+jwt` (media-type comparison: case-insensitive, `application/` optional);
  * 4. payload: a JSON object in strict UTF-8 without duplicate names;
  * 5. key: only from the ID service's JWKS, chosen by `kid` ({@link JwksProvider});
@@ -53,17 +49,17 @@ const RFC9068_TYPE = 'application/at+jwt';
 @Injectable()
 export class JwtVerificationStrategy extends CachedVerificationStrategy {
   private readonly v: ResolvedOptions['verification'];
-  private readonly algorithms: ReadonlySet<string>;
+  private readonly signature: JwsSignaturePolicy;
   private readonly jwtOptions: JWTVerifyOptions;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
-    private readonly jwks: JwksProvider,
+    jwks: JwksProvider,
     cache: VerificationCache,
   ) {
     super(cache, verificationProfileId('jwt', options));
     this.v = options.verification;
-    this.algorithms = new Set(this.v.algorithms);
+    this.signature = jwsSignaturePolicy(options, jwks);
     const strict = this.v.profile === 'rfc9068';
     this.jwtOptions = {
       issuer: options.issuer,
@@ -81,43 +77,14 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
 
   /** Verifies a JWT access token (steps above) without the cache. */
   async verifyUncached(token: string): Promise<VerifiedToken> {
-    const jws = this.parse(token);
+    const jws = parseAllowedJws(token, this.signature);
     this.checkType(jws.header);
     decodeJsonObject(jws.encodedPayload, 'payload');
-    const key = await this.jwks.getKey(jws.header.alg, jws.header.kid);
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(token, key, {
-        ...this.jwtOptions,
-        algorithms: [jws.header.alg],
-      }));
-    } catch (error) {
-      throw fromJose(error);
-    }
+    const { payload } = await withSignatureKey(jws, this.signature, (key, algorithms) =>
+      jwtVerify(token, key, { ...this.jwtOptions, algorithms }),
+    );
     this.checkClaims(payload);
     return toVerifiedToken(payload);
-  }
-
-  /**
-   * The signature layer alone: shape, algorithm allowlist, key selection and signature, exactly as
-   * `verifyUncached` runs them, without reading the payload as claims. For conformance suites.
-   */
-  async verifySignature(token: string): Promise<CompactVerifyResult> {
-    const jws = this.parse(token);
-    const key = await this.jwks.getKey(jws.header.alg, jws.header.kid);
-    try {
-      return await compactVerify(token, key, { algorithms: [jws.header.alg] });
-    } catch (error) {
-      throw fromJose(error);
-    }
-  }
-
-  private parse(token: string): CompactJws {
-    const jws = parseCompactJws(token, this.v.maxTokenLength);
-    if (!this.algorithms.has(jws.header.alg)) {
-      throw TokenVerificationError.invalid('The token algorithm is not in verification.algorithms');
-    }
-    return jws;
   }
 
   private checkType(header: JwsHeader): void {
@@ -173,24 +140,4 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
 function normalizeMediaType(typ: string): string {
   const lower = typ.toLowerCase();
   return lower.includes('/') ? lower : `application/${lower}`;
-}
-
-/**
- * jose's failure as ours: an expired token keeps its meaning, a structural error is "malformed",
- * everything else "invalid". Only jose's code and message are kept as `cause` — its errors can
- * hold the claims set.
- */
-function fromJose(error: unknown): TokenVerificationError {
-  if (error instanceof TokenVerificationError) return error;
-  if (error instanceof joseErrors.JWTExpired) {
-    return TokenVerificationError.expired(error);
-  }
-  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) {
-    return TokenVerificationError.malformed('The token is malformed', error);
-  }
-  if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
-    // TypeError: jose refuses a key it was given (e.g. an RSA modulus below 2048 bits).
-    return TokenVerificationError.invalid('The token is invalid', error);
-  }
-  throw error;
 }

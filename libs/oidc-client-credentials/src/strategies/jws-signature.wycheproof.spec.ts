@@ -2,17 +2,22 @@ import { readFileSync } from 'node:fs';
 import { Test } from '@nestjs/testing';
 import type { JWK } from 'jose';
 import {
-  JwtVerificationStrategy,
+  JwksProvider,
+  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
   OidcClientCredentialsModule,
   TokenVerificationError,
+  type ResolvedOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { jwsSignaturePolicy, verifyJwsSignature } from './jws-signature.util.js';
 
 /**
  * Project Wycheproof's JWS vectors (test/vectors/wycheproof, Apache-2.0) through the SIGNATURE layer of
- * the JWT strategy — `verifySignature`: the same shape checks, algorithm allowlist, key selection
- * from a JWKS fetched over HTTP, and jose signature check that `verify` runs. The payloads are not
- * JWT claim sets, so the claims layer is not involved.
+ * the JWT strategy — `verifyJwsSignature` with the policy `jwsSignaturePolicy` builds from the
+ * module's options and JWKS provider: the same shape checks, algorithm allowlist, key selection from
+ * a JWKS fetched over HTTP, and jose signature check that `JwtVerificationStrategy.verify` runs
+ * (`parseAllowedJws` and `withSignatureKey`). The payloads are not JWT claim sets, so the claims
+ * layer is not involved.
  *
  * Each group's key is served as the ID service's whole JWKS. The allowlist is widened for this
  * suite from the default [RS256, PS256, ES256, EdDSA] to every asymmetric algorithm the library
@@ -114,9 +119,12 @@ describe('Wycheproof JWS vectors through the JWT signature layer', () => {
           }),
         ],
       }).compile();
-      const jwt = moduleRef.get(JwtVerificationStrategy);
+      const policy = jwsSignaturePolicy(
+        moduleRef.get<ResolvedOptions>(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS),
+        moduleRef.get(JwksProvider),
+      );
       for (const test of group.tests) {
-        const outcome = await jwt.verifySignature(test.jws).then(
+        const outcome = await verifyJwsSignature(test.jws, policy).then(
           () => ({ tcId: test.tcId, accepted: true }),
           (error: unknown) => ({ tcId: test.tcId, accepted: false, error }),
         );
