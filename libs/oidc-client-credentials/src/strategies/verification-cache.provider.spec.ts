@@ -72,13 +72,24 @@ describe('VerificationCache', () => {
     const { cache, introspection, jwt } = await inbound();
     const opaque = idp.mintOpaque();
     const signed = await idp.mintJwt();
+    const refused = idp.mintOpaque();
+    idp.revoke(refused);
     await introspection.verify(opaque);
     await jwt.verify(signed);
-    await introspection.verify(idp.mintOpaque()).catch(() => undefined);
-    expect(cache.keys()).toHaveLength(3);
-    for (const key of cache.keys()) expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await introspection.verify(refused).catch(() => undefined);
+    expect(cache.size).toBe(3);
+    const keys = [
+      cache.keyFor(introspection.profileId, opaque),
+      cache.keyFor(jwt.profileId, signed),
+      cache.keyFor(introspection.profileId, refused),
+    ];
+    // Everything the cache holds, private maps included: entries sit under the digests only.
     const dump = inspect(cache, { depth: 20, showHidden: true, maxStringLength: Infinity });
-    for (const token of [opaque, signed, signed.split('.')[2]]) {
+    for (const key of keys) {
+      expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(dump).toContain(`'${key}' =>`);
+    }
+    for (const token of [opaque, signed, signed.split('.')[2], refused]) {
       expect(dump).not.toContain(token);
     }
   });

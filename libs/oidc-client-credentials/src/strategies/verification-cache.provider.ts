@@ -48,7 +48,7 @@ export function doNotCache<E extends Error>(error: E): E {
 /**
  * Identifier of a validation profile: everything that decides whether a token is accepted. It is
  * hashed with the token into the cache key, so a result cached under one configuration never
- * answers for another (S69).
+ * answers for another.
  */
 export function verificationProfileId(
   strategy: string,
@@ -208,11 +208,6 @@ export class VerificationCache {
   /** Number of cached results, positive and negative. */
   get size(): number {
     return this.positive.size + this.negative.size;
-  }
-
-  /** The cache keys currently held (SHA-256 digests), for diagnostics and tests. */
-  keys(): string[] {
-    return [...this.positive.keys(), ...this.negative.keys()];
   }
 
   /**
