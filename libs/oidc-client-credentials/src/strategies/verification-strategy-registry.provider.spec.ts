@@ -11,6 +11,7 @@ import {
   VerificationStrategyRegistry,
   type OidcClientCredentialsModuleOptions,
   type VerificationOptions,
+  type VerificationStrategyName,
   type VerifiedToken,
   type VerifyWithStrategy,
 } from 'nest-oidc-client-credentials';
@@ -99,7 +100,7 @@ describe('VerificationStrategyRegistry', () => {
       await expect(compiled).rejects.toThrow(message);
     });
 
-    it.each<[string, VerificationOptions['strategy'], Type<TokenVerificationStrategy>]>([
+    it.each<[string, VerificationStrategyName, Type<TokenVerificationStrategy>]>([
       ['jwt', 'jwt', JwtVerificationStrategy],
       ['introspection', 'introspection', IntrospectionVerificationStrategy],
       ['userinfo', 'userinfo', UserinfoVerificationStrategy],
@@ -108,7 +109,7 @@ describe('VerificationStrategyRegistry', () => {
       const moduleRef = await compile({ strategy: name }, CREDENTIALS);
       const strategy = moduleRef.get(TokenVerificationStrategy);
       expect(strategy).toBeInstanceOf(type);
-      expect(strategy).toBe(moduleRef.get(VerificationStrategyRegistry).get(name!));
+      expect(strategy).toBe(moduleRef.get(VerificationStrategyRegistry).get(name));
     });
 
     it("a user's class is instantiated for the module, not looked up among the app's providers", async () => {
@@ -142,6 +143,12 @@ describe('VerificationStrategyRegistry', () => {
       [
         'an anonymous class no module provides',
         Anonymous,
+        {},
+        'Invalid option "@VerifyWith()": the strategy class must be provided in a module of the app (a TokenVerificationStrategy with verify(token))',
+      ],
+      [
+        'an instance (only verification.strategy takes one)',
+        new ProvidedStrategy() as unknown as VerifyWithStrategy,
         {},
         'Invalid option "@VerifyWith()": the strategy class must be provided in a module of the app (a TokenVerificationStrategy with verify(token))',
       ],

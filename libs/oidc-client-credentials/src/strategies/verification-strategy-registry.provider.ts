@@ -35,9 +35,33 @@ export function isBuiltInStrategyName(value: unknown): value is VerificationStra
 }
 
 /**
- * The strategies `@VerifyWith()` can choose from: this module's built-in strategies (so each
- * uses this module's options and cache) and strategy classes provided anywhere in the app. Also
- * where a built-in `verification.strategy` name is resolved.
+ * Where a strategy is chosen. It names the option in error messages, and says what a class means:
+ * `verification.strategy` instantiates it for this module (and also takes an instance as is);
+ * `@VerifyWith()` takes the instance the app provides.
+ */
+type StrategyChoiceOrigin = 'verification.strategy' | '@VerifyWith()';
+
+const REFUSALS: Record<
+  StrategyChoiceOrigin,
+  { unknownName(name: string): string; notAStrategy(choice: unknown): string }
+> = {
+  'verification.strategy': {
+    unknownName: () =>
+      `expected ${BUILT_IN_STRATEGY_NAMES_TEXT}, a TokenVerificationStrategy class or instance`,
+    notAStrategy: () =>
+      'expected a strategy name, or a class or object with a verify(token) method',
+  },
+  '@VerifyWith()': {
+    unknownName: (name) => `unknown strategy ${JSON.stringify(name)}`,
+    notAStrategy: (choice) =>
+      `${(choice as { name?: string } | null)?.name || 'the strategy class'} must be provided in a module of the app (a TokenVerificationStrategy with verify(token))`,
+  },
+};
+
+/**
+ * Resolves every choice of strategy: the module's `verification.strategy` and each
+ * `@VerifyWith()`. Built-in names give this module's instances (so each uses this module's options
+ * and cache); `@VerifyWith()` classes are looked up among the providers of the whole app.
  */
 @Injectable()
 export class VerificationStrategyRegistry {
@@ -55,26 +79,48 @@ export class VerificationStrategyRegistry {
   }
 
   /**
-   * The strategy instance of a `@VerifyWith()` choice. Throws {@link ConfigurationError} for a
-   * class that is not a provider, or for introspection without this service's credentials.
+   * The strategy instance of a `@VerifyWith()` choice.
+   *
+   * @throws ConfigurationError for an unknown name, a class that is not a provider, or
+   *   introspection without this service's credentials.
    */
   get(choice: VerifyWithStrategy): TokenVerificationStrategy {
-    if (typeof choice === 'string') {
-      if (!isBuiltInStrategyName(choice)) {
-        throw new ConfigurationError('@VerifyWith()', `unknown strategy ${JSON.stringify(choice)}`);
-      }
-      return this.builtIn(choice);
-    }
-    return this.provided(choice);
+    const chosen = this.resolve(choice, '@VerifyWith()');
+    return typeof chosen === 'function' ? this.provided(chosen) : chosen;
   }
 
   /**
-   * This module's instance of a built-in strategy. Throws {@link ConfigurationError} for
-   * introspection without this service's credentials.
+   * The strategy of `verification.strategy`, which the module provides as
+   * `TokenVerificationStrategy`: a built-in by name, the user's class (instantiated through Nest DI
+   * in this module's context, so it may inject the providers this module exports) or the user's
+   * instance as is. Inject `TokenVerificationStrategy` rather than calling this: each call
+   * instantiates a class anew.
+   *
+   * @throws ConfigurationError when the option names no strategy, or introspection without this
+   *   service's credentials.
    */
-  builtIn(name: VerificationStrategyName): TokenVerificationStrategy {
-    if (name === 'introspection') IntrospectionVerificationStrategy.assertCredentials(this.options);
-    return this.builtIns[name];
+  async configured(): Promise<TokenVerificationStrategy> {
+    const chosen = this.resolve(this.options.verification.strategy, 'verification.strategy');
+    return typeof chosen === 'function' ? this.moduleRef.create(chosen) : chosen;
+  }
+
+  /** A built-in or given instance, or the class the caller turns into one as its origin says. */
+  private resolve(
+    choice: unknown,
+    origin: StrategyChoiceOrigin,
+  ): TokenVerificationStrategy | Type<TokenVerificationStrategy> {
+    if (typeof choice === 'string') {
+      if (!isBuiltInStrategyName(choice)) {
+        throw new ConfigurationError(origin, REFUSALS[origin].unknownName(choice));
+      }
+      if (choice === 'introspection') {
+        IntrospectionVerificationStrategy.assertCredentials(this.options);
+      }
+      return this.builtIns[choice];
+    }
+    if (typeof choice === 'function') return choice as Type<TokenVerificationStrategy>;
+    if (origin === 'verification.strategy' && isStrategyInstance(choice)) return choice;
+    throw new ConfigurationError(origin, REFUSALS[origin].notAStrategy(choice));
   }
 
   private provided(type: Type<TokenVerificationStrategy>): TokenVerificationStrategy {
@@ -84,16 +130,17 @@ export class VerificationStrategyRegistry {
     } catch {
       instance = undefined;
     }
-    if (
-      typeof instance !== 'object' ||
-      instance === null ||
-      typeof (instance as TokenVerificationStrategy).verify !== 'function'
-    ) {
-      throw new ConfigurationError(
-        '@VerifyWith()',
-        `${type.name || 'the strategy class'} must be provided in a module of the app (a TokenVerificationStrategy with verify(token))`,
-      );
+    if (!isStrategyInstance(instance)) {
+      throw new ConfigurationError('@VerifyWith()', REFUSALS['@VerifyWith()'].notAStrategy(type));
     }
-    return instance as TokenVerificationStrategy;
+    return instance;
   }
+}
+
+function isStrategyInstance(value: unknown): value is TokenVerificationStrategy {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as TokenVerificationStrategy).verify === 'function'
+  );
 }
