@@ -60,19 +60,16 @@ export { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js'
 export { AutoVerificationStrategy } from './strategies/auto.strategy.js';
 export { JwksProvider } from './strategies/jwks.provider.js';
 export { VerificationCache } from './strategies/verification-cache.provider.js';
-export {
-  ClientTokenGuard,
-  DEFAULT_REALM,
-  getVerifiedToken,
-  type BearerAnswer,
-} from './inbound/client-token.guard.js';
+export { ClientTokenGuard } from './inbound/client-token.guard.js';
+export { DEFAULT_REALM, type BearerAnswer } from './inbound/bearer-answer.js';
+export { getVerifiedToken } from './inbound/verified-tokens.js';
 export { ClientId } from './inbound/client-id.decorator.js';
 export { TokenClaims } from './inbound/token-claims.decorator.js';
 export { RequireScopes } from './inbound/require-scopes.decorator.js';
 export { Public } from './inbound/public.decorator.js';
 export { VerifyWith, type VerifyWithStrategy } from './inbound/verify-with.decorator.js';
 export { VerificationStrategyRegistry } from './strategies/verification-strategy-registry.provider.js';
-export { attachHandshake } from './inbound/transports/execution-context.util.js';
+export { attachHandshake } from './inbound/transports/ws.transport.js';
 export type {
   GrpcRefusal,
   TransportRefusal,

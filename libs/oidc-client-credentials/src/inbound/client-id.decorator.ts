@@ -1,10 +1,10 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { requireVerifiedToken } from './client-token.guard.js';
+import { requireVerifiedToken } from './verified-tokens.js';
 
 /**
  * The calling client's id, from the token `ClientTokenGuard` verified: its `client_id` when present
- * (for introspection also the seed ID service's `clientId`), else its `sub`. Throws (500) on a
- * route the guard did not check, rather than yielding `undefined`.
+ * (in an introspection answer also a `clientId` member, which some ID services send), else its
+ * `sub`. Throws (500) on a route the guard did not check, rather than yielding `undefined`.
  *
  * @example
  * @UseGuards(ClientTokenGuard)

@@ -1,8 +1,11 @@
+import { jest } from '@jest/globals';
 import { Metadata } from '@grpc/grpc-js';
+import type { Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { RpcException } from '@nestjs/microservices';
-import { ClientTokenGuard, getVerifiedToken, requireVerifiedToken } from './client-token.guard.js';
+import { ClientTokenGuard } from './client-token.guard.js';
+import { getVerifiedToken, requireVerifiedToken } from './verified-tokens.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
@@ -33,6 +36,10 @@ function guard(realm?: string) {
   return { strategy, guard: new ClientTokenGuard(strategy, options, new Reflector()) };
 }
 
+function loggerOf(g: ClientTokenGuard): Logger {
+  return (g as unknown as { logger: Logger }).logger;
+}
+
 function context(type: string, handler: () => void) {
   const request = {
     method: 'GET',
@@ -46,7 +53,7 @@ function context(type: string, handler: () => void) {
 }
 
 describe('ClientTokenGuard outside HTTP', () => {
-  it.each(['kafka-stream', 'custom'])(
+  it.each(['kafka-stream', 'custom', 'constructor', 'toString', '__proto__'])(
     'S11 denies a %j context it cannot read, without a strategy call',
     async (type) => {
       const { guard: g, strategy } = guard();
@@ -54,6 +61,35 @@ describe('ClientTokenGuard outside HTTP', () => {
       expect(strategy.calls).toBe(0);
     },
   );
+
+  it('S11 warns once per context type it denies, naming the supported ones', async () => {
+    const { guard: g } = guard();
+    const warn = jest.spyOn(loggerOf(g), 'warn').mockImplementation(() => undefined);
+    for (const type of ['custom', 'custom', 'kafka-stream']) {
+      await g.canActivate(context(type, Controller.prototype.route));
+    }
+    expect(warn.mock.calls).toEqual([
+      ['ClientTokenGuard denies "custom" requests: only http, graphql, rpc and ws are supported'],
+      [
+        'ClientTokenGuard denies "kafka-stream" requests: only http, graphql, rpc and ws are supported',
+      ],
+    ]);
+  });
+
+  it('S11 refuses WebSocket messages of a client without a handshake, warning once', async () => {
+    const { guard: g, strategy } = guard();
+    const warn = jest.spyOn(loggerOf(g), 'warn').mockImplementation(() => undefined);
+    for (let i = 0; i < 2; i += 1) {
+      const host = new ExecutionContextHost([{}, {}], Controller, Controller.prototype.route);
+      host.setType('ws');
+      await expect(g.canActivate(host)).rejects.toMatchObject({
+        error: { code: 'UNAUTHENTICATED', message: 'Bearer token required' },
+      });
+    }
+    expect(strategy.calls).toBe(0);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0][0]).toContain('attachHandshake(client, request)');
+  });
 
   it('lets a @Public() handler through in any context', async () => {
     const { guard: g } = guard();

@@ -1,7 +1,15 @@
-import type { ExecutionContext, Type } from '@nestjs/common';
+import type { ExecutionContext, Logger, Type } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { InsufficientScopeError } from '../errors/insufficient-scope.error.js';
+import { TokenVerificationError } from '../errors/token-verification.error.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
+import type { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
+import type { VerificationStrategyRegistry } from '../strategies/verification-strategy-registry.provider.js';
+import type { VerifiedToken } from '../strategies/verified-token.interface.js';
 import { Public } from './public.decorator.js';
 import { REQUIRED_SCOPES_METADATA } from './require-scopes.decorator.js';
+import { VERIFY_WITH_METADATA, type VerifyWithStrategy } from './verify-with.decorator.js';
 
 /** What a route asks of a request, from its `@Public()` and `@RequireScopes()` metadata. */
 export interface RouteAccessPolicy {
@@ -9,6 +17,13 @@ export interface RouteAccessPolicy {
   isPublic: boolean;
   /** The controller's and the handler's `@RequireScopes()` together, controller's first. */
   requiredScopes: readonly string[];
+}
+
+/** What `ClientTokenGuard` enforces on a route: its access policy and its `@VerifyWith()` choice. */
+export interface RoutePolicy extends RouteAccessPolicy {
+  verifyWith: VerifyWithStrategy | undefined;
+  /** The `verifyWith` strategy, once resolved. */
+  strategy?: TokenVerificationStrategy;
 }
 
 const NO_SCOPES: readonly string[] = Object.freeze([]);
@@ -29,6 +44,100 @@ export function readRouteAccessPolicy(
       reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, handler),
     ),
   };
+}
+
+/**
+ * The policies of the routes one guard checks, read once per controller and handler: metadata
+ * does not change after startup, and the guard runs on every request. Keyed by controller, then
+ * handler: one method can serve several controllers through inheritance.
+ */
+export class RoutePolicies {
+  private readonly byController = new WeakMap<object, WeakMap<object, RoutePolicy>>();
+
+  constructor(private readonly reflector: Reflector) {}
+
+  /** The policy of the context's route. */
+  of(context: ExecutionContext): RoutePolicy {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.byController.get(controller);
+    if (!byHandler) {
+      byHandler = new WeakMap();
+      this.byController.set(controller, byHandler);
+    }
+    let policy = byHandler.get(handler);
+    if (!policy) {
+      policy = {
+        ...readRouteAccessPolicy(this.reflector, controller, handler),
+        verifyWith: this.reflector.getAllAndOverride<VerifyWithStrategy | undefined>(
+          VERIFY_WITH_METADATA,
+          [handler, controller],
+        ),
+      };
+      byHandler.set(handler, policy);
+    }
+    return policy;
+  }
+}
+
+/**
+ * What the service and the route ask of a verified token, checked on every request (cached
+ * verification results included): `requireSubjectIsClient` (401 `invalid_token`),
+ * `allowedClientIds` and the route's scopes (403 `insufficient_scope`; exact matches only, so
+ * `read:all` or `reader` does not grant `read`).
+ */
+export function checkRequirements(
+  token: VerifiedToken,
+  verification: Pick<
+    ResolvedOptions['verification'],
+    'requireSubjectIsClient' | 'allowedClientIds'
+  >,
+  requiredScopes: readonly string[],
+): void {
+  if (verification.requireSubjectIsClient && token.subject !== token.clientId) {
+    throw new TokenVerificationError(
+      'OIDC_CC_TOKEN_INVALID',
+      'The token does not identify the client itself (sub differs from the client id)',
+    );
+  }
+  if (verification.allowedClientIds && !verification.allowedClientIds.has(token.clientId)) {
+    throw new InsufficientScopeError(
+      'OIDC_CC_CLIENT_NOT_ALLOWED',
+      'The client is not in verification.allowedClientIds',
+    );
+  }
+  if (requiredScopes.length > 0 && !requiredScopes.every((scope) => token.scopes.includes(scope))) {
+    throw new InsufficientScopeError(
+      'OIDC_CC_INSUFFICIENT_SCOPE',
+      'The token lacks a required scope',
+      requiredScopes,
+    );
+  }
+}
+
+/**
+ * The strategy of a `@VerifyWith()` choice. A choice that cannot be resolved becomes a strategy
+ * that fails with the same error: logged once here with its message (naming the option), then
+ * answered 503 on every request of the route.
+ */
+export function resolveVerifyWith(
+  choice: VerifyWithStrategy,
+  registry: VerificationStrategyRegistry | undefined,
+  logger: Logger,
+): TokenVerificationStrategy {
+  try {
+    if (!registry) {
+      throw new ConfigurationError(
+        '@VerifyWith()',
+        'ClientTokenGuard was built without the VerificationStrategyRegistry of OidcClientCredentialsModule',
+      );
+    }
+    return registry.get(choice);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    logger.error(error.message);
+    return { verify: () => Promise.reject(error) };
+  }
 }
 
 function mergeScopes(

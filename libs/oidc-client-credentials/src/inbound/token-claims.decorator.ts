@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { requireVerifiedToken } from './client-token.guard.js';
+import { requireVerifiedToken } from './verified-tokens.js';
 import type { VerifiedToken } from '../strategies/verified-token.interface.js';
 
 /**

@@ -1,18 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import { Metadata } from '@grpc/grpc-js';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { KafkaContext, NatsContext, RmqContext, TcpContext } from '@nestjs/microservices';
 import { BearerRequestError } from '../../errors/bearer-request.error.js';
-import {
-  attachHandshake,
-  graphqlRequest,
-  grpcCallMetadata,
-  grpcTrailers,
-  rpcBearerParts,
-  transportLocations,
-  verifiedTokenCarrier,
-  wsBearerParts,
-} from './execution-context.util.js';
+import { grpcCallMetadata, grpcTrailers, rpcBearerParts } from './rpc.transport.js';
 
 const BEARER = 'Bearer abc';
 
@@ -121,96 +111,5 @@ describe('gRPC calls', () => {
     ['a value gRPC refuses', new Metadata(), 'a\nb'],
   ])('grpcTrailers: none with %s', (_name, callMetadata, value) => {
     expect(grpcTrailers(callMetadata, 'retry-after', value)).toBeUndefined();
-  });
-});
-
-describe('graphqlRequest', () => {
-  it.each([
-    ['Apollo (req)', { req: { id: 'apollo' } }, 'apollo'],
-    ['Mercurius (reply.request)', { reply: { request: { id: 'mercurius' } } }, 'mercurius'],
-  ])('finds the HTTP request of %s', (_name, gqlContext, id) => {
-    expect(graphqlRequest(host('graphql', [{}, {}, gqlContext, {}]))).toEqual({ id });
-  });
-
-  it.each([[undefined], [{}], [{ req: 'x' }]])('none in %p', (gqlContext) => {
-    expect(graphqlRequest(host('graphql', [{}, {}, gqlContext, {}]))).toBeUndefined();
-  });
-});
-
-describe('wsBearerParts: the handshake of a WebSocket client', () => {
-  it('reads a Socket.IO handshake: header, auth.token and URL', () => {
-    const client = {
-      handshake: { headers: { authorization: BEARER }, auth: { token: 'def' }, url: '/?a=1' },
-    };
-    expect(wsBearerParts(client)).toMatchObject({
-      authorization: [BEARER, 'Bearer def'],
-      url: '/?a=1',
-    });
-  });
-
-  it("reads every Authorization line of a Socket.IO socket's request, which Node's headers drop", () => {
-    const client = {
-      handshake: { headers: { authorization: BEARER }, url: '/socket.io/?EIO=4' },
-      request: {
-        headers: { authorization: BEARER },
-        rawHeaders: ['authorization', BEARER, 'Authorization', 'Bearer two'],
-      },
-    };
-    expect(wsBearerParts(client)).toMatchObject({ authorization: [BEARER, 'Bearer two'] });
-  });
-
-  it('refuses a Socket.IO auth.token that is not a string', () => {
-    expect(() => wsBearerParts({ handshake: { headers: {}, auth: { token: 1 } } })).toThrow(
-      BearerRequestError,
-    );
-  });
-
-  it('reads what attachHandshake kept of a ws upgrade request, every Authorization line', () => {
-    const client = {};
-    const request = {
-      method: 'GET',
-      url: '/orders?access_token=q',
-      headers: { authorization: BEARER },
-      rawHeaders: ['Authorization', BEARER, 'authorization', 'Bearer two', 'Host', 'x'],
-    } as unknown as IncomingMessage;
-    attachHandshake(client, request);
-    expect(wsBearerParts(client)).toEqual({
-      method: 'GET',
-      authorization: [BEARER, 'Bearer two'],
-      url: '/orders?access_token=q',
-    });
-    // The kept parts are not the request, and not enumerable on the client.
-    expect(Object.keys(client)).toEqual([]);
-  });
-
-  it.each([[undefined], [{}], [{ handshake: 'x' }]])('none for %p', (client) => {
-    expect(wsBearerParts(client)).toBeUndefined();
-  });
-});
-
-describe('transportLocations', () => {
-  it('GraphQL as configured, RPC the metadata only, WebSocket without the body', () => {
-    const all = ['header', 'query', 'body'] as const;
-    expect(transportLocations('graphql', all)).toEqual(all);
-    expect(transportLocations('rpc', ['query'])).toEqual(['header']);
-    expect(transportLocations('ws', all)).toEqual(['header', 'query']);
-  });
-});
-
-describe('verifiedTokenCarrier', () => {
-  const request = { id: 'request' };
-  const rpcContext = new TcpContext([{} as never, 'p']);
-  const client = { id: 'client' };
-  it.each([
-    ['http', [request, {}], request],
-    ['graphql', [{}, {}, { req: request }, {}], request],
-    ['rpc', [{ a: 1 }, rpcContext], rpcContext],
-    ['ws', [client, {}], client],
-  ])('%s', (type, args, carrier) => {
-    expect(verifiedTokenCarrier(host(type, args))).toBe(carrier);
-  });
-
-  it('none for an unknown context type', () => {
-    expect(verifiedTokenCarrier(host('kafka-stream', [{}]))).toBeUndefined();
   });
 });

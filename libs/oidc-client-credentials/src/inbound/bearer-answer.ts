@@ -1,0 +1,175 @@
+import type { Logger } from '@nestjs/common';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { errorCode } from '../errors/error-code.util.js';
+import { InsufficientScopeError } from '../errors/insufficient-scope.error.js';
+import type { OidcClientCredentialsErrorCode } from '../errors/oidc-client-credentials.error.js';
+import { sanitizeForLog } from '../errors/sanitize.util.js';
+import type { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import type {
+  TransportRefusal,
+  TransportRefusalCode,
+} from './transports/transport-refusal.interface.js';
+import { buildBearerChallenge, type BearerErrorCode } from './www-authenticate.util.js';
+
+/** `realm` of the challenge when `verification.realm` is not set. */
+export const DEFAULT_REALM = 'api';
+
+/** How the guard answers a refused request. */
+export interface BearerAnswer {
+  /** 400, 401, 403 or 503. */
+  status: number;
+  /** RFC 6750 error code; absent for a request without credentials and for 503. */
+  error?: BearerErrorCode;
+  /** Short fixed text for `error_description` and the body's `message`; never from the token. */
+  description: string;
+  /** Required scopes, for `insufficient_scope`. */
+  scope?: readonly string[];
+  /** `Retry-After` in seconds, for 503. */
+  retryAfterSeconds?: number;
+}
+
+/** The header that goes with an answer: `WWW-Authenticate`, or `Retry-After` for 503. */
+export type ChallengeHeader = readonly [name: string, value: string];
+
+const REALM = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+const INVALID_TOKEN_DESCRIPTIONS: Partial<Record<OidcClientCredentialsErrorCode, string>> = {
+  OIDC_CC_TOKEN_EXPIRED: 'The access token expired',
+  OIDC_CC_TOKEN_INACTIVE: 'The access token is not active',
+  OIDC_CC_TOKEN_MALFORMED: 'The access token is malformed',
+};
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set<OidcClientCredentialsErrorCode>([
+  'OIDC_CC_JWKS_UNAVAILABLE',
+  'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+  'OIDC_CC_USERINFO_UNAVAILABLE',
+  'OIDC_CC_DISCOVERY_FAILED',
+  'OIDC_CC_VALIDATOR_UNAVAILABLE',
+]);
+const REFUSAL_CODES: Readonly<Record<number, TransportRefusalCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+};
+
+/**
+ * The challenge's realm: `verification.realm`, else {@link DEFAULT_REALM}. Refused at startup
+ * unless it is printable ASCII without quotes or backslashes, so the header stays well-formed.
+ */
+export function bearerRealm(configured: string | undefined): string {
+  const realm = configured ?? DEFAULT_REALM;
+  if (!REALM.test(realm)) {
+    throw new ConfigurationError(
+      'verification.realm',
+      'expected printable ASCII without double quotes or backslashes',
+    );
+  }
+  return realm;
+}
+
+/**
+ * Maps a failure to its answer. Errors are recognised by their stable `code`; anything else is
+ * a bug and fails closed with 503 (a 401 would make correct clients drop good tokens).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export function bearerAnswerFor(error: unknown, retryAfterSeconds: number): BearerAnswer {
+  const code = errorCode(error);
+  switch (code) {
+    case 'OIDC_CC_TOKEN_MISSING':
+      return { status: 401, description: 'Bearer token required' };
+    case 'OIDC_CC_BEARER_REQUEST_INVALID':
+      return {
+        status: 400,
+        error: 'invalid_request',
+        description: 'Malformed bearer token request',
+      };
+    case 'OIDC_CC_INSUFFICIENT_SCOPE':
+      return {
+        status: 403,
+        error: 'insufficient_scope',
+        description: 'The access token lacks a required scope',
+        scope: error instanceof InsufficientScopeError ? error.requiredScopes : undefined,
+      };
+    case 'OIDC_CC_CLIENT_NOT_ALLOWED':
+      return {
+        status: 403,
+        error: 'insufficient_scope',
+        description: 'The client is not allowed to call this service',
+      };
+    case 'OIDC_CC_TOKEN_INVALID':
+    case 'OIDC_CC_TOKEN_EXPIRED':
+    case 'OIDC_CC_TOKEN_INACTIVE':
+    case 'OIDC_CC_TOKEN_MALFORMED':
+      return {
+        status: 401,
+        error: 'invalid_token',
+        description: INVALID_TOKEN_DESCRIPTIONS[code] ?? 'The access token is invalid',
+      };
+  }
+  return {
+    status: 503,
+    description: 'Token verification is temporarily unavailable',
+    retryAfterSeconds,
+  };
+}
+
+/**
+ * `WWW-Authenticate` with the RFC 6750 challenge, or `Retry-After` for 503.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export function challengeHeader(realm: string, answer: BearerAnswer): ChallengeHeader {
+  if (answer.status === 503) return ['Retry-After', String(wholeRetryAfterSeconds(answer))];
+  const challenge = buildBearerChallenge({
+    realm,
+    error: answer.error,
+    errorDescription: answer.description,
+    scope: answer.scope,
+  });
+  return ['WWW-Authenticate', challenge];
+}
+
+/** The answer as data, for the transports that have no headers. */
+export function transportRefusalOf(answer: BearerAnswer): TransportRefusal {
+  const refusal: TransportRefusal = {
+    status: 'error',
+    code: REFUSAL_CODES[answer.status] ?? 'SERVICE_UNAVAILABLE',
+    statusCode: answer.status,
+    message: answer.description,
+  };
+  if (answer.error) refusal.error = answer.error;
+  if (answer.scope && answer.scope.length > 0) refusal.scope = answer.scope.join(' ');
+  if (answer.status === 503) refusal.retryAfterSeconds = wholeRetryAfterSeconds(answer);
+  return refusal;
+}
+
+/**
+ * Reports a refusal as a `verification.failed` event and a log line with the error's code, never
+ * its message (which could quote the token): debug for 4xx, a warning when the ID service cannot
+ * answer, an error for anything unexpected.
+ */
+export function reportRefusal(
+  error: unknown,
+  answer: BearerAnswer,
+  logger: Logger,
+  events: OidcClientCredentialsEvents | undefined,
+): void {
+  const code = errorCode(error);
+  if (events?.observed('verification.failed')) {
+    events.emit('verification.failed', { code: code ?? 'UNEXPECTED_ERROR', status: answer.status });
+  }
+  if (answer.status < 500) {
+    logger.debug?.(`Bearer token refused with ${answer.status}: ${code}`);
+  } else if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
+    logger.warn(`Token verification unavailable (${code}); answered 503`);
+  } else {
+    const name = error instanceof Error ? sanitizeForLog(error.name, 60) : typeof error;
+    logger.error(
+      `Unexpected ${name}${code ? ` (${code})` : ''} while verifying a bearer token; answered 503`,
+    );
+  }
+}
+
+/** A 503 answer's `Retry-After`, in whole seconds as the header and the refusals carry it. */
+function wholeRetryAfterSeconds(answer: BearerAnswer): number {
+  return Math.ceil(answer.retryAfterSeconds ?? 1);
+}
