@@ -9,8 +9,8 @@ import type { TokenVerificationStrategy } from '../strategies/token-verification
  * - `client_secret_basic` (default): `Authorization: Basic` with the id and secret each
  *   form-urlencoded first (RFC 6749 §2.3.1).
  * - `client_secret_post`: `client_id` and `client_secret` in the form body.
- * - `client_secret_query`: the seed ID service's curl form, parameters in the URL query of the POST.
- *   Kept for compatibility only; secrets in URLs end up in access logs.
+ * - `client_secret_query`: `client_id` and `client_secret` in the URL query of the POST, for ID
+ *   services that take them only there. Compatibility only; secrets in URLs end up in access logs.
  * - `private_key_jwt`: a signed assertion (RFC 7523), fresh for every request.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
@@ -84,13 +84,18 @@ export interface ClientAssertionOptions {
   explicitType?: boolean;
 }
 
-/** The token-attaching HttpService's behaviour on a 401 from the called API. */
+/**
+ * Options of the token-attaching HttpService: its behaviour on a 401 from the called API, and
+ * whether it sends tokens over plain `http://`. The module's own HttpServices take
+ * `retryOnUnauthorized` from the module's `authorizedHttp` and `allowInsecureHttp` from the root
+ * options; `allowInsecureHttp` here is for `withClientCredentials()` on an HttpService of your own.
+ */
 export interface AuthorizedHttpOptions {
   /** Renew the token and retry once on 401: for idempotent methods (default), all, or never. */
   retryOnUnauthorized?: 'idempotent' | 'all' | 'never';
   /**
-   * Send the token over `http://` to non-loopback hosts too. Development only; the module passes
-   * its own `allowInsecureHttp`. Default `false`: a bearer token goes over TLS only (RFC 6750 §5.3).
+   * Send the token over `http://` to non-loopback hosts too. Development only. Default `false`:
+   * a bearer token goes over TLS only (RFC 6750 §5.3).
    */
   allowInsecureHttp?: boolean;
 }
@@ -109,13 +114,16 @@ export interface VerificationOptions {
   audience?: string | string[];
   /** When set, the client (`client_id`, else `sub`) must be one of these. */
   allowedClientIds?: string[];
-  /** Refuse tokens whose `sub` is not the client itself (the seed's check). Default `false`. */
+  /** Refuse tokens whose `sub` is not the client itself. Default `false`. */
   requireSubjectIsClient?: boolean;
   /** JWS algorithms accepted in JWT mode. Default `['RS256', 'PS256', 'ES256', 'EdDSA']`. */
   algorithms?: string[];
   /** Allowed clock skew for `exp`, `nbf`, `iat`. Default `30`. */
   clockToleranceSeconds?: number;
-  /** `'default'` accepts the seed's tokens; `'rfc9068'` demands `typ: at+jwt`, `client_id`, `jti`, `iat`. */
+  /**
+   * `'default'` accepts plain JWT access tokens (`typ` absent, `JWT` or `at+jwt`); `'rfc9068'`
+   * demands `typ: at+jwt`, `client_id`, `jti`, `iat`.
+   */
   profile?: 'default' | 'rfc9068';
   /** Bearer tokens longer than this are refused before parsing. Default `8192`. */
   maxTokenLength?: number;
@@ -212,8 +220,11 @@ export interface OidcClientCredentialsModuleOptions {
   circuitBreaker?: CircuitBreakerOptions;
   /** Timeouts and size limits of calls to the ID service. */
   http?: HttpLimitsOptions;
-  /** The token-attaching HttpService's 401 behaviour. */
-  authorizedHttp?: AuthorizedHttpOptions;
+  /**
+   * The token-attaching HttpService's 401 behaviour. Whether it sends tokens over `http://` is
+   * {@link allowInsecureHttp}, for the ID service and the called APIs alike.
+   */
+  authorizedHttp?: Omit<AuthorizedHttpOptions, 'allowInsecureHttp'>;
   /** Inbound verification. */
   verification?: VerificationOptions;
   /** Shared cache across instances. */

@@ -1,7 +1,8 @@
 import { Keyv } from 'keyv';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { OidcClientCredentialsModuleOptions } from './oidc-client-credentials-options.interface.js';
-import { assertOutboundCredentials, resolveOptions } from './resolve-options.util.js';
+import { assertOutboundCredentials } from './identity-options.util.js';
+import { resolveOptions } from './resolve-options.util.js';
 
 // Credential material passed in the rows; no error message may repeat any of it.
 const SECRET = 'root-S3CRET-value';

@@ -12,7 +12,7 @@ import { OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS } from '../oidc-client-credentia
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { SharedCache } from '../cache/shared-cache.provider.js';
 import { TokenProvider } from './token.provider.js';
-import { resolveNamedClient } from '../options/resolve-options.util.js';
+import { resolveNamedClient } from '../options/named-client-options.util.js';
 import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-options.js';
 
 /**

@@ -29,7 +29,7 @@ import {
 import {
   assertOutboundCredentials,
   hasAnyClientCredential,
-} from '../options/resolve-options.util.js';
+} from '../options/identity-options.util.js';
 import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-options.js';
 
 /**

@@ -4,7 +4,7 @@ import type { VerifiedToken } from './verified-token.interface.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { isJwsShaped } from './jwt-shape.util.js';
-import { hasClientCredentials } from '../options/resolve-options.util.js';
+import { hasClientCredentials } from '../options/identity-options.util.js';
 import { type ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';

@@ -13,7 +13,7 @@ import {
 import { audienceList, audienceMatches, toVerifiedToken } from './claims.util.js';
 import { mediaType } from '../idp/media-type.util.js';
 import { isInvalidJsonObjectResponse } from '../idp/oauth-response.util.js';
-import { hasClientCredentials } from '../options/resolve-options.util.js';
+import { hasClientCredentials } from '../options/identity-options.util.js';
 import { type ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';

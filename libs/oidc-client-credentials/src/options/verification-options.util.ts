@@ -1,0 +1,75 @@
+import { ConfigurationError } from '../errors/configuration.error.js';
+import type {
+  OidcClientCredentialsModuleOptions,
+  TokenLocation,
+} from './oidc-client-credentials-options.interface.js';
+import { nonNegative, positive, stringList } from './option-values.util.js';
+import type { ResolvedOptions } from './resolved-options.js';
+
+const TOKEN_LOCATIONS: readonly TokenLocation[] = ['header', 'query', 'body'];
+
+/** Checks the inbound verification options and applies their defaults. */
+export function resolveVerification(
+  options: OidcClientCredentialsModuleOptions,
+): ResolvedOptions['verification'] {
+  const v = options.verification ?? {};
+  const verification: ResolvedOptions['verification'] = {
+    strategy: v.strategy ?? 'auto',
+    audience:
+      v.audience === undefined ? undefined : stringList('verification.audience', v.audience),
+    allowedClientIds:
+      v.allowedClientIds === undefined
+        ? undefined
+        : new Set(stringList('verification.allowedClientIds', v.allowedClientIds)),
+    requireSubjectIsClient: v.requireSubjectIsClient ?? false,
+    algorithms: v.algorithms ?? ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    clockToleranceSeconds: nonNegative(
+      'verification.clockToleranceSeconds',
+      v.clockToleranceSeconds,
+      30,
+    ),
+    profile: v.profile ?? 'default',
+    maxTokenLength: positive('verification.maxTokenLength', v.maxTokenLength, 8192),
+    tokenLocations: v.tokenLocations ?? ['header'],
+    realm: v.realm,
+    cacheTtlSeconds: nonNegative('verification.cacheTtlSeconds', v.cacheTtlSeconds, 300),
+    negativeCacheTtlSeconds: nonNegative(
+      'verification.negativeCacheTtlSeconds',
+      v.negativeCacheTtlSeconds,
+      10,
+    ),
+    cacheMaxEntries: positive('verification.cacheMaxEntries', v.cacheMaxEntries, 10_000),
+    jwksCooldownSeconds: nonNegative('verification.jwksCooldownSeconds', v.jwksCooldownSeconds, 30),
+    jwksMaxAgeSeconds: positive('verification.jwksMaxAgeSeconds', v.jwksMaxAgeSeconds, 600),
+    jwksStaleWindowSeconds: nonNegative(
+      'verification.jwksStaleWindowSeconds',
+      v.jwksStaleWindowSeconds,
+      3600,
+    ),
+    retryAfterSeconds: positive('verification.retryAfterSeconds', v.retryAfterSeconds, 5),
+  };
+  if (!['default', 'rfc9068'].includes(verification.profile)) {
+    throw new ConfigurationError('verification.profile', "expected 'default' or 'rfc9068'");
+  }
+  if (
+    !Array.isArray(verification.tokenLocations) ||
+    verification.tokenLocations.length === 0 ||
+    verification.tokenLocations.some((l) => !TOKEN_LOCATIONS.includes(l))
+  ) {
+    throw new ConfigurationError(
+      'verification.tokenLocations',
+      "expected a non-empty list of 'header', 'query', 'body'",
+    );
+  }
+  if (
+    !Array.isArray(verification.algorithms) ||
+    verification.algorithms.length === 0 ||
+    verification.algorithms.some((a) => typeof a !== 'string' || !a || /^(none|HS\d+)$/i.test(a))
+  ) {
+    throw new ConfigurationError(
+      'verification.algorithms',
+      'expected a non-empty list of asymmetric JWS algorithms (no none, no HS*)',
+    );
+  }
+  return verification;
+}
