@@ -13,7 +13,8 @@ import {
 } from '../../../../test/utils/redis.js';
 import { fakeDateOnly } from '../../../../test/utils/fake-date.js';
 import { CapturingLogger } from '../../../../test/utils/nest-http-app.js';
-import { SHARED_CACHE_PROBE_INTERVAL_MS, SharedCache } from './shared-cache.provider.js';
+import { SHARED_CACHE_PROBE_INTERVAL_MS } from './guarded-keyv.store.js';
+import { SharedCache } from './shared-cache.provider.js';
 import { resolveOptions } from '../options/resolve-options.util.js';
 
 /** A Keyv adapter whose calls never settle: a Redis that accepted the connection and went silent. */
