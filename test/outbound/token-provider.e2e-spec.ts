@@ -75,12 +75,7 @@ describe('outbound module wiring (e2e)', () => {
   );
 
   it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string]>([
-    ['client id without secret', { clientSecret: undefined }, 'clientSecret'],
-    [
-      'private_key_jwt without key',
-      { clientSecret: undefined, clientAuthMethod: 'private_key_jwt' },
-      'privateKey',
-    ],
+    ['secret without client id', { clientId: undefined }, 'clientId'],
     [
       'private key that is not one',
       {
@@ -98,15 +93,26 @@ describe('outbound module wiring (e2e)', () => {
     expect(idp.requests).toHaveLength(0);
   });
 
-  it('an inbound-only app boots; asking it for a token names the missing option', async () => {
-    const app = await boot({ clientId: undefined, clientSecret: undefined });
-    try {
-      await expect(app.get(TokenProvider).getToken()).rejects.toMatchObject({
-        code: 'OIDC_CC_CONFIGURATION_INVALID',
-        option: 'clientId',
-      });
-    } finally {
-      await app.close();
-    }
-  });
+  it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string]>([
+    ['no client options', { clientId: undefined, clientSecret: undefined }, 'clientId'],
+    ['client id without secret', { clientSecret: undefined }, 'clientSecret'],
+    [
+      'private_key_jwt without key',
+      { clientSecret: undefined, clientAuthMethod: 'private_key_jwt' },
+      'privateKey',
+    ],
+  ])(
+    'an inbound-only app boots (%s); asking it for a token names the missing option',
+    async (_case, options, option) => {
+      const app = await boot(options);
+      try {
+        await expect(app.get(TokenProvider).getToken()).rejects.toMatchObject({
+          code: 'OIDC_CC_CONFIGURATION_INVALID',
+          option,
+        });
+      } finally {
+        await app.close();
+      }
+    },
+  );
 });

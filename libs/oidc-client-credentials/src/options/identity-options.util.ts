@@ -100,18 +100,19 @@ export function hasClientCredentials(options: ClientCredentialOptions): boolean 
 }
 
 /**
- * Whether any outbound credential option is set (`clientId`, `clientSecret` or `privateKey`),
- * complete or not: a service that sets none is inbound only.
+ * Whether a client credential (`clientSecret` or `privateKey`) is set, complete or not: the sign
+ * that this service requests tokens. A `clientId` alone names this service without requesting
+ * any, so a service with no credential is inbound only.
  */
 export function hasAnyClientCredential(options: ClientCredentialOptions): boolean {
-  const { clientId, clientSecret, privateKey } = options;
-  return clientId !== undefined || clientSecret !== undefined || privateKey !== undefined;
+  return options.clientSecret !== undefined || options.privateKey !== undefined;
 }
 
 /**
- * Options needed only when a side is used are checked when that side starts (e.g. the token
- * provider asserts a client id and a credential) so an inbound-only service needs no secret.
- * Throws, naming the missing option, unless {@link hasClientCredentials}.
+ * Options needed only when a side is used are checked when that side starts (the token provider
+ * asserts them at startup when a credential is set, else on the first `getToken()`), so an
+ * inbound-only service needs no secret. Throws, naming the missing option, unless
+ * {@link hasClientCredentials}.
  */
 export function assertOutboundCredentials(options: ResolvedOptions): void {
   if (hasClientCredentials(options)) return;
@@ -127,6 +128,8 @@ export function assertOutboundCredentials(options: ResolvedOptions): void {
   }
   throw new ConfigurationError(
     `${prefix}clientSecret`,
-    `required with ${options.clientAuthMethod}`,
+    options.privateKey === undefined
+      ? `required with ${options.clientAuthMethod}`
+      : `required with ${options.clientAuthMethod}; to authenticate with the private key, set ${prefix}clientAuthMethod: 'private_key_jwt'`,
   );
 }

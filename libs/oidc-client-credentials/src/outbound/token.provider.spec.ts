@@ -367,23 +367,28 @@ describe('TokenProvider', () => {
   });
 
   describe('configuration', () => {
-    it('an inbound-only service boots; getToken() names the missing option', async () => {
-      const tokens = provider({ clientId: undefined, clientSecret: undefined });
-      await expect(tokens.onModuleInit()).resolves.toBeUndefined();
-      await expect(tokens.getToken()).rejects.toMatchObject({
-        code: 'OIDC_CC_CONFIGURATION_INVALID',
-        option: 'clientId',
-      });
-      expect(idp.requests).toHaveLength(0);
-    });
-
     it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string]>([
-      ['secret missing', { clientSecret: undefined }, 'clientSecret'],
+      ['no client options', { clientId: undefined, clientSecret: undefined }, 'clientId'],
+      ['a client id alone', { clientSecret: undefined }, 'clientSecret'],
       [
-        'private key missing',
+        'a client id alone, private_key_jwt',
         { clientSecret: undefined, clientAuthMethod: 'private_key_jwt' },
         'privateKey',
       ],
+    ])(
+      'an inbound-only service boots (%s); getToken() names the missing option',
+      async (_case, options, option) => {
+        const tokens = provider(options);
+        await expect(tokens.onModuleInit()).resolves.toBeUndefined();
+        await expect(tokens.getToken()).rejects.toMatchObject({
+          code: 'OIDC_CC_CONFIGURATION_INVALID',
+          option,
+        });
+        expect(idp.requests).toHaveLength(0);
+      },
+    );
+
+    it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string]>([
       ['client id missing', { clientId: undefined }, 'clientId'],
     ])('a half-configured outbound side fails at startup (%s)', async (_case, options, option) => {
       await expect(provider(options).onModuleInit()).rejects.toMatchObject({

@@ -106,9 +106,10 @@ export class TokenProvider implements OnModuleInit {
   }
 
   /**
-   * A service that configures any outbound credential must configure all of them: checked at
-   * startup, so the error names the missing option before the first call. A service without any
-   * (inbound only) boots, and `getToken()` rejects with the same error.
+   * A service that sets a client credential (`clientSecret` or `privateKey`) requests tokens, so
+   * the rest of its credentials are checked at startup and the error names the missing option
+   * before the first call. A service without one (inbound only, with at most a `clientId`) boots,
+   * and `getToken()` rejects with the same error.
    */
   async onModuleInit(): Promise<void> {
     if (!hasAnyClientCredential(this.options)) return;
