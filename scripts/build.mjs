@@ -4,7 +4,10 @@
 //
 // <out>/libs/oidc-client-credentials   the npm package: compiled JS + .d.ts of libs/oidc-client-credentials/src,
 //                                      its package.json (from libs/oidc-client-credentials/package.json plus
-//                                      main/types/exports), README.md and LICENSE. `npm pack` it as is.
+//                                      main/types/exports), its README.md (libs/oidc-client-credentials/README.md,
+//                                      written for npm: the repository's README links into docs/ and apps/,
+//                                      which the package does not ship) and the repository's LICENSE.
+//                                      `npm pack` it as is.
 //   .../testing                        the `nest-oidc-client-credentials/testing` entry, when
 //                                      libs/oidc-client-credentials/testing/index.ts exists. It must import the
 //                                      main entry by the package name (Node resolves that to the same files
@@ -37,6 +40,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LIB_NAME = 'nest-oidc-client-credentials';
 const LIB_DIR = join(ROOT, 'libs/oidc-client-credentials');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+/** Files the package ships besides the compiled code, by their name in the package. */
+const PACKAGE_FILES = {
+  'README.md': join(LIB_DIR, 'README.md'),
+  LICENSE: join(ROOT, 'LICENSE'),
+};
 /** Peers that every Nest library needs at runtime (Nest itself runs on them) without importing them. */
 const PEERS_WITHOUT_IMPORT = new Set(['reflect-metadata', 'rxjs']);
 
@@ -99,10 +107,10 @@ async function buildLibrary() {
     );
   }
   writeManifest(hasTesting);
-  for (const file of ['README.md', 'LICENSE']) {
-    if (existsSync(join(ROOT, file))) copyFileSync(join(ROOT, file), join(LIB_OUT, file));
+  for (const [file, source] of Object.entries(PACKAGE_FILES)) {
+    if (existsSync(source)) copyFileSync(source, join(LIB_OUT, file));
     else
-      console.warn(`build: ${file} missing at the repository root; the package ships without it`);
+      console.warn(`build: ${relative(ROOT, source)} missing; the package ships without ${file}`);
   }
   await checkDependencies();
   log(`package ${relative(ROOT, LIB_OUT)}`);
