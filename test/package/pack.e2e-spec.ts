@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { importTimeEffects, readmeLinkProblems, REPOSITORY_URL } from './package-checks.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -111,6 +112,8 @@ describe('the packed npm package', () => {
   let workDir: string;
   let appDir: string;
   let manifest: Record<string, unknown>;
+  /** The package as npm installed it from the tarball. */
+  let installedDir: string;
   let idService: FakeIdService;
 
   beforeAll(async () => {
@@ -153,6 +156,7 @@ describe('the packed npm package', () => {
       ],
       { cwd: appDir, shell: onWindows },
     );
+    installedDir = join(appDir, 'node_modules', 'nest-oidc-client-credentials');
     await writeFile(join(appDir, 'main.mjs'), ESM_APP);
     await writeFile(join(appDir, 'main.cjs'), CJS_APP);
     await writeFile(join(appDir, 'testing.mjs'), TESTING_APP);
@@ -184,6 +188,51 @@ describe('the packed npm package', () => {
     expect(Object.keys(manifest.dependencies as object)).toEqual(
       expect.arrayContaining(['jose', 'oauth4webapi']),
     );
+  });
+
+  it.each([
+    [
+      'repository',
+      { type: 'git', url: `git+${REPOSITORY_URL}.git`, directory: 'libs/oidc-client-credentials' },
+    ],
+    ['homepage', `${REPOSITORY_URL}#readme`],
+    ['bugs', { url: `${REPOSITORY_URL}/issues` }],
+    ['sideEffects', false],
+  ])('declares %s (one repository URL throughout)', (field, value) => {
+    expect(manifest).toHaveProperty([field], value);
+  });
+
+  it('ships its own README, with the install line and every peer dependency', async () => {
+    const readme = await readFile(join(installedDir, 'README.md'), 'utf8');
+
+    expect(readme).toBe(
+      await readFile(join(ROOT, 'libs/oidc-client-credentials/README.md'), 'utf8'),
+    );
+    expect(readme).toContain('npm install nest-oidc-client-credentials');
+    const peers = Object.keys(manifest.peerDependencies as object);
+    expect(peers.filter((peer) => !readme.includes(`\`${peer}\``))).toEqual([]);
+  });
+
+  it('has a README whose links work on npm: none relative, none to a missing file here', async () => {
+    const readme = await readFile(join(installedDir, 'README.md'), 'utf8');
+
+    expect(readmeLinkProblems(readme, { root: ROOT })).toEqual([]);
+  });
+
+  it('does nothing when a module is imported, as sideEffects: false tells bundlers', async () => {
+    const files = (await readdir(installedDir, { recursive: true })).filter(
+      (file) => file.endsWith('.js') && !file.includes('node_modules'),
+    );
+    const effects = await Promise.all(
+      files.map(async (file) =>
+        importTimeEffects(await readFile(join(installedDir, file), 'utf8'), file).map(
+          (effect) => `${file}: ${effect}`,
+        ),
+      ),
+    );
+
+    expect(files).toContain('index.js');
+    expect(effects.flat()).toEqual([]);
   });
 
   it.each([
