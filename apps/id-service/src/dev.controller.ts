@@ -1,9 +1,17 @@
-import { Controller, Get, HttpCode, NotFoundException, Param, Post, Req } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Req,
+  type RawBodyRequest,
+} from '@nestjs/common';
 import type { Request } from 'express';
-import { IssuedTokens } from './issued-tokens.service.js';
-import { formParams } from './oauth-params.js';
+import { IdServiceEndpoints } from 'nest-oidc-client-credentials/testing';
+import { recordExpressRequest } from './express-request.js';
 import { RequestStats, type IdServiceStats } from './request-stats.service.js';
-import { SigningKeys } from './signing-keys.service.js';
 
 /** Prefix of the development-only API. */
 export const DEV_API_PREFIX = '/_dev';
@@ -15,8 +23,7 @@ export const DEV_API_PREFIX = '/_dev';
 @Controller(DEV_API_PREFIX)
 export class DevController {
   constructor(
-    private readonly keys: SigningKeys,
-    private readonly tokens: IssuedTokens,
+    private readonly endpoints: IdServiceEndpoints,
     private readonly stats: RequestStats,
   ) {}
 
@@ -34,19 +41,20 @@ export class DevController {
   @Post('keys/rotate')
   @HttpCode(200)
   async rotateKey(): Promise<{ kid: string }> {
-    return { kid: await this.keys.rotate() };
+    return { kid: await this.endpoints.keys.rotate() };
   }
 
   @Post('keys/:kid/revoke')
   @HttpCode(204)
   async revokeKey(@Param('kid') kid: string): Promise<void> {
-    if (!(await this.keys.revoke(kid))) throw new NotFoundException('unknown kid');
+    if (!(await this.endpoints.keys.revoke(kid))) throw new NotFoundException('unknown kid');
   }
 
   @Post('tokens/revoke')
   @HttpCode(204)
-  async revokeToken(@Req() req: Request): Promise<void> {
-    if (!(await this.tokens.revoke(formParams(req).token ?? ''))) {
+  async revokeToken(@Req() req: RawBodyRequest<Request>): Promise<void> {
+    const token = recordExpressRequest(req).form.get('token') ?? '';
+    if (!(await this.endpoints.tokens.revokeKnown(token))) {
       throw new NotFoundException('unknown token');
     }
   }

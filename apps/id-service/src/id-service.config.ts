@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
+import type { FakeClient, SigningAlgorithm } from 'nest-oidc-client-credentials/testing';
 
 /** One client registered at the development ID service. */
 export interface IdServiceClient {
@@ -23,7 +24,7 @@ export interface IdServiceClient {
 export type IdServiceClients = Record<string, IdServiceClient>;
 
 /** Signing algorithms the service can generate keys for. */
-export type IdServiceAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
+export type IdServiceAlgorithm = SigningAlgorithm;
 
 /** The checked-in development clients file, relative to the working directory. */
 export const DEFAULT_CLIENTS_FILE = 'apps/id-service/clients.dev.json';
@@ -87,6 +88,27 @@ export function validateClients(clients: unknown): IdServiceClients {
     }
   }
   return clients as IdServiceClients;
+}
+
+/**
+ * The clients as the testing kit's endpoints take them, with this service's defaults: scopes are
+ * granted only from `scopes` (none when it is absent) and only `canIntrospect` clients introspect.
+ */
+export function toEndpointClients(clients: IdServiceClients): Record<string, FakeClient> {
+  return Object.fromEntries(
+    Object.entries(clients).map(([id, client]) => [
+      id,
+      {
+        secret: client.secret,
+        jwks: client.jwks,
+        tokenFormat: client.tokenFormat ?? 'jwt',
+        jwtProfile: client.jwtProfile === 'rfc9068' ? 'rfc9068' : 'default',
+        scopes: client.scopes ?? [],
+        lifetimeSeconds: client.lifetimeSeconds,
+        canIntrospect: client.canIntrospect ?? false,
+      } satisfies FakeClient,
+    ]),
+  );
 }
 
 /** Reads a clients file: `{ "_comment": "…", "clients": { "<id>": { … } } }`. */

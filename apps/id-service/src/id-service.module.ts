@@ -1,16 +1,14 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import type { JWK } from 'jose';
-import { ClientAuthenticator } from './client-authenticator.service.js';
+import { IdServiceEndpoints } from 'nest-oidc-client-credentials/testing';
 import { DevController } from './dev.controller.js';
-import type { IdServiceAlgorithm, IdServiceClients } from './id-service.config.js';
-import { IdServiceContext } from './id-service.context.js';
-import { IntrospectionController } from './introspection.controller.js';
-import { IssuedTokens } from './issued-tokens.service.js';
-import { MetadataController } from './metadata.controller.js';
+import {
+  toEndpointClients,
+  type IdServiceAlgorithm,
+  type IdServiceClients,
+} from './id-service.config.js';
+import { ProtocolController } from './protocol.controller.js';
 import { RequestStats } from './request-stats.service.js';
-import { ID_SERVICE_SIGNING_KEYS, SigningKeys } from './signing-keys.service.js';
-import { TokenController } from './token.controller.js';
-import { UserinfoController } from './userinfo.controller.js';
 
 /** Options of {@link IdServiceModule.register}. */
 export interface IdServiceModuleOptions {
@@ -27,36 +25,34 @@ export interface IdServiceModuleOptions {
   clock?: () => number;
 }
 
-/** The development ID service as a Nest module. */
+/**
+ * The development ID service as a Nest module: the testing kit's endpoints behind Nest controllers,
+ * with the seed's JWT payload exactly (no `jti` unless a client asks for RFC 9068 tokens).
+ */
 @Module({})
 export class IdServiceModule {
   static register(options: IdServiceModuleOptions): DynamicModule {
+    const logger = new Logger('IdService');
     return {
       module: IdServiceModule,
-      controllers: [
-        MetadataController,
-        TokenController,
-        IntrospectionController,
-        UserinfoController,
-        ...(options.devApi ? [DevController] : []),
-      ],
+      controllers: [ProtocolController, ...(options.devApi ? [DevController] : [])],
       providers: [
         {
-          provide: IdServiceContext,
-          useValue: new IdServiceContext(
-            options.clients,
-            options.alg ?? 'RS256',
-            options.clock ?? Date.now,
-            options.issuer,
-          ),
+          provide: IdServiceEndpoints,
+          useFactory: () =>
+            IdServiceEndpoints.create({
+              clients: toEndpointClients(options.clients),
+              issuer: options.issuer,
+              alg: options.alg ?? 'RS256',
+              signingKeys: options.signingKeys,
+              clock: options.clock,
+              uniqueJwtIds: false,
+              onWarning: (message) => logger.warn(message),
+            }),
         },
-        { provide: ID_SERVICE_SIGNING_KEYS, useValue: options.signingKeys ?? [] },
-        SigningKeys,
-        IssuedTokens,
-        ClientAuthenticator,
         RequestStats,
       ],
-      exports: [IdServiceContext, SigningKeys, IssuedTokens, RequestStats],
+      exports: [IdServiceEndpoints, RequestStats],
     };
   }
 }

@@ -1,11 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { Logger, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { IdServiceContext } from './id-service.context.js';
+import { IdServiceEndpoints, type IssuedToken } from 'nest-oidc-client-credentials/testing';
 import { IdServiceModule, type IdServiceModuleOptions } from './id-service.module.js';
-import { IssuedTokens, type IssuedToken } from './issued-tokens.service.js';
 import { RequestStats, type IdServiceStats } from './request-stats.service.js';
-import { SigningKeys } from './signing-keys.service.js';
 
 /** Options of {@link createIdService}. */
 export interface CreateIdServiceOptions extends Omit<IdServiceModuleOptions, 'devApi'> {
@@ -54,15 +52,15 @@ export async function createIdService(options: CreateIdServiceOptions): Promise<
   const app = await NestFactory.create(IdServiceModule.register({ ...options, devApi }), {
     logger,
     forceCloseConnections: true,
+    // The endpoints read the form body as sent, to refuse a repeated parameter.
+    rawBody: true,
   });
   await app.listen(port, host);
   const address = app.getHttpServer().address() as AddressInfo;
-  const context = app.get(IdServiceContext);
+  const { context, keys, tokens } = app.get(IdServiceEndpoints);
   context.setIssuerIfUnset(`http://${hostForUrl(host)}:${address.port}`);
   logDevelopmentWarning(context.issuer, devApi);
 
-  const keys = app.get(SigningKeys);
-  const tokens = app.get(IssuedTokens);
   const stats = app.get(RequestStats);
   return {
     issuer: context.issuer,
@@ -72,8 +70,8 @@ export async function createIdService(options: CreateIdServiceOptions): Promise<
     issueToken: (clientId, scopes = []) => tokens.issue(clientId, scopes),
     rotateKey: () => keys.rotate(),
     revokeKey: (kid) => keys.revoke(kid),
-    revokeToken: (token) => tokens.revoke(token),
-    currentKid: () => keys.signer().kid,
+    revokeToken: (token) => tokens.revokeKnown(token),
+    currentKid: () => keys.current.kid,
     close: () => app.close(),
   };
 }
