@@ -88,6 +88,7 @@ const AUTHORIZED_HTTP = section<SectionOf<'authorizedHttp'>>(
 const VERIFICATION = section<SectionOf<'verification'>>({
   strategy: VALUE,
   audience: VALUE,
+  warnOnMissingAudience: VALUE,
   allowedClientIds: VALUE,
   requireSubjectIsClient: VALUE,
   algorithms: VALUE,

@@ -112,6 +112,12 @@ export interface VerificationOptions {
   strategy?: VerificationStrategyName | Type<TokenVerificationStrategy> | TokenVerificationStrategy;
   /** When set, `aud` must contain one of these. */
   audience?: string | string[];
+  /**
+   * Log one warning at startup when `audience` is not set and the verification strategy would
+   * check it (`jwt`, `introspection`, `auto`): tokens the issuer grants for any of its APIs are
+   * then accepted. `false` when that is intended. Default `true`.
+   */
+  warnOnMissingAudience?: boolean;
   /** When set, the client (`client_id`, else `sub`) must be one of these. */
   allowedClientIds?: string[];
   /** Refuse tokens whose `sub` is not the client itself. Default `false`. */

@@ -19,6 +19,13 @@ export function optionalString(option: string, value: unknown): void {
   }
 }
 
+/** Absent (then `fallback`), or a boolean. */
+export function optionalBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ConfigurationError(option, 'expected true or false');
+  return value;
+}
+
 /** The value if it is one of `allowed`, the first of them (the default) if absent. */
 export function oneOf<T extends string>(
   option: string,

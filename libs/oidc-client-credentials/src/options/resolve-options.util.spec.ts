@@ -591,6 +591,7 @@ describe('resolveOptions', () => {
       verification: {
         strategy: 'auto',
         audience: undefined,
+        warnOnMissingAudience: true,
         allowedClientIds: undefined,
         requireSubjectIsClient: false,
         algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],

@@ -2,11 +2,18 @@ import { ConfigurationError } from '../errors/configuration.error.js';
 import type {
   OidcClientCredentialsModuleOptions,
   TokenLocation,
+  VerificationStrategyName,
 } from './oidc-client-credentials-options.interface.js';
-import { nonNegative, positive, stringList } from './option-values.util.js';
+import { nonNegative, optionalBoolean, positive, stringList } from './option-values.util.js';
 import type { ResolvedOptions } from './resolved-options.js';
 
 const TOKEN_LOCATIONS: readonly TokenLocation[] = ['header', 'query', 'body'];
+/** The built-in strategies that check `verification.audience` (userinfo answers carry no `aud`). */
+const AUDIENCE_CHECKING_STRATEGIES: readonly VerificationStrategyName[] = [
+  'jwt',
+  'introspection',
+  'auto',
+];
 
 /** Checks the inbound verification options and applies their defaults. */
 export function resolveVerification(
@@ -17,6 +24,11 @@ export function resolveVerification(
     strategy: v.strategy ?? 'auto',
     audience:
       v.audience === undefined ? undefined : stringList('verification.audience', v.audience),
+    warnOnMissingAudience: optionalBoolean(
+      'verification.warnOnMissingAudience',
+      v.warnOnMissingAudience,
+      true,
+    ),
     allowedClientIds:
       v.allowedClientIds === undefined
         ? undefined
@@ -72,4 +84,25 @@ export function resolveVerification(
     );
   }
   return verification;
+}
+
+/**
+ * The startup warning for a verification setup that accepts tokens issued for any API of the
+ * issuer: no `verification.audience`, with a built-in strategy that would check it. Undefined when
+ * an audience is set, the strategy cannot check one (userinfo, or the application's own), or
+ * `verification.warnOnMissingAudience` is `false`. Log it once, where the inbound side is built.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4 (aud identifies the resource server)
+ */
+export function missingAudienceWarning(options: ResolvedOptions): string | undefined {
+  const { audience, strategy, warnOnMissingAudience } = options.verification;
+  if (audience !== undefined || !warnOnMissingAudience) return undefined;
+  if (typeof strategy !== 'string' || !AUDIENCE_CHECKING_STRATEGIES.includes(strategy)) {
+    return undefined;
+  }
+  return (
+    'verification.audience is not set: tokens the issuer grants for any of its APIs are accepted here, ' +
+    "not only those meant for this one. Set verification.audience to this API's identifier (the " +
+    '"aud" its tokens carry), or set verification.warnOnMissingAudience: false if any audience is intended.'
+  );
 }
