@@ -1,4 +1,5 @@
 import { formatReport, runDemo, startDemo, type DemoStack } from '../../apps/demo/src/demo.js';
+import { formatTrace, traceSteps, type DemoTrace } from '../../apps/demo/src/trace.js';
 
 describe('demo: the seed flow on one machine (npm start)', () => {
   let stack: DemoStack;
@@ -40,5 +41,100 @@ describe('demo: the seed flow on one machine (npm start)', () => {
     const text = formatReport(report);
     expect(text).toContain('All 8 checks passed.');
     expect(text).toMatch(/the caches saved \d+ calls/);
+    expect(text).not.toContain('\x1b[');
+    expect(formatReport(report, { color: true })).toContain('\x1b[');
+  });
+});
+
+describe('demo: one traced example per step of the ID service article (npm start)', () => {
+  let stack: DemoStack;
+  let trace: DemoTrace;
+  let text: string;
+  /** Every access token the ID service issued while the trace ran. */
+  const issued: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startDemo({ logger: false });
+    const original = globalThis.fetch;
+    globalThis.fetch = async (input, init) => {
+      const response = await original(input, init);
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => undefined)) as { access_token?: unknown } | undefined;
+      if (typeof body?.access_token === 'string') issued.push(body.access_token);
+      return response;
+    };
+    try {
+      trace = await traceSteps(stack);
+    } finally {
+      globalThis.fetch = original;
+    }
+    text = formatTrace(trace);
+  });
+
+  afterAll(() => stack?.close());
+
+  it('runs every step and every check', () => {
+    expect(trace.ok).toBe(true);
+    expect(trace.token.expiresIn).toBeGreaterThan(0);
+    expect(trace.checks.map((check) => [check.strategy, check.ok])).toEqual([
+      ['jwt', true],
+      ['introspection', true],
+      ['userinfo', true],
+      ['auto', true],
+    ]);
+  });
+
+  it.each([
+    [
+      '1-token-request',
+      /demo-client → ID service +POST \/openid\/token\n +Authorization: Basic demo-client:…\(redacted\)\n +grant_type=client_credentials\n/,
+    ],
+    [
+      '1-answer-with-lifetime',
+      /ID service → demo-client +200 \{"access_token":"eyJ…\(redacted\)","token_type":"Bearer","expires_in":(\d+)[^\n]*\n +expires_in \1: valid for /,
+    ],
+    [
+      '2-call-with-bearer-token',
+      /demo-client → demo-api +GET \/jwt\/whoami\n +Authorization: Bearer eyJ…\(redacted\)\n +demo-api → demo-client +200 \{"clientId":"demo-client","strategy":"jwt"\}/,
+    ],
+    [
+      '3-by-jwks',
+      /by JWKS, for GET \/jwt\/whoami \(step 2\)[^\n]*\n(?: {3}[^\n]*\n)*? +demo-api → ID service +GET \/openid\/jwks\.json\n +ID service → demo-api +200 \{"keys":\[\{"kty":/,
+    ],
+    [
+      '3-by-introspection',
+      /by introspection, for GET \/introspection\/whoami[^\n]*\n +demo-api → ID service +POST \/openid\/introspect\n +Authorization: Basic demo-api:…\(redacted\)\n +[^\n]*token=eyJ…\(redacted\)[^\n]*\n +ID service → demo-api +200 \{"active":true[^\n]*"sub":"demo-client"[^\n]*\n +demo-api → demo-client +200 \{"clientId":"demo-client","strategy":"introspection"\}/,
+    ],
+    [
+      '3-by-userinfo',
+      /by userinfo, for GET \/userinfo\/whoami[^\n]*\n +demo-api → ID service +GET \/openid\/userinfo\n +Authorization: Bearer eyJ…\(redacted\)\n +ID service → demo-api +200 \{"sub":"demo-client"\}\n +demo-api → demo-client +200 \{"clientId":"demo-client","strategy":"userinfo"\}/,
+    ],
+    [
+      '3-by-auto',
+      /by auto[^\n]*\n +no call to the ID service\n +demo-api +valid: client demo-client, scope orders:read, expires in \d+ s/,
+    ],
+  ])('shows step %s', (_step, shown) => {
+    expect(text).toMatch(shown);
+  });
+
+  it('never shows a token whole, in the text or in the trace it returns', () => {
+    const returned = JSON.stringify(trace);
+
+    expect(issued.length).toBeGreaterThan(0);
+    for (const token of issued) {
+      expect(text).not.toContain(token);
+      expect(returned).not.toContain(token);
+      // At most the first few characters.
+      expect(text).not.toContain(token.slice(0, 8));
+    }
+    expect(text).not.toMatch(/[\w-]{4,}\.[\w-]{4,}\.[\w-]{4,}/);
+    for (const { clientSecret } of stack.clients) expect(text).not.toContain(clientSecret);
+  });
+
+  it('has no colour codes unless asked', () => {
+    expect(text).not.toContain('\x1b[');
+    expect(formatTrace(trace, { color: true })).toContain('\x1b[');
   });
 });

@@ -8,6 +8,7 @@ import { DemoClientModule } from '../../demo-client/src/demo-client.module.js';
 import { DEFAULT_CLIENTS_FILE, loadClientsFile } from '../../id-service/src/id-service.config.js';
 import { createIdService, type IdServiceHandle } from '../../id-service/src/id-service.js';
 import type { IdServiceStats } from '../../id-service/src/request-stats.service.js';
+import { paint, type FormatOptions } from './output.js';
 
 /** A client of the demo with the credentials it runs with. */
 export interface DemoClientSpec {
@@ -15,6 +16,21 @@ export interface DemoClientSpec {
   clientSecret: string;
   /** What is special about it, for the report. */
   description: string;
+}
+
+/** A client id and its secret. */
+export interface DemoCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** A demo-api and a demo client started for one purpose (the trace), closed after it. */
+export interface DemoPair {
+  api: INestApplication;
+  apiUrl: string;
+  client: INestApplication;
+  clientId: string;
+  close(): Promise<void>;
 }
 
 /** The three apps, running. */
@@ -26,6 +42,11 @@ export interface DemoStack {
   /** Requests the demo API has received. */
   demoApiRequests(): number;
   clients: (DemoClientSpec & { app: INestApplication; url: string })[];
+  /**
+   * Starts one more demo-api and demo client (as the first client) on free ports against the same ID
+   * service, so their caches are empty; `onApiRequest` sees every request that demo-api receives.
+   */
+  startPair(onApiRequest?: (request: Request) => void): Promise<DemoPair>;
   close(): Promise<void>;
 }
 
@@ -82,7 +103,7 @@ const DEV_CLIENTS: DemoClientSpec[] = [
     description: 'opaque tokens, no scope',
   },
 ];
-const DEV_API_CLIENT = { clientId: 'demo-api', clientSecret: 'demo-api-secret' };
+const DEV_API_CLIENT: DemoCredentials = { clientId: 'demo-api', clientSecret: 'demo-api-secret' };
 
 /** What the demo checks against the development ID service (clients from clients.dev.json). */
 export const DEV_CHECKS: readonly DemoCheck[] = [
@@ -148,52 +169,115 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<DemoSta
       };
     }
 
-    const demoApi = await NestFactory.create(
-      DemoApiModule.register({
-        OIDC_ISSUER: issuer,
-        CLIENT_ID: apiClient.clientId,
-        CLIENT_SECRET: apiClient.clientSecret,
-      }),
-      { logger, forceCloseConnections: true },
-    );
     let apiRequests = 0;
-    demoApi.use((_req: Request, _res: Response, next: NextFunction) => {
-      apiRequests += 1;
-      next();
+    const demoApi = await startDemoApi(issuer, apiClient, {
+      logger,
+      port: ports.demoApi ?? 0,
+      onRequest: () => {
+        apiRequests += 1;
+      },
     });
-    await demoApi.listen(ports.demoApi ?? 0, '127.0.0.1');
     started.push(demoApi);
     const demoApiUrl = await appUrl(demoApi);
 
     const running: DemoStack['clients'] = [];
     for (const [index, client] of clients.entries()) {
-      const app = await NestFactory.create(
-        DemoClientModule.register({
-          OIDC_ISSUER: issuer,
-          CLIENT_ID: client.clientId,
-          CLIENT_SECRET: client.clientSecret,
-          CLIENT_SCOPE: env.CLIENT_SCOPE,
-          CLIENT_AUTH_METHOD: env.CLIENT_AUTH_METHOD,
-          DEMO_API_URL: demoApiUrl,
-        }),
-        { logger, forceCloseConnections: true },
-      );
-      await app.listen(ports.demoClient ? ports.demoClient + index : 0, '127.0.0.1');
+      const app = await startDemoClient(issuer, client, demoApiUrl, env, {
+        logger,
+        port: ports.demoClient ? ports.demoClient + index : 0,
+      });
       started.push(app);
       running.push({ ...client, app, url: await appUrl(app) });
     }
+    const startPair = async (onApiRequest?: (request: Request) => void): Promise<DemoPair> => {
+      const api = await startDemoApi(issuer, apiClient, {
+        logger,
+        port: 0,
+        onRequest: onApiRequest,
+      });
+      try {
+        const apiUrl = await appUrl(api);
+        const client = await startDemoClient(issuer, clients[0], apiUrl, env, { logger, port: 0 });
+        return {
+          api,
+          apiUrl,
+          client,
+          clientId: clients[0].clientId,
+          close: async () => {
+            await client.close();
+            await api.close();
+          },
+        };
+      } catch (error) {
+        await api.close();
+        throw error;
+      }
+    };
     return {
       idService,
       issuer,
       demoApiUrl,
       demoApiRequests: () => apiRequests,
       clients: running,
+      startPair,
       close: closeAll,
     };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+interface StartAppOptions {
+  logger: false | LogLevel[] | LoggerService;
+  port: number;
+}
+
+/** demo-api (the 3rd party service) with its settings as environment variables, listening. */
+async function startDemoApi(
+  issuer: string,
+  apiClient: DemoCredentials,
+  { logger, port, onRequest }: StartAppOptions & { onRequest?: (request: Request) => void },
+): Promise<INestApplication> {
+  const app = await NestFactory.create(
+    DemoApiModule.register({
+      OIDC_ISSUER: issuer,
+      CLIENT_ID: apiClient.clientId,
+      CLIENT_SECRET: apiClient.clientSecret,
+    }),
+    { logger, forceCloseConnections: true },
+  );
+  if (onRequest) {
+    app.use((request: Request, _res: Response, next: NextFunction) => {
+      onRequest(request);
+      next();
+    });
+  }
+  await app.listen(port, '127.0.0.1');
+  return app;
+}
+
+/** A demo client (the application) with its settings as environment variables, listening. */
+async function startDemoClient(
+  issuer: string,
+  client: DemoCredentials,
+  demoApiUrl: string,
+  env: Record<string, string | undefined>,
+  { logger, port }: StartAppOptions,
+): Promise<INestApplication> {
+  const app = await NestFactory.create(
+    DemoClientModule.register({
+      OIDC_ISSUER: issuer,
+      CLIENT_ID: client.clientId,
+      CLIENT_SECRET: client.clientSecret,
+      CLIENT_SCOPE: env.CLIENT_SCOPE,
+      CLIENT_AUTH_METHOD: env.CLIENT_AUTH_METHOD,
+      DEMO_API_URL: demoApiUrl,
+    }),
+    { logger, forceCloseConnections: true },
+  );
+  await app.listen(port, '127.0.0.1');
+  return app;
 }
 
 /**
@@ -249,9 +333,9 @@ export async function runDemo(stack: DemoStack, callsPerCheck = 5): Promise<Demo
 }
 
 /** The short, readable report `npm start` prints. */
-export function formatReport(report: DemoReport): string {
+export function formatReport(report: DemoReport, { color }: FormatOptions = {}): string {
   const lines = [
-    'nest-oidc-client-credentials demo',
+    paint('nest-oidc-client-credentials demo', 'bold', color),
     `  ID service  ${report.issuer}${report.developmentIdService ? '  (development ID service)' : ''}`,
     `  demo-api    ${report.demoApiUrl}`,
     `  each check: ${report.callsPerCheck} calls from the client, one after another`,
@@ -270,13 +354,15 @@ export function formatReport(report: DemoReport): string {
     ]),
   ];
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  for (const row of rows) {
-    lines.push(
-      `  ${row
-        .map((cell, column) => cell.padEnd(widths[column]))
-        .join('  ')
-        .trimEnd()}`,
-    );
+  const resultColumn = 4;
+  for (const [index, row] of rows.entries()) {
+    const cells = row.map((cell, column) => {
+      const padded = column === row.length - 1 ? cell : cell.padEnd(widths[column]);
+      if (index === 0) return paint(padded, 'bold', color);
+      if (column !== resultColumn) return padded;
+      return paint(padded, report.results[index - 1].ok ? 'green' : 'red', color);
+    });
+    lines.push(`  ${cells.join('  ')}`);
   }
   const notes = report.results.filter((r) => r.note);
   if (notes.length > 0) {
@@ -302,8 +388,8 @@ export function formatReport(report: DemoReport): string {
   const failed = report.results.filter((r) => !r.ok).length;
   lines.push(
     failed === 0
-      ? `  All ${report.results.length} checks passed.`
-      : `  ${failed} of ${report.results.length} checks FAILED.`,
+      ? paint(`  All ${report.results.length} checks passed.`, 'green', color)
+      : paint(`  ${failed} of ${report.results.length} checks FAILED.`, 'red', color),
   );
   return lines.join('\n');
 }
