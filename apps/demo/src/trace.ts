@@ -162,7 +162,7 @@ const HOW: Record<TracedStrategy, string> = {
   jwt: 'the signature checked against the JWKS keys, then iss and exp, locally',
   introspection: 'demo-api authenticates as its own client; the answer must say active: true',
   userinfo: 'the ID service accepts the token and names the client in sub',
-  auto: "demo-api's default strategy, asked directly (no route uses it): a JWT is checked by JWKS",
+  auto: "demo-api's default strategy, asked directly (no route uses it): a JWT by JWKS, else introspection",
 };
 
 const TITLE: Record<TracedStrategy, string> = {
