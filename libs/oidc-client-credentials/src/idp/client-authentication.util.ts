@@ -28,8 +28,9 @@ export function formUrlEncode(value: string): string {
  * `client_secret_basic` with the id and the secret each form-urlencoded before base64
  * (RFC 6749 §2.3.1). oauth4webapi's own `ClientSecretBasic` also percent-encodes `-`, `.`, `_` and
  * `*`; servers that decode correctly accept both, but servers that compare the raw pair (common,
- * and the seed's documentation shows `base64(client-id:client-secret)`) then refuse every id that
- * contains a dash — a UUID, say. This encoder changes only what RFC 6749 Appendix B requires.
+ * and many ID services document the header as `base64(client-id:client-secret)`) then refuse
+ * every id that contains a dash — a UUID, say. This encoder changes only what RFC 6749 Appendix B
+ * requires.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  */
@@ -70,8 +71,9 @@ export async function createClientAuthentication(
         secrets: secretForms(secret),
       };
     case 'client_secret_query':
-      // The seed ID service's documented form. The only credentials are in the URL, so nothing
-      // goes into the Authorization header or the body (one method per request, RFC 6749 §2.3).
+      // For ID services that document the token request with the credentials in its query. They
+      // are the only credentials sent, so nothing goes into the Authorization header or the body
+      // (one method per request, RFC 6749 §2.3).
       return {
         authenticate: noBodyCredentials,
         endpoint: (as) => withCredentialsInQuery(as, options.clientId ?? '', secret),

@@ -3,7 +3,7 @@ import * as oauth from 'oauth4webapi';
 /**
  * Whether oauth4webapi refused a response as `INVALID_RESPONSE` although its body is a JSON object:
  * the ID service did answer, but a member the answer needs is missing or of the wrong type
- * (introspection's boolean `active`, S59; userinfo's `sub`, S65). An answer about the token, not a
+ * (introspection's boolean `active`, userinfo's `sub`). An answer about the token, not a
  * failing endpoint (a body that is not a JSON object is one).
  */
 export function isInvalidJsonObjectResponse(error: unknown): boolean {

@@ -3,7 +3,7 @@ import type { VerifiedToken } from './verified-token.interface.js';
 
 /**
  * Where the client id of a {@link VerifiedToken} comes from: `client_id` else `sub` (JWT access
- * tokens, RFC 9068), also the seed ID service's `clientId` (introspection answers), or `sub` only
+ * tokens, RFC 9068), also a non-standard `clientId` member (introspection answers), or `sub` only
  * (userinfo).
  */
 export type ClientIdSource = 'client_id' | 'introspection' | 'sub';
@@ -11,15 +11,15 @@ export type ClientIdSource = 'client_id' | 'introspection' | 'sub';
 /**
  * Builds the {@link VerifiedToken} of checked claims (a JWT payload, an introspection or userinfo
  * response). The result is frozen and its `claims` is a null-prototype copy, so a cached result can
- * be shared by requests and `__proto__`/`constructor` members stay plain data (S38).
+ * be shared by requests and `__proto__`/`constructor` members stay plain data.
  *
- * - `clientId`: `client_id`, else `sub`; for introspection answers the seed ID service's
- *   `clientId` comes between them (a JWT's non-standard `clientId` claim is not read: its issuer
- *   may fill it from user data). With `clientIdFrom: 'sub'`, `sub` only. A present but
+ * - `clientId`: `client_id`, else `sub`; for introspection answers a non-standard `clientId`
+ *   member, which some ID services answer with instead of `client_id`, comes between them (a
+ *   JWT's `clientId` claim is not read: its issuer may fill it from user data). With `clientIdFrom: 'sub'`, `sub` only. A present but
  *   non-string `client_id` is refused.
  * - `scopes`: a string `scope` split on spaces. An array `scope` and the `scp` claim are not
  *   read: RFC 9068 §2.2.3 and RFC 7662 §2.2 define `scope` as a space-delimited string, and
- *   guessing another format would grant scopes nobody checked (S54).
+ *   guessing another format would grant scopes nobody checked.
  * - `audience`: `aud` as a list; a malformed `aud` is refused.
  *
  * @throws TokenVerificationError `OIDC_CC_TOKEN_INVALID` when no client can be named or a claim
@@ -35,7 +35,7 @@ export function toVerifiedToken(
     clientIdFrom === 'sub'
       ? subject
       : (optionalString(claims, 'client_id') ??
-        (clientIdFrom === 'introspection' ? seedClientId(claims) : undefined) ??
+        (clientIdFrom === 'introspection' ? nonStandardClientId(claims) : undefined) ??
         subject);
   if (clientId === undefined) {
     throw TokenVerificationError.invalid('The token names no client (no client_id or sub)');
@@ -102,8 +102,12 @@ function optionalString(
   return value;
 }
 
-/** The seed ID service's introspection answers `clientId`; read it only when it is usable. */
-function seedClientId(claims: Readonly<Record<string, unknown>>): string | undefined {
+/**
+ * The non-standard `clientId` member some ID services put in their introspection answers instead
+ * of RFC 7662's `client_id`; read only when it is a non-empty string (anything else is ignored,
+ * not refused, since no standard defines it).
+ */
+function nonStandardClientId(claims: Readonly<Record<string, unknown>>): string | undefined {
   const value = claims.clientId;
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }

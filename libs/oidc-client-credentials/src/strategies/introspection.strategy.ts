@@ -34,9 +34,10 @@ const KEY_BOUND_TOKEN_TYPES = new Set(['dpop', 'pop', 'mac']);
  * secret in the token request's query document Basic for introspection).
  *
  * Accepted only when `active` is boolean `true`, `exp` (if any) has not passed and `nbf` (if any)
- * has, `iss` (if any) is the configured issuer, `aud` (if any, and an audience is configured)
- * names one of ours, and `token_type` is not a refresh token. A response without `aud` cannot
- * be checked for audience and is accepted.
+ * has, `iss` (if any) is the configured issuer, `aud` names one of ours when
+ * `verification.audience` is set (an answer without `aud` is then refused), `token_type` is not a
+ * refresh token and the token is not bound to a key (`cnf`, DPoP). The client is `client_id`,
+ * else a non-standard `clientId` member (which some ID services answer with instead), else `sub`.
  *
  * The endpoint answering 401/403 means our own credentials are wrong: that is logged as a
  * misconfiguration and answered as `ValidatorUnavailableError` (503), like 5xx, non-JSON,

@@ -76,8 +76,8 @@ export function refusedRecord(
 }
 
 /**
- * Reads a shared record back, or `undefined` for anything unexpected (S72): another version, key
- * or kind, bad types, a result past its `exp` (S70), or a window longer than this instance's own
+ * Reads a shared record back, or `undefined` for anything unexpected: another version, key or
+ * kind, bad types, a result past its `exp`, or a window longer than this instance's own
  * `cacheTtlSeconds` / `negativeCacheTtlSeconds` counted from when it was written.
  */
 export function readSharedVerification(

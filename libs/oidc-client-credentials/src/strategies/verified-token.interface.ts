@@ -3,7 +3,11 @@
  * later requests need: never the token itself.
  */
 export interface VerifiedToken {
-  /** The calling client: `client_id` when present (in introspection answers also the seed's `clientId`), else `sub`. */
+  /**
+   * The calling client: `client_id` when present, else `sub`. In introspection answers a
+   * non-standard `clientId` member, which some ID services send instead of `client_id`, comes
+   * between them.
+   */
   clientId: string;
   /** `sub` of the token, when it has one. */
   subject?: string;
