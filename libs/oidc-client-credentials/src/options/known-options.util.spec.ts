@@ -144,6 +144,12 @@ describe('option keys', () => {
       'did you mean "clients.billing.clientAssertion.audience"?',
     ],
     [
+      'clients.<name>.token (what a named client may set is listed)',
+      billing({ token: 'x' }),
+      'clients.billing.token',
+      'a named client may set clientId, clientSecret, clientAuthMethod, privateKey',
+    ],
+    [
       'clients.<name>.verification (root only)',
       billing({ verification: {} }),
       'clients.billing.verification',

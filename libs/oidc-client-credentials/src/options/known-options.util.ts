@@ -26,6 +26,11 @@ export interface OptionSection {
   readonly elsewhere?: (key: string) => string | undefined;
   /** Keys that are not options but may arrive with them, and are left alone. */
   readonly passThrough?: readonly string[];
+  /**
+   * Introduces the known keys in every refusal of an unknown one, for a section that takes fewer
+   * keys than one might expect (a named client). Others list them only when none is close.
+   */
+  readonly takes?: string;
 }
 
 /** The type of the module option `K`, a section of options. */
@@ -146,6 +151,7 @@ const CLIENT_KEYS = { ...IDENTITY_KEYS, ...TOKEN_PARAM_KEYS } satisfies Record<
 export const NAMED_CLIENT_OPTIONS: OptionSection = {
   expected: 'expected an object with the client options (clientId, clientSecret, scope, …)',
   keys: CLIENT_KEYS,
+  takes: 'a named client may set',
   elsewhere: (key) =>
     Object.hasOwn(ROOT_ONLY_KEYS, key)
       ? 'is shared by every client: set it in the root options'
@@ -237,8 +243,10 @@ function unknownKeyProblem(known: OptionSection, path: string, key: string): str
   if (elsewhere !== undefined) return elsewhere;
   const names = Object.keys(known.keys);
   const closest = closestKey(key, names);
-  if (closest !== undefined) return `unknown; did you mean "${join(path, closest)}"?`;
-  return `unknown; ${path ? `"${path}" takes` : 'the options are'} ${names.join(', ')}`;
+  const suggestion = closest === undefined ? '' : `did you mean "${join(path, closest)}"?`;
+  if (known.takes === undefined && suggestion) return `unknown; ${suggestion}`;
+  const takes = known.takes ?? (path ? `"${path}" takes` : 'the options are');
+  return `unknown; ${takes} ${names.join(', ')}${suggestion && `; ${suggestion}`}`;
 }
 
 function isObject(value: unknown): value is object {
