@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Metadata } from '@grpc/grpc-js';
-import type { Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { RpcException } from '@nestjs/microservices';
@@ -51,6 +51,31 @@ function context(type: string, handler: () => void) {
   host.setType(type);
   return host;
 }
+
+describe('ClientTokenGuard at startup', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it.each([
+    ['no-audience', { strategy: 'auto' }, 1],
+    ['no-audience-jwt', { strategy: 'jwt' }, 1],
+    ['audience-set', { audience: 'orders-api' }, 0],
+    ['opted-out', { warnOnMissingAudience: false }, 0],
+    ['userinfo-cannot-check-aud', { strategy: 'userinfo' }, 0],
+  ] as const)(
+    '%s: warns about a missing verification.audience once per app, however many guards',
+    (_case, verification, warnings) => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      const options = resolveOptions({ issuer: 'https://id.example.com', verification });
+      const strategy = new CountingStrategy();
+      new ClientTokenGuard(strategy, options, new Reflector());
+      new ClientTokenGuard(strategy, options, new Reflector());
+      const audienceWarnings = warn.mock.calls.filter(([message]) =>
+        String(message).startsWith('verification.audience is not set'),
+      );
+      expect(audienceWarnings).toHaveLength(warnings);
+    },
+  );
+});
 
 describe('ClientTokenGuard outside HTTP', () => {
   it.each(['kafka-stream', 'custom', 'constructor', 'toString', '__proto__'])(

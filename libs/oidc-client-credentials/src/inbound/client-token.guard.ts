@@ -11,6 +11,7 @@ import { Reflector } from '@nestjs/core';
 import { BearerRequestError } from '../errors/bearer-request.error.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import { missingAudienceWarning } from '../options/verification-options.util.js';
 import {
   OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
   type ResolvedOptions,
@@ -39,6 +40,17 @@ import {
   type GuardedTransport,
 } from './transports/transport-adapters.js';
 import { checkedVerifiedToken, keepVerifiedToken } from './verified-tokens.js';
+
+/** Options whose missing audience was already reported: once per app, however many guards. */
+const warnedWithoutAudience = new WeakSet<ResolvedOptions>();
+
+/** Logs the missing-audience warning the first time a guard is built for these options. */
+function warnOnceWithoutAudience(options: ResolvedOptions, logger: Logger): void {
+  if (warnedWithoutAudience.has(options)) return;
+  warnedWithoutAudience.add(options);
+  const warning = missingAudienceWarning(options);
+  if (warning !== undefined) logger.warn(warning);
+}
 
 /**
  * Checks the bearer token of every request (RFC 6750) with the configured
@@ -83,6 +95,7 @@ export class ClientTokenGuard implements CanActivate {
   ) {
     this.realm = bearerRealm(options.verification.realm);
     this.routes = new RoutePolicies(reflector);
+    warnOnceWithoutAudience(options, this.logger);
   }
 
   /**
