@@ -89,6 +89,13 @@ export function bearerAnswerFor(error: unknown, retryAfterSeconds: number): Bear
         description: 'The access token lacks a required scope',
         scope: error instanceof InsufficientScopeError ? error.requiredScopes : undefined,
       };
+    case 'OIDC_CC_SCOPES_UNVERIFIABLE':
+      return {
+        status: 403,
+        error: 'insufficient_scope',
+        description: "The route's required scopes cannot be checked by its verification strategy",
+        scope: error instanceof InsufficientScopeError ? error.requiredScopes : undefined,
+      };
     case 'OIDC_CC_CLIENT_NOT_ALLOWED':
       return {
         status: 403,

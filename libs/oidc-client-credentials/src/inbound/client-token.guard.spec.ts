@@ -267,6 +267,76 @@ describe('@RequireScopes()', () => {
   );
 });
 
+describe('ClientTokenGuard on a route whose strategy reports no scopes', () => {
+  class Orders {
+    @RequireScopes('orders:read')
+    list(): void {}
+    whoami(): void {}
+  }
+
+  afterEach(() => jest.restoreAllMocks());
+
+  const grantedAll = async (): Promise<VerifiedToken> => ({
+    clientId: 'billing',
+    scopes: ['orders:read'],
+    claims: {},
+  });
+
+  function check(reportsScopes: boolean | undefined, handler: () => void) {
+    const strategy = new (class extends TokenVerificationStrategy {
+      override readonly reportsScopes = reportsScopes;
+      verify = grantedAll;
+    })();
+    const options = resolveOptions({ issuer: 'https://id.example.com' });
+    const g = new ClientTokenGuard(strategy, options, new Reflector());
+    const error = jest.spyOn(loggerOf(g), 'error').mockImplementation(() => undefined);
+    const response = { headers: {} as Record<string, string> };
+    const request = {
+      method: 'GET',
+      url: '/orders',
+      headers: { authorization: 'Bearer abc' },
+      rawHeaders: ['Authorization', 'Bearer abc'],
+    };
+    const run = () => {
+      const host = new ExecutionContextHost(
+        [request, { header: (n: string, v: string) => (response.headers[n] = v) }],
+        Orders,
+        handler,
+      );
+      host.setType('http');
+      return g.canActivate(host).then(
+        () => 200,
+        (e: { getStatus(): number }) => e.getStatus(),
+      );
+    };
+    return { run, error, response };
+  }
+
+  it.each([
+    ['userinfo-like strategy, route with scopes', false, Orders.prototype.list, 403],
+    ['userinfo-like strategy, route without scopes', false, Orders.prototype.whoami, 200],
+    ['strategy that reports scopes', true, Orders.prototype.list, 200],
+    ['strategy that does not say (a plain verify)', undefined, Orders.prototype.list, 200],
+  ] as const)('%s: %s', async (_case, reportsScopes, handler, status) => {
+    const { run } = check(reportsScopes, handler);
+    await expect(run()).resolves.toBe(status);
+  });
+
+  it('answers 403 insufficient_scope naming the scopes, and logs the route once', async () => {
+    const { run, error, response } = check(false, Orders.prototype.list);
+    await run();
+    await run();
+    expect(response.headers['WWW-Authenticate']).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="The route\'s required scopes cannot be checked by its verification strategy", scope="orders:read"',
+    );
+    expect(error.mock.calls).toEqual([
+      [
+        "Orders.list requires the scopes orders:read, but its verification strategy (userinfo) reports no scopes: every request is refused with 403. Verify this route with 'jwt' or 'introspection' (@VerifyWith()), or remove @RequireScopes().",
+      ],
+    ]);
+  });
+});
+
 describe('ClientTokenGuard on gRPC calls', () => {
   class Orders {
     @RequireScopes('orders:read')

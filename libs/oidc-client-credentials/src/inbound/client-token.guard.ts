@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { BearerRequestError } from '../errors/bearer-request.error.js';
+import { InsufficientScopeError } from '../errors/insufficient-scope.error.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { missingAudienceWarning } from '../options/verification-options.util.js';
@@ -185,7 +186,11 @@ export class ClientTokenGuard implements CanActivate {
    * (cached verification results included): 401 `invalid_token` or 403 `insufficient_scope`.
    */
   protected authorize(token: VerifiedToken, context: ExecutionContext): void {
-    checkRequirements(token, this.options.verification, this.requiredScopes(context));
+    const required = this.requiredScopes(context);
+    if (required.length > 0 && this.strategyFor(context).reportsScopes === false) {
+      throw this.scopesUnverifiable(context, required);
+    }
+    checkRequirements(token, this.options.verification, required);
   }
 
   /** A failure's answer, by the error's stable `code`; anything else fails closed with 503. */
@@ -280,5 +285,27 @@ export class ClientTokenGuard implements CanActivate {
     if (this.warned.has(key)) return;
     this.warned.add(key);
     this.logger.warn(message());
+  }
+
+  /**
+   * A route requiring scopes whose strategy reports none (userinfo) can never be satisfied: every
+   * request is refused 403, and the misconfiguration is logged once per route, naming it.
+   */
+  private scopesUnverifiable(
+    context: ExecutionContext,
+    required: readonly string[],
+  ): InsufficientScopeError {
+    const route = `${context.getClass().name}.${context.getHandler().name}`;
+    if (!this.warned.has(`scopes:${route}`)) {
+      this.warned.add(`scopes:${route}`);
+      this.logger.error(
+        `${route} requires the scopes ${required.join(' ')}, but its verification strategy (userinfo) reports no scopes: every request is refused with 403. Verify this route with 'jwt' or 'introspection' (@VerifyWith()), or remove @RequireScopes().`,
+      );
+    }
+    return new InsufficientScopeError(
+      'OIDC_CC_SCOPES_UNVERIFIABLE',
+      'The route requires scopes its verification strategy cannot report',
+      required,
+    );
   }
 }

@@ -11,6 +11,13 @@ import type { VerifiedToken } from './verified-token.interface.js';
  * providers: [{ provide: TokenVerificationStrategy, useClass: MyStrategy }]
  */
 export abstract class TokenVerificationStrategy {
+  /**
+   * `false` when the tokens this strategy verifies cannot carry the scopes they were granted (the
+   * userinfo strategy: its answers have none). `ClientTokenGuard` then refuses every request to a
+   * route with `@RequireScopes()` with 403, and logs the misconfiguration once. Default: they can.
+   */
+  readonly reportsScopes?: boolean;
+
   /** Checks one token; must not log or keep the token in clear. */
   abstract verify(token: string): Promise<VerifiedToken>;
 }

@@ -28,6 +28,8 @@ import { CachedVerificationStrategy } from './cached-verification.strategy.js';
  */
 @Injectable()
 export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
+  /** A userinfo answer names the client, never the scopes its token was granted. */
+  override readonly reportsScopes = false;
   private readonly logger = new Logger(UserinfoVerificationStrategy.name);
   private readonly client: oauth.Client;
   private hintedRefusal = false;
