@@ -18,10 +18,7 @@ export interface WhoAmI {
   strategy: DemoStrategy;
 }
 
-/**
- * The demo API's routes, the same under every strategy: `whoami` for any valid token, `orders`
- * only with the `orders:read` scope (403 `insufficient_scope` otherwise).
- */
+/** `whoami`, under every strategy: any valid token. */
 abstract class DemoRoutesController {
   protected abstract readonly strategy: DemoStrategy;
 
@@ -29,7 +26,13 @@ abstract class DemoRoutesController {
   whoami(@ClientId() clientId: string): WhoAmI {
     return { clientId, strategy: this.strategy };
   }
+}
 
+/**
+ * `whoami`, and `orders` only with the `orders:read` scope (403 `insufficient_scope` otherwise):
+ * for the strategies whose answers carry the token's scopes (not userinfo).
+ */
+abstract class ScopedDemoRoutesController extends DemoRoutesController {
   @Get('orders')
   @RequireScopes('orders:read')
   orders(@ClientId() clientId: string): WhoAmI & { orders: { id: string; item: string }[] } {
@@ -41,7 +44,7 @@ abstract class DemoRoutesController {
 @UseGuards(ClientTokenGuard)
 @VerifyWith('jwt')
 @Controller('jwt')
-export class JwtRoutesController extends DemoRoutesController {
+export class JwtRoutesController extends ScopedDemoRoutesController {
   protected readonly strategy = 'jwt';
 }
 
@@ -49,7 +52,7 @@ export class JwtRoutesController extends DemoRoutesController {
 @UseGuards(ClientTokenGuard)
 @VerifyWith('introspection')
 @Controller('introspection')
-export class IntrospectionRoutesController extends DemoRoutesController {
+export class IntrospectionRoutesController extends ScopedDemoRoutesController {
   protected readonly strategy = 'introspection';
 }
 
