@@ -99,8 +99,6 @@ export interface JwksStaleKeysUsedEvent {
 
 /**
  * Every event of {@link OidcClientCredentialsEvents} by name, with its payload.
- *
- * @see docs/security-cases.md R30 (metrics and health)
  */
 export interface OidcClientCredentialsEventMap {
   /** A token was obtained because callers needed one (none cached, expired, forced or refused). */

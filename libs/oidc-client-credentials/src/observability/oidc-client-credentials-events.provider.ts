@@ -29,7 +29,6 @@ type ListenerTable = {
  *     events.on('token.failed', ({ client, code }) => failures.inc({ client, code }));
  *   }
  * }
- * @see docs/security-cases.md R30
  */
 @Injectable()
 export class OidcClientCredentialsEvents {

@@ -100,7 +100,6 @@ const RANK: Record<OidcClientCredentialsHealthStatus, number> = { up: 0, degrade
  * @example
  * @Get('health') @HealthCheck()
  * check() { return this.health.check([() => this.oidc.isHealthy('oidc')]); }
- * @see docs/security-cases.md R30
  */
 @Injectable()
 export class OidcClientCredentialsHealthIndicator {

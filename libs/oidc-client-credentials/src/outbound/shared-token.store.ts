@@ -8,7 +8,7 @@ import type { TokenCacheEntry } from './token-cache.store.js';
 export const LEASE_POLL_MS = 25;
 /**
  * Each instance renews at a random point in the first quarter of the time between the shared
- * renewal point and expiry, so instances reading one entry do not renew in lockstep (R15).
+ * renewal point and expiry, so instances reading one entry do not renew in lockstep.
  */
 export const RENEWAL_JITTER_FRACTION = 0.25;
 /** A shared entry claiming more lifetime than this host could have granted, plus this, is refused. */
@@ -36,8 +36,6 @@ type SharedTokenRecord = {
  * One outbound token shared by every instance on the same {@link SharedCache}: read on an
  * in-process miss, written after a fetch, and fetched under a Redis lease by one instance while the
  * others poll for its result.
- *
- * @see docs/security-cases.md R14 (TTL in milliseconds), R15 (shared, jittered), R16 (validated on read)
  */
 export class SharedTokenStore {
   private readonly leaseKey: string;
@@ -147,7 +145,7 @@ export class SharedTokenStore {
     };
   }
 
-  /** Anything odd — another library's data, another key's value, bad times — is a miss (S72). */
+  /** Anything odd — another library's data, another key's value, bad times — is a miss. */
   private validRecord(value: Record<string, unknown> | undefined): SharedTokenRecord | undefined {
     if (value === undefined) return undefined;
     const { v, kind, key, accessToken, scope, renewAt, expiresAt } = value;

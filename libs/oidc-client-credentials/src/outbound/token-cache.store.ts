@@ -56,8 +56,6 @@ export class MemoryTokenCache implements TokenCache {
  * configurations never share a token. Credentials are left out on purpose: they identify the same
  * client, and a hash of a weak secret must not end up in a shared store. A named client's name is
  * in it too, so each name has its own entry even when two names are configured alike.
- *
- * @see docs/security-cases.md R02 (Duende CVE-2025-26620: cache key missing an input)
  */
 export function tokenCacheKey(options: ResolvedOptions): string {
   const material = JSON.stringify([
@@ -77,7 +75,7 @@ export function tokenCacheKey(options: ResolvedOptions): string {
  * Builds a cache entry. The lifetime is `expires_in` (else `defaultLifetimeSeconds`, never
  * infinite), capped at `maxLifetimeSeconds`, counted from `issuedAt` — the local time the request
  * was sent, which errs on the early side by the round trip and does not depend on the ID service's
- * clock (R27). Renewal starts at `min(issued + fraction × lifetime, expiry − margin)`; if the margin
+ * clock. Renewal starts at `min(issued + fraction × lifetime, expiry − margin)`; if the margin
  * exceeds the lifetime, the fraction alone decides, so short-lived tokens are not renewed on every
  * call. A lifetime ≤ 0 gives an entry that is handed to the waiting callers once and never cached.
  *

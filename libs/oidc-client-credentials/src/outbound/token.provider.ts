@@ -34,10 +34,10 @@ import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-o
 
 /**
  * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;
- * callers meanwhile get the same error at once instead of re-hitting the endpoint (R08).
+ * callers meanwhile get the same error at once instead of re-hitting the endpoint.
  */
 export const REFUSAL_COOLDOWN_MS = 5_000;
-/** First wait after a failed background renewal; doubles per failure (R04). */
+/** First wait after a failed background renewal; doubles per failure. */
 export const RENEWAL_RETRY_BASE_MS = 5_000;
 /** Longest wait between background renewal attempts. */
 export const RENEWAL_RETRY_MAX_MS = 60_000;
@@ -191,7 +191,7 @@ export class TokenProvider implements OnModuleInit {
     const shared = this.sharedRequest();
     const signal = options?.signal;
     if (signal === undefined) return shared;
-    // The caller stops waiting; the shared request is not cancelled (R12).
+    // The caller stops waiting; the shared request is not cancelled.
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const onAbort = () => reject(signal.reason);
@@ -222,7 +222,7 @@ export class TokenProvider implements OnModuleInit {
       this.nextRenewalAt = cooldown.until;
       return;
     }
-    // An open circuit is not a renewal failure: the renewal waits for the probe time (R29).
+    // An open circuit is not a renewal failure: the renewal waits for the probe time.
     if (this.circuit.state === 'open') {
       this.nextRenewalAt = now + this.circuit.msUntilProbe;
       return;
