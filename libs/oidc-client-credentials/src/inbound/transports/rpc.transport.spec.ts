@@ -1,6 +1,13 @@
 import { Metadata } from '@grpc/grpc-js';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
-import { KafkaContext, NatsContext, RmqContext, TcpContext } from '@nestjs/microservices';
+import {
+  KafkaContext,
+  MqttContext,
+  NatsContext,
+  RedisContext,
+  RmqContext,
+  TcpContext,
+} from '@nestjs/microservices';
 import { BearerRequestError } from '../../errors/bearer-request.error.js';
 import { grpcCallMetadata, grpcTrailers, rpcBearerParts } from './rpc.transport.js';
 
@@ -15,6 +22,11 @@ function host(type: string, args: unknown[]): ExecutionContextHost {
 /** NATS' MsgHdrs answers values() per name; nats.js matches names exactly by default. */
 function natsHeaders(entries: Record<string, string[]>) {
   return { values: (name: string) => entries[name] ?? [], get: () => '', has: () => false };
+}
+
+/** An MQTT publish packet as mqtt.js hands it over; MQTT 5 packets may carry user properties. */
+function mqttContext(properties?: object): MqttContext {
+  return new MqttContext(['orders/whoami', { cmd: 'publish', topic: 'orders/whoami', properties }]);
 }
 
 /** gRPC's Metadata: get() answers every value of a (lower-cased) key. */
@@ -53,6 +65,14 @@ describe('rpcBearerParts: the Authorization values of a microservice message', (
       {},
       new RmqContext([{ properties: { headers: { Authorization: BEARER } } }, {}, 'p']),
     ],
+    ['MQTT 5 user properties', {}, mqttContext({ userProperties: { authorization: BEARER } })],
+    [
+      'MQTT 5 user properties, canonical case',
+      {},
+      mqttContext({ userProperties: { Authorization: BEARER } }),
+    ],
+    ['TCP packet metadata', {}, new TcpContext([{} as never, 'p', { authorization: BEARER }])],
+    ['Redis packet metadata', {}, new RedisContext(['p', { Authorization: BEARER }])],
   ])('%s', (_name, data, ctx) => {
     expect(rpcLines(data, ctx)).toEqual([BEARER]);
   });
@@ -68,15 +88,34 @@ describe('rpcBearerParts: the Authorization values of a microservice message', (
       new KafkaContext([{} as never, 0, 't', {} as never, async () => {}, {} as never]),
     ],
     ['gRPC metadata without the key', {}, grpcMetadata([])],
+    ['an MQTT 3.1.1 packet (no properties)', {}, mqttContext()],
+    ['MQTT 5 properties without user properties', {}, mqttContext({ contentType: 'json' })],
+    ['MQTT 5 user properties without the key', {}, mqttContext({ userProperties: { t: 'x' } })],
+    ['Redis without packet metadata', {}, new RedisContext(['p'])],
+    ['TCP packet metadata without the key', {}, new TcpContext([{} as never, 'p', { trace: 'x' }])],
   ])('none with %s', (_name, data, ctx) => {
     expect(rpcLines(data, ctx)).toEqual([]);
   });
 
-  it('every value found, so credentials sent twice are refused as malformed', () => {
-    expect(rpcLines({ authorization: 'Bearer b' }, grpcMetadata([BEARER]))).toEqual([
-      BEARER,
-      'Bearer b',
-    ]);
+  it.each<[string, unknown, unknown]>([
+    ['gRPC metadata and the payload', { authorization: 'Bearer b' }, grpcMetadata([BEARER])],
+    [
+      'a repeated MQTT 5 user property',
+      {},
+      mqttContext({ userProperties: { authorization: [BEARER, 'Bearer b'] } }),
+    ],
+    [
+      'MQTT 5 user properties and the payload',
+      { authorization: 'Bearer b' },
+      mqttContext({ userProperties: { authorization: BEARER } }),
+    ],
+    [
+      'Redis packet metadata and the payload',
+      { authorization: 'Bearer b' },
+      new RedisContext(['p', { authorization: BEARER }]),
+    ],
+  ])('every value found (%s), so credentials sent twice are refused as malformed', (_n, d, c) => {
+    expect(rpcLines(d, c)).toEqual([BEARER, 'Bearer b']);
   });
 
   it.each([
@@ -87,6 +126,8 @@ describe('rpcBearerParts: the Authorization values of a microservice message', (
       {},
       new RmqContext([{ properties: { headers: { authorization: {} } } }, {}, 'p']),
     ],
+    ['MQTT 5 user properties that are not an object', {}, mqttContext({ userProperties: 'x' })],
+    ['a number in the packet metadata', {}, new RedisContext(['p', { authorization: 7 } as never])],
   ])('refuses %s as invalid_request', (_name, data, ctx) => {
     expect(() => rpcLines(data, ctx)).toThrow(BearerRequestError);
   });

@@ -53,9 +53,11 @@ export const rpcTransport = {
  * The `Authorization` values of a microservice message, wherever the transport keeps them:
  *
  * - the message's own metadata when the transport has some: gRPC metadata, NATS headers, Kafka
- *   headers, RabbitMQ message headers (`authorization`, any case);
- * - otherwise, and for TCP, Redis and MQTT, an `authorization` member of the payload object:
- *   `client.send('orders.list', { authorization: 'Bearer …', … })`.
+ *   headers, RabbitMQ message headers, MQTT 5 user properties, and the packet metadata of TCP and
+ *   Redis messages (set by `ClientProxy.setOnDispatchHook`): `authorization` in any case
+ *   (`authorization` or `Authorization` in NATS headers, whose names nats.js matches exactly);
+ * - an `authorization` member of the payload object, for callers that set no metadata (TCP,
+ *   Redis, MQTT 3.1.1): `client.send('orders.list', { authorization: 'Bearer …', … })`.
  *
  * Every value found is returned, so a message carrying credentials twice is refused as malformed.
  * A value that is neither a string nor bytes is refused too (400 `invalid_request`).
@@ -107,7 +109,12 @@ function metadataValues(rpcContext: unknown): string[] {
   if (!isObject(rpcContext)) return [];
   // gRPC: the context is the call's Metadata (get() answers an array).
   if (isGrpcMetadata(rpcContext)) return headerValues(rpcContext.get(AUTHORIZATION));
-  const ctx = rpcContext as { getHeaders?: () => unknown; getMessage?: () => unknown };
+  const ctx = rpcContext as {
+    getHeaders?: () => unknown;
+    getMessage?: () => unknown;
+    getPacket?: () => unknown;
+    getMetadata?: () => unknown;
+  };
   // NATS: NatsContext.getHeaders() is the message's MsgHdrs, or undefined.
   if (typeof ctx.getHeaders === 'function') return headerValues(ctx.getHeaders());
   // Kafka: KafkaContext.getMessage().headers; RabbitMQ: RmqContext.getMessage().properties.headers.
@@ -118,6 +125,14 @@ function metadataValues(rpcContext: unknown): string[] {
       isObject(message.properties) ? message.properties.headers : message.headers,
     );
   }
+  // MQTT 5: the user properties of MqttContext.getPacket() (MQTT 3.1.1 packets have none).
+  if (typeof ctx.getPacket === 'function') {
+    const packet = ctx.getPacket() as { properties?: { userProperties?: unknown } };
+    if (!isObject(packet) || !isObject(packet.properties)) return [];
+    return headerValues(packet.properties.userProperties);
+  }
+  // TCP and Redis: the packet metadata a client's dispatch hook attached, if any.
+  if (typeof ctx.getMetadata === 'function') return headerValues(ctx.getMetadata());
   return [];
 }
 
