@@ -1,3 +1,8 @@
+/**
+ * nest-oidc-client-credentials: OAuth 2.0 client credentials for NestJS, outbound (TokenProvider,
+ * ClientCredentialsHttpService) and inbound (ClientTokenGuard, its decorators and strategies).
+ * Everything a user needs is exported here by name; nothing else of the package is public.
+ */
 export { OidcClientCredentialsModule } from './oidc-client-credentials.module.js';
 export {
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
@@ -5,9 +10,11 @@ export {
   type OidcClientCredentialsModuleExtras,
   type OidcClientCredentialsOptionsFactory,
 } from './oidc-client-credentials.module-definition.js';
-export { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from './options/resolved-options.js';
-export type { ResolvedOptions } from './options/resolved-options.js';
-export { IssuerMetadataProvider } from './idp/issuer-metadata.provider.js';
+// Advanced: for ClientTokenGuard subclasses with a constructor of their own (docs/transports.md).
+export {
+  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
+  type ResolvedOptions,
+} from './options/resolved-options.js';
 export { TokenProvider } from './outbound/token.provider.js';
 export {
   ClientCredentialsHttpService,
@@ -58,17 +65,15 @@ export { JwtVerificationStrategy } from './strategies/jwt.strategy.js';
 export { IntrospectionVerificationStrategy } from './strategies/introspection.strategy.js';
 export { UserinfoVerificationStrategy } from './strategies/userinfo.strategy.js';
 export { AutoVerificationStrategy } from './strategies/auto.strategy.js';
-export { JwksProvider } from './strategies/jwks.provider.js';
 export { VerificationCache } from './strategies/verification-cache.provider.js';
 export { ClientTokenGuard } from './inbound/client-token.guard.js';
-export { DEFAULT_REALM, type BearerAnswer } from './inbound/bearer-answer.js';
+export type { BearerAnswer } from './inbound/bearer-answer.js';
 export { getVerifiedToken } from './inbound/verified-tokens.js';
 export { ClientId } from './inbound/client-id.decorator.js';
 export { TokenClaims } from './inbound/token-claims.decorator.js';
 export { RequireScopes } from './inbound/require-scopes.decorator.js';
 export { Public } from './inbound/public.decorator.js';
 export { VerifyWith, type VerifyWithStrategy } from './inbound/verify-with.decorator.js';
-export { VerificationStrategyRegistry } from './strategies/verification-strategy-registry.provider.js';
 export { attachHandshake } from './inbound/transports/ws.transport.js';
 export type {
   GrpcRefusal,

@@ -1,11 +1,11 @@
 import { Test } from '@nestjs/testing';
 import {
   DiscoveryError,
-  IssuerMetadataProvider,
   OidcClientCredentialsModule,
   type OidcClientCredentialsModuleOptions,
   ValidatorUnavailableError,
 } from 'nest-oidc-client-credentials';
+import { IssuerMetadataProvider } from './issuer-metadata.provider.js';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 describe('IssuerMetadataProvider', () => {

@@ -8,12 +8,12 @@ import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
 import {
   ClientCredentialsHttpService,
-  IssuerMetadataProvider,
   TokenProvider,
   TokenRequestError,
   withClientCredentials,
   type AuthorizedHttpOptions,
 } from 'nest-oidc-client-credentials';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { resolveOptions } from '../options/resolve-options.util.js';
 

@@ -1,11 +1,11 @@
 import { jest } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
 import {
-  IssuerMetadataProvider,
   TokenProvider,
   TokenRequestError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
 import { REFUSAL_COOLDOWN_MS, RENEWAL_RETRY_BASE_MS } from './token.provider.js';
 import { resolveOptions } from '../options/resolve-options.util.js';

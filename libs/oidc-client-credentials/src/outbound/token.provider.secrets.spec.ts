@@ -2,11 +2,11 @@ import { jest } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { exportJWK, generateKeyPair } from 'jose';
 import {
-  IssuerMetadataProvider,
   TokenProvider,
   type ClientAuthMethod,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
 import { formUrlEncode } from '../idp/client-authentication.util.js';
 import { resolveOptions } from '../options/resolve-options.util.js';

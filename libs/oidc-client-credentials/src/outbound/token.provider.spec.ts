@@ -2,10 +2,10 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } from 'jose';
 import {
-  IssuerMetadataProvider,
   TokenProvider,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
+import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { FakeIdService, PATHS, type RecordedRequest } from 'nest-oidc-client-credentials/testing';
 import { resolveOptions } from '../options/resolve-options.util.js';
 

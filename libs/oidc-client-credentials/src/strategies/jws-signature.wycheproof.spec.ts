@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { Test } from '@nestjs/testing';
 import type { JWK } from 'jose';
 import {
-  JwksProvider,
   OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
   OidcClientCredentialsModule,
   TokenVerificationError,
   type ResolvedOptions,
 } from 'nest-oidc-client-credentials';
+import { JwksProvider } from './jwks.provider.js';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { jwsSignaturePolicy, verifyJwsSignature } from './jws-signature.util.js';
 

@@ -3,7 +3,6 @@ import { jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import {
   IntrospectionVerificationStrategy,
-  JwksProvider,
   JwtVerificationStrategy,
   OidcClientCredentialsModule,
   TokenVerificationError,
@@ -12,6 +11,7 @@ import {
   type VerificationOptions,
   type VerifiedToken,
 } from 'nest-oidc-client-credentials';
+import { JwksProvider } from './jwks.provider.js';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
 const SECOND = 1000;

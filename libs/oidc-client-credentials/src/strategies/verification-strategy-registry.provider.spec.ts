@@ -8,13 +8,13 @@ import {
   OidcClientCredentialsModule,
   TokenVerificationStrategy,
   UserinfoVerificationStrategy,
-  VerificationStrategyRegistry,
   type OidcClientCredentialsModuleOptions,
   type VerificationOptions,
   type VerificationStrategyName,
   type VerifiedToken,
   type VerifyWithStrategy,
 } from 'nest-oidc-client-credentials';
+import { VerificationStrategyRegistry } from './verification-strategy-registry.provider.js';
 
 const ISSUER = 'http://127.0.0.1:9';
 const CREDENTIALS = { clientId: 'orders-api', clientSecret: 's' };

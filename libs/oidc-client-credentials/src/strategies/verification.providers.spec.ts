@@ -4,7 +4,6 @@ import {
   AutoVerificationStrategy,
   ConfigurationError,
   IntrospectionVerificationStrategy,
-  JwksProvider,
   JwtVerificationStrategy,
   OidcClientCredentialsModule,
   TokenVerificationStrategy,
@@ -13,6 +12,7 @@ import {
   type VerificationOptions,
   type VerifiedToken,
 } from 'nest-oidc-client-credentials';
+import { JwksProvider } from './jwks.provider.js';
 
 const ISSUER = 'http://127.0.0.1:9';
 
