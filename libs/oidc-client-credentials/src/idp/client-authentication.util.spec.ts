@@ -5,6 +5,8 @@ import {
   clientSecretBasic,
   createClientAuthentication,
   formUrlEncode,
+  redactCredentials,
+  withSentCredentials,
 } from './client-authentication.util.js';
 
 const as: oauth.AuthorizationServer = {
@@ -139,5 +141,75 @@ describe('client authentication', () => {
         }),
       ),
     ).rejects.toMatchObject({ code: 'OIDC_CC_CONFIGURATION_INVALID', option: 'privateKey' });
+  });
+
+  describe("what is redacted from the ID service's error answers (S83)", () => {
+    const options = (method: 'client_secret_basic' | 'client_secret_post') =>
+      resolveOptions({
+        issuer: as.issuer,
+        clientId: 'billing-1',
+        clientSecret: 'p@ss w%rd',
+        clientAuthMethod: method,
+      });
+
+    it.each<[string, 'client_secret_basic' | 'client_secret_post', string[]]>([
+      [
+        'client_secret_basic: the secret, the Basic header value and its credentials',
+        'client_secret_basic',
+        [
+          'p@ss w%rd',
+          'p%40ss+w%25rd',
+          'p%40ss%20w%25rd',
+          `Basic ${Buffer.from('billing-1:p%40ss+w%25rd').toString('base64')}`,
+          Buffer.from('billing-1:p%40ss+w%25rd').toString('base64'),
+        ],
+      ],
+      [
+        'client_secret_post: the secret as sent',
+        'client_secret_post',
+        ['p@ss w%rd', 'p%40ss+w%25rd', 'p%40ss%20w%25rd'],
+      ],
+    ])('%s', async (_case, method, expected) => {
+      expect((await createClientAuthentication(options(method))).secrets).toEqual(expected);
+    });
+
+    it('withSentCredentials adds the assertion of this request and its segments, and only to it', async () => {
+      const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+      const auth = await createClientAuthentication(
+        resolveOptions({
+          issuer: as.issuer,
+          clientId: 'billing',
+          clientAuthMethod: 'private_key_jwt',
+          privateKey: { ...(await exportJWK(privateKey)), kid: 'k1', alg: 'ES256' },
+        }),
+      );
+      const sent = async () => {
+        const request = withSentCredentials(auth);
+        const body = new URLSearchParams();
+        await request.authenticate(as, { client_id: 'billing' }, body, new Headers());
+        const assertion = body.get('client_assertion')!;
+        expect(request.secrets).toEqual([assertion, ...assertion.split('.')]);
+        return assertion;
+      };
+      expect(await sent()).not.toBe(await sent());
+      expect(auth.secrets).toEqual([]);
+    });
+
+    it.each<[string, string, string[], string]>([
+      ['a secret', 'bad secret s3cret!', ['s3cret!'], 'bad secret [redacted]'],
+      ['the longest form first', 'got abcdef', ['cd', 'abcdef'], 'got [redacted]'],
+      ['every occurrence', 'x1 x1', ['x1'], '[redacted] [redacted]'],
+      [
+        'a compact JWS',
+        'token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_x, then',
+        [],
+        'token [redacted], then',
+      ],
+      ['a JWE', 'eyJhbGciOiJkaXIifQ..aXY.Y2lwaGVy.dGFn', [], '[redacted]'],
+      ['not a word that merely contains eyJ', 'heyJoe.x', [], 'heyJoe.x'],
+      ['an empty secret, ignored', 'text', [''], 'text'],
+    ])('redactCredentials: %s', (_case, text, secrets, expected) => {
+      expect(redactCredentials(text, secrets)).toBe(expected);
+    });
   });
 });

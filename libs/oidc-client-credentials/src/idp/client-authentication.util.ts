@@ -6,7 +6,9 @@ import type { ResolvedOptions } from '../options/resolved-options.js';
 /**
  * One client authentication method, ready for oauth4webapi: `authenticate` adds the credentials to
  * the request, `endpoint` is the metadata the request is sent with (only `client_secret_query`
- * changes it), `secrets` are the values that must never appear in a message or a log line.
+ * changes it), `secrets` are the values that must never appear in a message or a log line — the
+ * secret in every encoding this library sends it in. A `private_key_jwt` assertion is new for
+ * each request: {@link withSentCredentials} adds it for one request.
  */
 export interface ClientAuthentication {
   readonly authenticate: oauth.ClientAuth;
@@ -36,9 +38,14 @@ export function formUrlEncode(value: string): string {
  */
 export function clientSecretBasic(clientSecret: string): oauth.ClientAuth {
   return (_as, client, _body, headers) => {
-    const pair = `${formUrlEncode(client.client_id)}:${formUrlEncode(clientSecret)}`;
-    headers.set('authorization', `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`);
+    headers.set('authorization', basicAuthorization(client.client_id, clientSecret));
   };
+}
+
+/** The `Authorization` header value of `client_secret_basic`. */
+function basicAuthorization(clientId: string, clientSecret: string): string {
+  const pair = `${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`;
+  return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
 }
 
 /** Sends no credentials in the header or the body (the query carries them). */
@@ -58,12 +65,15 @@ export async function createClientAuthentication(
   const sameEndpoint = (as: oauth.AuthorizationServer) => as;
   const secret = options.clientSecret ?? '';
   switch (options.clientAuthMethod) {
-    case 'client_secret_basic':
+    case 'client_secret_basic': {
+      const authorization = basicAuthorization(options.clientId ?? '', secret);
       return {
         authenticate: clientSecretBasic(secret),
         endpoint: sameEndpoint,
-        secrets: secretForms(secret),
+        // The header value, and its credentials alone, as an ID service may echo either.
+        secrets: secret ? [...secretForms(secret), authorization, authorization.slice(6)] : [],
       };
+    }
     case 'client_secret_post':
       return {
         authenticate: oauth.ClientSecretPost(secret),
@@ -138,4 +148,56 @@ function withCredentialsInQuery(
 function secretForms(secret: string): string[] {
   if (!secret) return [];
   return [...new Set([secret, formUrlEncode(secret), encodeURIComponent(secret)])];
+}
+
+/**
+ * `authentication` for one request, whose `secrets` grow with the credentials that request sent:
+ * the `Authorization` header value and its credentials, the `client_assertion` (signed anew for
+ * each request) and each of its segments. Use a new one per request, and redact with its
+ * `secrets` once the answer is in.
+ */
+export function withSentCredentials(authentication: ClientAuthentication): ClientAuthentication {
+  const secrets = [...authentication.secrets];
+  return {
+    authenticate: async (as, client, body, headers) => {
+      await authentication.authenticate(as, client, body, headers);
+      secrets.push(...sentCredentials(body, headers));
+    },
+    endpoint: (as) => authentication.endpoint(as),
+    secrets,
+  };
+}
+
+/** The client credentials a request carries in its header and body, as it carries them. */
+function sentCredentials(body: URLSearchParams, headers: Headers): string[] {
+  const sent: string[] = [];
+  const authorization = headers.get('authorization');
+  if (authorization) {
+    sent.push(authorization);
+    const credentials = authorization.slice(authorization.indexOf(' ') + 1).trim();
+    if (credentials) sent.push(credentials);
+  }
+  const assertion = body.get('client_assertion');
+  if (assertion) sent.push(assertion, ...assertion.split('.').filter((part) => part.length >= 8));
+  return sent;
+}
+
+/** Dot-separated base64url segments after a JSON header: a JWS or JWE, an assertion or a token. */
+const JWT_LIKE = /(?<![\w-])eyJ[\w-]+(?:\.[\w-]*){1,4}/g;
+
+/** What a redacted value is replaced with. */
+export const REDACTED = '[redacted]';
+
+/**
+ * `text` from the ID service (an `error_description`, say) with every value of `secrets` and
+ * anything shaped like a JWT replaced by {@link REDACTED}: an ID service may echo the request's
+ * credentials, and a message or a log line must not carry them on.
+ */
+export function redactCredentials(text: string, secrets: readonly string[]): string {
+  let redacted = text;
+  // Longest first: a short secret found inside a longer echoed form would leave the rest of it.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (secret) redacted = redacted.split(secret).join(REDACTED);
+  }
+  return redacted.replace(JWT_LIKE, REDACTED);
 }

@@ -5,7 +5,11 @@ import type { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js'
 import { ResponseTooLargeError } from '../idp/safe-fetch.util.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { parseRetryAfter } from './backoff.util.js';
-import type { ClientAuthentication } from '../idp/client-authentication.util.js';
+import {
+  redactCredentials,
+  withSentCredentials,
+  type ClientAuthentication,
+} from '../idp/client-authentication.util.js';
 import type { IssuedToken } from './token-cache.store.js';
 
 /** Everything one token request needs. */
@@ -41,9 +45,11 @@ export async function requestToken(
   context: TokenRequestContext,
   signal: AbortSignal,
 ): Promise<IssuedToken> {
+  // What this request sends (an assertion is new each time) is redacted from its error answer.
+  const authentication = withSentCredentials(context.authentication);
   let as: oauth.AuthorizationServer;
   try {
-    as = context.authentication.endpoint(await context.metadata.require('token_endpoint'));
+    as = authentication.endpoint(await context.metadata.require('token_endpoint'));
   } catch (error) {
     if (error instanceof DiscoveryError) {
       throw new TokenRequestError('OIDC_CC_DISCOVERY_FAILED', error.message);
@@ -57,7 +63,7 @@ export async function requestToken(
     response = await oauth.clientCredentialsGrantRequest(
       as,
       client,
-      context.authentication.authenticate,
+      authentication.authenticate,
       context.params.map(([name, value]) => [name, value]),
       { ...context.metadata.requestOptions(), signal },
     );
@@ -66,7 +72,7 @@ export async function requestToken(
   }
 
   if (response.status !== 200) {
-    throw await errorResponse(response, context.authentication.secrets);
+    throw await errorResponse(response, authentication.secrets);
   }
 
   let json: oauth.TokenEndpointResponse;
@@ -192,9 +198,7 @@ async function oauthErrorFields(
 
 function clean(value: unknown, secrets: readonly string[], maxLength: number): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return undefined;
-  let text = value;
-  for (const secret of secrets) text = text.split(secret).join('[redacted]');
-  return sanitizeForLog(text, maxLength) || undefined;
+  return sanitizeForLog(redactCredentials(value, secrets), maxLength) || undefined;
 }
 
 /** A string field of an error-like value, or `undefined`. */
