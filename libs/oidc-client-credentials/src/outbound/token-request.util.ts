@@ -12,6 +12,9 @@ import {
 } from '../idp/client-authentication.util.js';
 import type { IssuedToken } from './token-cache.store.js';
 
+/** RFC 6749 VSCHAR (%x20-7E), one or more. */
+const VSCHAR_ONLY = /^[\x20-\x7e]+$/;
+
 /** Everything one token request needs. */
 export interface TokenRequestContext {
   metadata: IssuerMetadataProvider;
@@ -92,6 +95,15 @@ export async function requestToken(
     throw new TokenRequestError(
       'OIDC_CC_TOKEN_RESPONSE_INVALID',
       `Invalid token response: token_type "${sanitizeForLog(json.token_type, 32)}" is not supported (only bearer)`,
+      { status: 200 },
+    );
+  }
+  // RFC 6749 Appendix A.12: access-token = 1*VSCHAR. Anything else (a CR LF above all) would go
+  // on into Authorization headers. The message names the field only: the value may be a token.
+  if (!VSCHAR_ONLY.test(json.access_token)) {
+    throw new TokenRequestError(
+      'OIDC_CC_TOKEN_RESPONSE_INVALID',
+      'Invalid token response: access_token has characters outside %x20-7E (RFC 6749 Appendix A.12)',
       { status: 200 },
     );
   }
