@@ -20,6 +20,12 @@ export {
   ClientCredentialsHttpService,
   withClientCredentials,
 } from './outbound/client-credentials-http.service.js';
+export {
+  ClientCredentialsRpcClient,
+  type ClientCredentialsRpcOptions,
+  type RpcClient,
+  type RpcTokenTransport,
+} from './outbound/client-credentials-rpc.client.js';
 export type {
   ClientCredentialsToken,
   GetTokenOptions,
