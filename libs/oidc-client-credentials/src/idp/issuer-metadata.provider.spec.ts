@@ -60,7 +60,7 @@ describe('IssuerMetadataProvider', () => {
   it('does not cache a failed discovery: the next call retries', async () => {
     let calls = 0;
     idp.on(PATHS.discovery, () => (++calls === 1 ? { status: 503, body: 'down' } : undefined));
-    const metadata = await metadataProvider();
+    const metadata = await metadataProvider({ retry: { maxAttempts: 1 } });
     await expect(metadata.require('token_endpoint')).rejects.toMatchObject({
       code: 'OIDC_CC_DISCOVERY_FAILED',
     });

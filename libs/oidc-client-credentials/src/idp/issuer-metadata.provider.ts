@@ -1,16 +1,34 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { DiscoveryError } from '../errors/discovery.error.js';
+import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { parseEndpointUrl } from '../options/endpoint-url.util.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
+import { fullJitterDelayMs, parseRetryAfter, sleep } from './backoff.util.js';
+import {
+  answeredCall,
+  isNetworkFailure,
+  printableUrl,
+  readOAuthError,
+  unansweredCall,
+} from './endpoint-failure.util.js';
+import { mediaType } from './media-type.util.js';
 import { createSafeFetch, type SafeFetch } from './safe-fetch.util.js';
 
 /** Metadata fields of the endpoints this library calls. */
 export type EndpointName =
   'token_endpoint' | 'introspection_endpoint' | 'userinfo_endpoint' | 'jwks_uri';
+
+/** Discovered metadata is fetched again after this long (the ID service may have moved an endpoint). */
+export const DISCOVERY_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/**
+ * Shortest time between two discovery fetches once metadata is known: a refresh after an endpoint
+ * failed, or after a failed refresh.
+ */
+export const REDISCOVERY_COOLDOWN_MS = 30_000;
 
 const OPTION_OF: Record<EndpointName, keyof ResolvedOptions['endpoints']> = {
   token_endpoint: 'token',
@@ -19,9 +37,39 @@ const OPTION_OF: Record<EndpointName, keyof ResolvedOptions['endpoints']> = {
   jwks_uri: 'jwks',
 };
 
+/** What the ID service must answer at the discovery URL. */
+const EXPECTED_METADATA = "expected 200 with the ID service's metadata";
+
+/** One discovery attempt that failed, and whether another attempt may succeed. */
+class FailedAttempt {
+  constructor(
+    readonly error: DiscoveryError,
+    readonly transient: boolean,
+    readonly retryAfterSeconds?: number,
+  ) {}
+}
+
+/** Metadata in use and when it was fetched. */
+interface KnownMetadata {
+  metadata: oauth.AuthorizationServer;
+  fetchedAt: number;
+  /** The same metadata as a settled promise, so a lookup allocates nothing. */
+  settled: Promise<oauth.AuthorizationServer>;
+}
+
 /**
- * The ID service's metadata: explicit endpoints win; anything else comes from discovery, fetched
- * once (concurrent callers share the fetch; a failure is not cached, so the next call retries).
+ * The ID service's metadata: explicit endpoints win; anything else comes from discovery.
+ *
+ * - Concurrent callers share one discovery. The first one retries transient failures
+ *   (unreachable, timeout, 5xx, 408, 429) with backoff within `retry.maxAttempts` and
+ *   `retry.deadlineMs`, as token requests are; a failure is not kept, the next call discovers again.
+ * - Discovered metadata is fetched again after {@link DISCOVERY_MAX_AGE_MS}, and after an endpoint
+ *   it names looked gone ({@link reportEndpointFailure}), at most once per
+ *   {@link REDISCOVERY_COOLDOWN_MS}, in one attempt: while a refresh fails, the metadata already
+ *   known stays in use.
+ * - Failures name the URL fetched (never its query), the system error code or HTTP status, and
+ *   the ID service's `error` when it sent one.
+ *
  * Also owns the hardened `fetch` and oauth4webapi request options every ID-service call uses.
  *
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
@@ -31,7 +79,12 @@ const OPTION_OF: Record<EndpointName, keyof ResolvedOptions['endpoints']> = {
 export class IssuerMetadataProvider {
   /** `fetch` with redirect refusal, timeout and body size cap. */
   readonly fetch: SafeFetch;
-  private discovered?: Promise<oauth.AuthorizationServer>;
+  private readonly logger = new Logger(IssuerMetadataProvider.name);
+  private known?: KnownMetadata;
+  private inflight?: Promise<oauth.AuthorizationServer>;
+  private lastAttemptAt = -Infinity;
+  private refreshWanted = false;
+  private reportedRefreshFailure = false;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
@@ -79,13 +132,81 @@ export class IssuerMetadataProvider {
     return this.discover().catch(throwUnavailableForVerification);
   }
 
-  /** Discovered metadata merged with explicit endpoints; fetched at most once successfully. */
+  /**
+   * Discovered metadata merged with explicit endpoints: the known metadata while it is fresh,
+   * else one discovery shared by every caller.
+   */
   discover(): Promise<oauth.AuthorizationServer> {
-    this.discovered ??= this.fetchMetadata().catch((error: unknown) => {
-      this.discovered = undefined;
-      throw error;
-    });
-    return this.discovered;
+    if (this.inflight) return this.inflight;
+    const known = this.known;
+    if (known && !this.refreshDue(known)) return known.settled;
+    return this.startDiscovery(known);
+  }
+
+  /**
+   * Says that a discovered endpoint failed as if it had moved (nothing listens there, unknown
+   * host, 404): the next lookup discovers again, at most once per {@link REDISCOVERY_COOLDOWN_MS}.
+   * Explicit endpoints are not affected.
+   */
+  reportEndpointFailure(endpoint: EndpointName): void {
+    if (this.options.endpoints[OPTION_OF[endpoint]] !== undefined || !this.known) return;
+    this.refreshWanted = true;
+  }
+
+  private refreshDue(known: KnownMetadata): boolean {
+    const now = Date.now();
+    const due = this.refreshWanted || now - known.fetchedAt >= DISCOVERY_MAX_AGE_MS;
+    return due && now - this.lastAttemptAt >= REDISCOVERY_COOLDOWN_MS;
+  }
+
+  private startDiscovery(previous: KnownMetadata | undefined): Promise<oauth.AuthorizationServer> {
+    this.lastAttemptAt = Date.now();
+    // A refresh is one attempt: its callers wait for it, and the known metadata is its fallback.
+    const maxAttempts = previous ? 1 : this.options.retry.maxAttempts;
+    const request = this.discoverWithRetries(maxAttempts).then(
+      (metadata) => {
+        this.known = { metadata, fetchedAt: Date.now(), settled: Promise.resolve(metadata) };
+        this.refreshWanted = false;
+        if (this.reportedRefreshFailure) {
+          this.reportedRefreshFailure = false;
+          this.logger.log("The ID service's metadata could be fetched again");
+        }
+        return metadata;
+      },
+      (error: unknown) => {
+        if (!previous || !(error instanceof DiscoveryError)) throw error;
+        if (!this.reportedRefreshFailure) {
+          this.reportedRefreshFailure = true;
+          this.logger.warn(
+            `${error.message}; the metadata fetched before stays in use, next attempt in ${REDISCOVERY_COOLDOWN_MS / 1000} s at the earliest`,
+          );
+        }
+        return previous.metadata;
+      },
+    );
+    this.inflight = request;
+    const settled = () => {
+      if (this.inflight === request) this.inflight = undefined;
+    };
+    request.then(settled, settled);
+    return request;
+  }
+
+  /** Attempts until success, a final failure, `maxAttempts` or `retry.deadlineMs`. */
+  private async discoverWithRetries(maxAttempts: number): Promise<oauth.AuthorizationServer> {
+    const { retry } = this.options;
+    const deadline = Date.now() + retry.deadlineMs;
+    for (let attempt = 1; ; attempt += 1) {
+      const outcome = await this.discoverOnce();
+      if (!(outcome instanceof FailedAttempt)) return outcome;
+      const retryAfterMs = (outcome.retryAfterSeconds ?? 0) * 1000;
+      const delay = Math.max(fullJitterDelayMs(attempt, retry), retryAfterMs);
+      if (!outcome.transient || attempt >= maxAttempts || Date.now() + delay >= deadline) {
+        throw outcome.error;
+      }
+      this.logger.debug(`${outcome.error.message}; attempt ${attempt}, retrying in ${delay} ms`);
+      await sleep(delay);
+    }
   }
 
   private explicitMetadata(): oauth.AuthorizationServer {
@@ -99,23 +220,83 @@ export class IssuerMetadataProvider {
     };
   }
 
-  private async fetchMetadata(): Promise<oauth.AuthorizationServer> {
+  /** One discovery request: the merged metadata, or why it failed. */
+  private async discoverOnce(): Promise<oauth.AuthorizationServer | FailedAttempt> {
     const issuer = new URL(this.options.issuer);
+    let fetched = wellKnownUrl(issuer);
+    const recordingFetch = ((url, init) => {
+      fetched = String(url);
+      return this.fetch(url, init);
+    }) as SafeFetch;
+    let response: Response;
+    try {
+      response = await oauth.discoveryRequest(issuer, {
+        ...this.requestOptions(),
+        [oauth.customFetch]: recordingFetch,
+      });
+    } catch (error) {
+      const reason = unansweredCall('GET', fetched, error, this.options.http.timeoutMs);
+      return failed(reason, isNetworkFailure(error), error);
+    }
+    if (response.status !== 200) return this.statusFailure(fetched, response);
     let metadata: oauth.AuthorizationServer;
     try {
-      const response = await oauth.discoveryRequest(issuer, this.requestOptions());
       metadata = await oauth.processDiscoveryResponse(issuer, response);
     } catch (error) {
-      throw new DiscoveryError(`Discovery of ${issuer.origin} failed: ${describe(error)}`, {
-        cause: error,
-      });
+      return failed(this.invalidMetadataReason(fetched, response, error), false, error);
     }
-    // oauth4webapi compares normalised URLs; the issuer must be identical to the configured string.
     if (metadata.issuer !== this.options.issuer) {
-      throw new DiscoveryError(
-        `Discovered issuer does not match the configured issuer "${this.options.issuer}" exactly`,
-      );
+      return failed(this.issuerMismatch(fetched, metadata.issuer), false);
     }
+    return this.merged(fetched, metadata);
+  }
+
+  private async statusFailure(fetched: string, response: Response): Promise<FailedAttempt> {
+    const { status } = response;
+    const oauthError = await readOAuthError(response);
+    const note =
+      status >= 300 && status < 400
+        ? 'a redirect, which is not followed'
+        : status === 404 || status === 410
+          ? `${EXPECTED_METADATA}; is "issuer" right?`
+          : EXPECTED_METADATA;
+    const transient = status >= 500 || status === 408 || status === 429;
+    return new FailedAttempt(
+      new DiscoveryError(
+        `Discovery failed: ${answeredCall('GET', fetched, status, oauthError, note)}`,
+      ),
+      transient,
+      parseRetryAfter(response.headers.get('retry-after')),
+    );
+  }
+
+  private invalidMetadataReason(fetched: string, response: Response, error: unknown): string {
+    if (error instanceof oauth.OperationProcessingError) {
+      if (error.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
+        const body = (error.cause as { body?: { issuer?: unknown } } | undefined)?.body;
+        return this.issuerMismatch(fetched, body?.issuer);
+      }
+      if (error.code === oauth.RESPONSE_IS_NOT_JSON || error.code === oauth.PARSE_ERROR) {
+        const type = sanitizeForLog(mediaType(response), 60) ?? 'no content-type';
+        return `GET ${printableUrl(fetched)} answered HTTP 200 with ${type}, not JSON metadata`;
+      }
+    }
+    // oauth4webapi's messages are fixed texts naming a member, never its value.
+    const message = error instanceof Error ? error.message.replace(/"/g, '') : 'unreadable';
+    return `GET ${printableUrl(fetched)} answered invalid metadata: ${sanitizeForLog(message)}`;
+  }
+
+  private issuerMismatch(fetched: string, discovered: unknown): string {
+    const named =
+      typeof discovered === 'string' ? `"${sanitizeForLog(discovered, 200)}"` : 'no string';
+    return `GET ${printableUrl(fetched)} names the issuer ${named}, but the configured issuer is "${sanitizeForLog(this.options.issuer, 200)}"; they must be identical`;
+  }
+
+  /** Discovered metadata with the explicit endpoints over it, each discovered one checked. */
+  private merged(
+    fetched: string,
+    metadata: oauth.AuthorizationServer,
+  ): oauth.AuthorizationServer | FailedAttempt {
     const merged: {
       -readonly [K in keyof oauth.AuthorizationServer]: oauth.AuthorizationServer[K];
     } = {
@@ -136,13 +317,28 @@ export class IssuerMetadataProvider {
             this.options.allowInsecureHttp,
           ).href;
         } catch (error) {
-          const reason = error instanceof ConfigurationError ? error.message : 'invalid URL';
-          throw new DiscoveryError(`Discovered ${reason}`);
+          const reason =
+            error instanceof ConfigurationError
+              ? error.message.replace(/^Invalid option "[^"]*": /, '')
+              : 'not a URL';
+          return failed(`GET ${printableUrl(fetched)} names a ${field} that is refused: ${reason}`);
         }
       }
     }
     return merged;
   }
+}
+
+function failed(reason: string, transient = false, cause?: unknown): FailedAttempt {
+  const options = cause === undefined ? undefined : { cause };
+  return new FailedAttempt(new DiscoveryError(`Discovery failed: ${reason}`, options), transient);
+}
+
+/** Where oauth4webapi looks for OpenID Connect metadata: the issuer's path, then the well-known one. */
+function wellKnownUrl(issuer: URL): string {
+  const url = new URL(issuer.href);
+  url.pathname = `${url.pathname}/.well-known/openid-configuration`.replace('//', '/');
+  return url.href;
 }
 
 /** A `DiscoveryError` as the verification's `ValidatorUnavailableError`; anything else as is. */
@@ -151,11 +347,4 @@ function throwUnavailableForVerification(error: unknown): never {
     throw ValidatorUnavailableError.of('OIDC_CC_DISCOVERY_FAILED', error.message, error);
   }
   throw error;
-}
-
-function describe(error: unknown): string {
-  // Duck-typed: errors from fetch may come from another realm (e.g. a test VM) and fail instanceof.
-  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
-  if (typeof message !== 'string') return 'unknown error';
-  return typeof name === 'string' && name !== 'Error' ? `${name}: ${message}` : message;
 }
