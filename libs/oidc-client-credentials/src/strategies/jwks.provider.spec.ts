@@ -8,7 +8,8 @@ import {
   ValidatorUnavailableError,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
+import { freePort } from '../../../../test/utils/ports.js';
 
 const SECOND = 1000;
 
@@ -275,8 +276,11 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
   });
 
   it('discovery failing when the jwks_uri must be discovered is 503', async () => {
+    // One attempt: a discovery retry would wait on the fake clock.
     const moduleRef = await Test.createTestingModule({
-      imports: [OidcClientCredentialsModule.forRoot({ issuer: idp.issuer })],
+      imports: [
+        OidcClientCredentialsModule.forRoot({ issuer: idp.issuer, retry: { maxAttempts: 1 } }),
+      ],
     }).compile();
     const jwt = moduleRef.get(JwtVerificationStrategy);
     idp.on(PATHS.discovery, () => ({ status: 500 }));
@@ -284,5 +288,104 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
     idp.reset();
     advance(5 * SECOND);
     await expect(jwt.verifyUncached(await idp.mintJwt())).resolves.toBeDefined();
+  });
+
+  describe('a failure names its cause, and keeps its code and message on every request', () => {
+    const DOWN: FakeResponse = { status: 503, body: { error: 'temporarily_unavailable' } };
+
+    it.each<
+      [string, () => Promise<Partial<OidcClientCredentialsModuleOptions>>, string, () => string]
+    >([
+      [
+        'discovery-down: stays OIDC_CC_DISCOVERY_FAILED during the backoff',
+        async () => {
+          idp.on(PATHS.discovery, () => DOWN);
+          return { endpoints: {}, retry: { maxAttempts: 1 } };
+        },
+        'OIDC_CC_DISCOVERY_FAILED',
+        () =>
+          `Discovery failed: GET ${idp.issuer}/.well-known/openid-configuration answered HTTP 503 (temporarily_unavailable; expected 200 with the ID service's metadata)`,
+      ],
+      [
+        'jwks-404',
+        async () => {
+          idp.on(PATHS.jwks, () => ({ status: 404, body: { error: 'not_found' } }));
+          return {};
+        },
+        'OIDC_CC_JWKS_UNAVAILABLE',
+        () => `JWKS fetch failed: GET ${idp.url(PATHS.jwks)} answered HTTP 404 (not_found)`,
+      ],
+      [
+        'jwks-unreachable: the errno',
+        async () => ({
+          endpoints: { jwks: `http://127.0.0.1:${await freePort()}/openid/jwks.json?v=1` },
+        }),
+        'OIDC_CC_JWKS_UNAVAILABLE',
+        () => 'connection refused (ECONNREFUSED)',
+      ],
+      [
+        'jwks-html',
+        async () => {
+          idp.on(PATHS.jwks, () => ({ headers: { 'content-type': 'text/html' }, body: '<p>' }));
+          return {};
+        },
+        'OIDC_CC_JWKS_UNAVAILABLE',
+        () => `JWKS fetch failed: GET ${idp.url(PATHS.jwks)} answered invalid JSON`,
+      ],
+    ])('%s', async (_case, arrange, code, message) => {
+      const jwt = await strategy(await arrange());
+      const known = await idp.mintJwt();
+      await idp.rotateKey();
+      const unknownKid = await idp.mintJwt();
+      const failures = [
+        await failure(jwt.verifyUncached(known)),
+        await failure(jwt.verifyUncached(known)),
+        await failure(jwt.verifyUncached(unknownKid)),
+      ];
+      for (const caught of failures) {
+        expect(caught).toBeInstanceOf(ValidatorUnavailableError);
+        expect(caught).toMatchObject({ code });
+        expect(caught.message).toBe(failures[0].message);
+        expect(caught.message).not.toContain('?v=1');
+      }
+      expect(failures[0].message).toContain(message());
+    });
+
+    it('the stale window over: the same cause, saying the known keys are too old', async () => {
+      const jwt = await strategy();
+      const token = await idp.mintJwt({ exp: Math.floor(Date.now() / 1000) + 86_400 });
+      await jwt.verifyUncached(token);
+      idp.on(PATHS.jwks, () => DOWN);
+      advance((600 + 3600) * SECOND);
+      const caught = await failure(jwt.verifyUncached(token));
+      expect(caught).toMatchObject({
+        code: 'OIDC_CC_JWKS_UNAVAILABLE',
+        message: `JWKS fetch failed: GET ${idp.url(PATHS.jwks)} answered HTTP 503 (temporarily_unavailable); the last known keys are past jwksStaleWindowSeconds`,
+      });
+    });
+  });
+
+  it('a discovered jwks_uri that answers 404 has discovery fetched again after its cooldown', async () => {
+    const moved = idp.url('/openid/keys/v2');
+    idp.on(PATHS.discovery, () => ({
+      body: { issuer: idp.issuer, jwks_uri: idp.url(PATHS.jwks) },
+    }));
+    const jwt = await strategy({ endpoints: {} });
+    // The ID service has since moved its keys: the old path is gone.
+    idp.on(PATHS.jwks, () => ({ status: 404 }));
+    idp.on('/openid/keys/v2', () => ({ body: idp.jwks() }));
+    const token = await idp.mintJwt();
+    await expectUnavailable(jwt.verifyUncached(token));
+    idp.on(PATHS.discovery, () => ({ body: { issuer: idp.issuer, jwks_uri: moved } }));
+
+    advance(29 * SECOND);
+    await expectUnavailable(jwt.verifyUncached(token));
+    expect(idp.requestsTo(PATHS.discovery)).toHaveLength(1);
+
+    // Past the discovery cooldown (30 s) and the JWKS failure backoff (5 s) since the last fetch.
+    advance(6 * SECOND);
+    await expect(jwt.verifyUncached(token)).resolves.toMatchObject({ clientId: 'test-client' });
+    expect(idp.requestsTo(PATHS.discovery)).toHaveLength(2);
+    expect(idp.requestsTo('/openid/keys/v2')).toHaveLength(1);
   });
 });

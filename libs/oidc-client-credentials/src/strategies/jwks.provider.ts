@@ -4,6 +4,13 @@ import { errorCode } from '../errors/error-code.util.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { JwksFetchReason } from '../observability/oidc-client-credentials-events.interface.js';
+import {
+  answeredCall,
+  printableUrl,
+  readOAuthError,
+  suggestsMovedEndpoint,
+  unansweredCall,
+} from '../idp/endpoint-failure.util.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
@@ -40,7 +47,10 @@ export interface JwksStatus {
  * - When a refresh fails (unreachable, non-200, redirect, invalid JSON, oversized, timeout) the
  *   last successfully fetched keys keep working for `jwksStaleWindowSeconds` after they became
  *   due for refresh (logged once); then verification fails closed with
- *   `ValidatorUnavailableError`. A failed fetch is retried after min(cooldown, `retryAfterSeconds`).
+ *   `ValidatorUnavailableError`. A failed fetch is retried after min(cooldown, `retryAfterSeconds`);
+ *   until then every verification that needs the JWKS fails with that same error (its code and
+ *   message name the cause: the URL, the system error code or HTTP status). A discovered
+ *   `jwks_uri` that looks gone (refused connection, unknown host, 404) has discovery fetched again.
  * - Keys dropped from a successful response are no longer accepted; stale keys are only ever the
  *   last successful set.
  *
@@ -54,10 +64,13 @@ export class JwksProvider {
   private readonly cooldownMs: number;
   private readonly staleWindowMs: number;
   private readonly failureBackoffMs: number;
+  private readonly timeoutMs: number;
   private keys?: readonly JWK[];
   private fetchedAt = -Infinity;
   private lastAttemptAt = -Infinity;
   private lastAttemptFailed = false;
+  /** Why the last fetch failed: what verification answers until the next attempt. */
+  private lastFailure?: ValidatorUnavailableError;
   private inflight?: Promise<readonly JWK[]>;
   private reportedStale = false;
   private reportedExpired = false;
@@ -76,6 +89,7 @@ export class JwksProvider {
     this.cooldownMs = v.jwksCooldownSeconds * 1000;
     this.staleWindowMs = v.jwksStaleWindowSeconds * 1000;
     this.failureBackoffMs = Math.min(v.jwksCooldownSeconds, v.retryAfterSeconds) * 1000;
+    this.timeoutMs = options.http.timeoutMs;
   }
 
   /**
@@ -92,10 +106,7 @@ export class JwksProvider {
         keys = await this.refresh('unknown-kid');
         selection = selectJwk(keys, alg, kid);
       } else if (this.lastAttemptFailed) {
-        throw ValidatorUnavailableError.of(
-          'OIDC_CC_JWKS_UNAVAILABLE',
-          'The JWKS is unavailable and the token names an unknown key',
-        );
+        throw this.lastFailureAgain();
       }
     }
     if (selection.kind === 'unknown') {
@@ -140,6 +151,7 @@ export class JwksProvider {
     this.fetchedAt = -Infinity;
     this.lastAttemptAt = -Infinity;
     this.lastAttemptFailed = false;
+    this.lastFailure = undefined;
   }
 
   private async currentKeys(): Promise<readonly JWK[]> {
@@ -150,11 +162,7 @@ export class JwksProvider {
       !this.lastAttemptFailed ||
       now - this.lastAttemptAt >= this.failureBackoffMs;
     if (!this.keys) {
-      if (!mayAttempt)
-        throw ValidatorUnavailableError.of(
-          'OIDC_CC_JWKS_UNAVAILABLE',
-          'The JWKS endpoint failed recently',
-        );
+      if (!mayAttempt) throw this.lastFailureAgain();
       return this.refresh('initial');
     }
     if (mayAttempt) {
@@ -185,10 +193,24 @@ export class JwksProvider {
         'The JWKS endpoint is failing and the last known keys are too old; refusing',
       );
     }
-    throw ValidatorUnavailableError.of(
-      'OIDC_CC_JWKS_UNAVAILABLE',
-      'The JWKS is unavailable and the last known keys are too old',
-    );
+    throw this.lastFailureAgain('; the last known keys are past jwksStaleWindowSeconds');
+  }
+
+  /**
+   * The last fetch's failure, thrown again while no new fetch may be made: the same code and
+   * message on every request, so a cause is reported as itself (and logged as one).
+   */
+  private lastFailureAgain(suffix = ''): ValidatorUnavailableError {
+    const last = this.lastFailure;
+    if (!last) {
+      return ValidatorUnavailableError.of(
+        'OIDC_CC_JWKS_UNAVAILABLE',
+        `The JWKS endpoint failed recently${suffix}`,
+      );
+    }
+    return new ValidatorUnavailableError(last.code, `${last.message}${suffix}`, {
+      cause: last.cause,
+    });
   }
 
   /** One fetch for all concurrent callers; resolves with the new keys or rejects (503). */
@@ -206,6 +228,7 @@ export class JwksProvider {
             durationMs: this.fetchedAt - startedAt,
           });
           this.lastAttemptFailed = false;
+          this.lastFailure = undefined;
           this.reportedExpired = false;
           if (this.reportedStale) {
             this.reportedStale = false;
@@ -215,6 +238,7 @@ export class JwksProvider {
         },
         (error: unknown) => {
           this.lastAttemptFailed = true;
+          this.lastFailure = error instanceof ValidatorUnavailableError ? error : undefined;
           this.events.emit('jwks.failed', {
             reason,
             code: errorCode(error) ?? 'OIDC_CC_JWKS_UNAVAILABLE',
@@ -233,31 +257,42 @@ export class JwksProvider {
 
   private async fetchKeys(): Promise<readonly JWK[]> {
     const jwksUri = (await this.metadata.requireForVerification('jwks_uri')).jwks_uri!;
-    let body: unknown;
+    let response: Response;
     try {
-      const response = await this.metadata.fetch(jwksUri, {
+      response = await this.metadata.fetch(jwksUri, {
         headers: { accept: 'application/jwk-set+json, application/json' },
       });
-      if (response.status !== 200) {
-        throw new Error(`the JWKS endpoint answered HTTP ${response.status}`);
-      }
+    } catch (error) {
+      if (suggestsMovedEndpoint(error)) this.metadata.reportEndpointFailure('jwks_uri');
+      throw this.unavailable(unansweredCall('GET', jwksUri, error, this.timeoutMs), error);
+    }
+    if (response.status !== 200) {
+      if (suggestsMovedEndpoint(response)) this.metadata.reportEndpointFailure('jwks_uri');
+      const oauthError = await readOAuthError(response);
+      throw this.unavailable(answeredCall('GET', jwksUri, response.status, oauthError));
+    }
+    let body: unknown;
+    try {
       body = await response.json();
     } catch (error) {
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_JWKS_UNAVAILABLE',
-        'The JWKS could not be fetched',
-        error,
-      );
+      throw this.unavailable(`GET ${printableUrl(jwksUri)} answered invalid JSON`, error);
     }
     const keys = (body as { keys?: unknown } | null)?.keys;
     if (typeof body !== 'object' || Array.isArray(body) || !Array.isArray(keys)) {
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_JWKS_UNAVAILABLE',
-        'The JWKS response is not a JWK Set',
+      throw this.unavailable(
+        `GET ${printableUrl(jwksUri)} answered something other than a JWK Set`,
       );
     }
     // Entries that are not JWK objects are dropped; the others stay usable.
     return Object.freeze(keys.filter(isJwk).map((key) => Object.freeze({ ...key })));
+  }
+
+  private unavailable(reason: string, cause?: unknown): ValidatorUnavailableError {
+    return ValidatorUnavailableError.of(
+      'OIDC_CC_JWKS_UNAVAILABLE',
+      `JWKS fetch failed: ${reason}`,
+      cause,
+    );
   }
 
   private importKey(jwk: JWK, alg: string): Promise<VerificationKey> {
