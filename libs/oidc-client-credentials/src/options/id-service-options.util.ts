@@ -1,11 +1,20 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { parseEndpointUrl } from './endpoint-url.util.js';
-import type { OidcClientCredentialsModuleOptions } from './oidc-client-credentials-options.interface.js';
-import { positive } from './option-values.util.js';
+import type {
+  OidcClientCredentialsModuleOptions,
+  VerifyOnStartupOptions,
+} from './oidc-client-credentials-options.interface.js';
+import { optionalBoolean, positive } from './option-values.util.js';
 import type { ResolvedOptions } from './resolved-options.js';
 
-/** Where the ID service is and how it is called: `issuer`, `endpoints`, `http`. */
-export type IdServiceOptions = Pick<ResolvedOptions, 'issuer' | 'endpoints' | 'http'>;
+/**
+ * Where the ID service is and how it is called: `issuer`, `endpoints`, `http`, and whether it is
+ * checked at startup (`verifyOnStartup`).
+ */
+export type IdServiceOptions = Pick<
+  ResolvedOptions,
+  'issuer' | 'endpoints' | 'http' | 'verifyOnStartup'
+>;
 
 /** Checks the options that locate the ID service and limit calls to it. */
 export function resolveIdServiceOptions(
@@ -19,6 +28,25 @@ export function resolveIdServiceOptions(
       timeoutMs: positive('http.timeoutMs', options.http?.timeoutMs, 5000),
       maxResponseBytes: positive('http.maxResponseBytes', options.http?.maxResponseBytes, 65_536),
     },
+    verifyOnStartup: verifyOnStartup(options.verifyOnStartup),
+  };
+}
+
+/** The sides checked at startup: `true` both, `false` (the default) neither, an object its own. */
+function verifyOnStartup(value: unknown): ResolvedOptions['verifyOnStartup'] {
+  if (value === undefined || typeof value === 'boolean') {
+    return { outbound: value === true, inbound: value === true };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigurationError(
+      'verifyOnStartup',
+      'expected true, false or { outbound?: boolean, inbound?: boolean }',
+    );
+  }
+  const sides = value as VerifyOnStartupOptions;
+  return {
+    outbound: optionalBoolean('verifyOnStartup.outbound', sides.outbound, false),
+    inbound: optionalBoolean('verifyOnStartup.inbound', sides.inbound, false),
   };
 }
 

@@ -155,6 +155,31 @@ describe('option keys', () => {
       'clients.billing.verification',
       'set it in the root options',
     ],
+    // verifyOnStartup
+    [
+      'verifyOnStartup.outbund',
+      w({ verifyOnStartup: { outbund: true } }),
+      'verifyOnStartup.outbund',
+      'did you mean "verifyOnStartup.outbound"?',
+    ],
+    [
+      'verifyOnStartup.jwks',
+      w({ verifyOnStartup: { jwks: true } }),
+      'verifyOnStartup.jwks',
+      '"verifyOnStartup" takes outbound, inbound',
+    ],
+    [
+      'verifyOnstartup',
+      w({ verifyOnstartup: true }),
+      'verifyOnstartup',
+      'did you mean "verifyOnStartup"?',
+    ],
+    [
+      'clients.<name>.verifyOnStartup (root only)',
+      billing({ verifyOnStartup: true }),
+      'clients.billing.verifyOnStartup',
+      'set it in the root options',
+    ],
   ])(
     'refuses the unknown key %s, naming its path and the closest key',
     (_case, options, option, hint) => {
@@ -172,6 +197,10 @@ describe('option keys', () => {
     ['cache null', w({ cache: null }), 'cache'],
     ['endpoints a URL', w({ endpoints: `${ISSUER}/token` }), 'endpoints'],
     ['clientAssertion a string', w({ clientAssertion: 'issuer' }), 'clientAssertion'],
+    ['verifyOnStartup a string', w({ verifyOnStartup: 'yes' }), 'verifyOnStartup'],
+    ['verifyOnStartup a number', w({ verifyOnStartup: 1 }), 'verifyOnStartup'],
+    ['verifyOnStartup null', w({ verifyOnStartup: null }), 'verifyOnStartup'],
+    ['verifyOnStartup a list', w({ verifyOnStartup: ['outbound'] }), 'verifyOnStartup'],
     [
       'clients.<name>.clientAssertion a string',
       billing({ clientId: 'billing', clientSecret: SECRET, clientAssertion: 'issuer' }),

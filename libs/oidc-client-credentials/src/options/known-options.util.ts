@@ -31,6 +31,8 @@ export interface OptionSection {
    * keys than one might expect (a named client). Others list them only when none is close.
    */
   readonly takes?: string;
+  /** `true` or `false` is taken too, as the whole value (e.g. `verifyOnStartup: true`). */
+  readonly orBoolean?: boolean;
 }
 
 /** The type of the module option `K`, a section of options. */
@@ -111,6 +113,12 @@ const VERIFICATION = section<SectionOf<'verification'>>({
   retryAfterSeconds: VALUE,
 });
 
+const VERIFY_ON_STARTUP: OptionSection = {
+  ...section<Exclude<SectionOf<'verifyOnStartup'>, boolean>>({ outbound: VALUE, inbound: VALUE }),
+  expected: 'expected true, false or { outbound?: boolean, inbound?: boolean }',
+  orBoolean: true,
+};
+
 const CACHE = section<SectionOf<'cache'>>({
   stores: VALUE,
   keyPrefix: VALUE,
@@ -170,6 +178,7 @@ const ROOT_ONLY_KEYS = {
   verification: VERIFICATION,
   cache: CACHE,
   allowInsecureHttp: VALUE,
+  verifyOnStartup: VERIFY_ON_STARTUP,
   clients: {
     expected:
       'expected an object of named clients, e.g. { billing: { clientId, clientSecret, scope } }',
@@ -232,7 +241,7 @@ export function assertKnownOptions(value: unknown, known: OptionSection, path = 
       for (const [name, item] of Object.entries(child)) {
         assertKnownOptions(item, entry.eachOf, join(option, name));
       }
-    } else {
+    } else if (!(entry.orBoolean === true && typeof child === 'boolean')) {
       assertKnownOptions(child, entry, option);
     }
   }

@@ -185,6 +185,27 @@ export interface SharedCacheOptions {
 }
 
 /**
+ * Which sides are checked against the ID service while the app starts (`verifyOnStartup`); a
+ * side left out is not.
+ *
+ * @example
+ * verifyOnStartup: { outbound: true } // a service that only calls others
+ */
+export interface VerifyOnStartupOptions {
+  /**
+   * Request a token for the root client (when it has a credential) and for every named client:
+   * the app does not start when the ID service is unreachable or refuses the credentials.
+   */
+  outbound?: boolean;
+  /**
+   * Fetch what verification needs: discovery when an endpoint comes from it, and the JWKS
+   * (`jwt`, `auto`) or the presence of the introspection or userinfo endpoint (`introspection`,
+   * `userinfo`). Nothing for a strategy of your own.
+   */
+  inbound?: boolean;
+}
+
+/**
  * Options of {@link OidcClientCredentialsModule.forRoot}.
  *
  * @example
@@ -237,6 +258,13 @@ export interface OidcClientCredentialsModuleOptions {
   cache?: SharedCacheOptions;
   /** Accept `http://` endpoints on non-loopback hosts. Development only. Default `false`. */
   allowInsecureHttp?: boolean;
+  /**
+   * Check the ID service while the app starts, so that a bad deploy (wrong URL, wrong secret, ID
+   * service down) stops at `app.init()` / `app.listen()` instead of failing its first requests.
+   * `true` checks both sides, an object the sides it sets (see {@link VerifyOnStartupOptions}).
+   * Default `false`: nothing is fetched before it is first needed.
+   */
+  verifyOnStartup?: boolean | VerifyOnStartupOptions;
   /**
    * Further outbound clients by name (other identities, or other scopes of this one), each injected
    * with `@InjectTokenProvider(name)`. See {@link NamedClientOptions} for what they inherit.

@@ -142,6 +142,20 @@ describe('resolveOptions', () => {
       'extraParams.grant_type',
     ],
     ['extraParams value not a string', w({ extraParams: { tenant: 42 } }), 'extraParams.tenant'],
+    // verifyOnStartup
+    ['verifyOnStartup a string', w({ verifyOnStartup: 'true' }), 'verifyOnStartup'],
+    ['verifyOnStartup null', w({ verifyOnStartup: null }), 'verifyOnStartup'],
+    ['verifyOnStartup a list', w({ verifyOnStartup: [true] }), 'verifyOnStartup'],
+    [
+      'verifyOnStartup.outbound a string',
+      w({ verifyOnStartup: { outbound: 'yes' } }),
+      'verifyOnStartup.outbound',
+    ],
+    [
+      'verifyOnStartup.inbound 1',
+      w({ verifyOnStartup: { inbound: 1 } }),
+      'verifyOnStartup.inbound',
+    ],
     // tokenRenewal
     [
       'tokenRenewal.renewAfterFraction 0',
@@ -611,6 +625,7 @@ describe('resolveOptions', () => {
       },
       cache: { stores: [], keyPrefix: 'oidc-cc', encryptionKey: undefined, timeoutMs: 50 },
       allowInsecureHttp: false,
+      verifyOnStartup: { outbound: false, inbound: false },
       clients: {},
     });
   });
@@ -685,6 +700,30 @@ describe('resolveOptions', () => {
       { verification: { algorithms: ['RS512', 'ES384'] } },
       (r) => r.verification.algorithms,
       ['RS512', 'ES384'],
+    ],
+    [
+      'verifyOnStartup true',
+      { verifyOnStartup: true },
+      (r) => r.verifyOnStartup,
+      { outbound: true, inbound: true },
+    ],
+    [
+      'verifyOnStartup false',
+      { verifyOnStartup: false },
+      (r) => r.verifyOnStartup,
+      { outbound: false, inbound: false },
+    ],
+    [
+      'verifyOnStartup for one side',
+      { verifyOnStartup: { inbound: true } },
+      (r) => r.verifyOnStartup,
+      { outbound: false, inbound: true },
+    ],
+    [
+      'verifyOnStartup, inherited by a named client',
+      { verifyOnStartup: true, clients: { billing: { scope: 'b' } } },
+      (r) => r.clients.billing.verifyOnStartup,
+      { outbound: true, inbound: true },
     ],
     [
       'all token locations',

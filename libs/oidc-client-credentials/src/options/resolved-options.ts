@@ -43,6 +43,8 @@ export interface ResolvedOptions {
   };
   cache: { stores: Keyv[]; keyPrefix: string; encryptionKey?: Buffer; timeoutMs: number };
   allowInsecureHttp: boolean;
+  /** The sides checked against the ID service while the app starts. */
+  verifyOnStartup: { outbound: boolean; inbound: boolean };
   /** Name of a named outbound client; absent for the root client. */
   clientName?: string;
   /** How errors name this client's credential options, e.g. `clients.billing.`; root: none. */
