@@ -5,6 +5,7 @@ import type { NamedClientOptions } from './options/oidc-client-credentials-optio
 import { IssuerMetadataProvider } from './idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from './observability/oidc-client-credentials-events.provider.js';
 import { OidcClientCredentialsHealthIndicator } from './observability/oidc-client-credentials.health.js';
+import { OidcClientCredentialsStartupCheck } from './observability/startup-check.health.js';
 import {
   ConfigurableModuleClass,
   OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS,
@@ -30,7 +31,8 @@ import {
  * OAuth 2.0 client credentials for NestJS, both directions: `TokenProvider` (and a token-attaching
  * HttpService) for outbound calls, `ClientTokenGuard` for inbound ones. `forRoot` and
  * `forRootAsync` build the same provider graph (with `forRootAsync`, named clients are listed in
- * `clientNames`); options are validated when the module starts.
+ * `clientNames`); options are validated when the module starts, and with `verifyOnStartup` the ID
+ * service is checked then too.
  *
  * @example
  * @Module({
@@ -58,6 +60,7 @@ import {
     ...OUTBOUND_PROVIDERS,
     ...VERIFICATION_PROVIDERS,
     OidcClientCredentialsHealthIndicator,
+    OidcClientCredentialsStartupCheck,
   ],
   exports: [
     OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { errorCode } from '../errors/error-code.util.js';
-import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import { IssuerMetadataProvider, type EndpointName } from '../idp/issuer-metadata.provider.js';
 import { JwksProvider } from '../strategies/jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { TokenProviderRegistry } from '../outbound/token-provider-registry.provider.js';
@@ -33,14 +33,20 @@ export interface OidcClientCredentialsHealthCheckOptions {
   timeoutMs?: number;
 }
 
-/** Discovery: the issuer's metadata could be fetched (it is fetched once, then kept). */
+/**
+ * Discovery: the issuer's metadata could be fetched (it is fetched once, then kept), with the
+ * endpoint of the `introspection` or `userinfo` strategy in it.
+ */
 export type OidcDiscoveryHealth = {
   status: OidcClientCredentialsHealthStatus;
   /** Error code when down. */
   error?: string;
 };
 
-/** The JWKS: keys usable now (`degraded`: the last known keys, while the endpoint fails). */
+/**
+ * The JWKS: keys usable now (`degraded`: the last known keys, while the endpoint fails; `down`:
+ * none, or a JWKS without keys).
+ */
 export type OidcJwksHealth = {
   status: OidcClientCredentialsHealthStatus;
   /** Keys of the last successful fetch. */
@@ -187,6 +193,9 @@ export class OidcClientCredentialsHealthIndicator {
   private async discoveryHealth(): Promise<OidcDiscoveryHealth> {
     try {
       await this.metadata.discover();
+      // Metadata without the endpoint the strategy verifies with is no better than none.
+      const endpoint = verificationEndpoint(this.options.verification.strategy);
+      if (endpoint !== undefined) await this.metadata.require(endpoint);
       return { status: 'up' };
     } catch (error) {
       return { status: 'down', error: codeOf(error) };
@@ -200,6 +209,8 @@ export class OidcClientCredentialsHealthIndicator {
       return { status: 'down', error: codeOf(error) };
     }
     const { keyCount, fetchedAt, stale } = this.jwks.status();
+    // A JWKS without keys verifies nothing.
+    if (keyCount === 0) return { status: 'down', keys: 0, error: 'OIDC_CC_JWKS_UNAVAILABLE' };
     return {
       status: stale ? 'degraded' : 'up',
       keys: keyCount,
@@ -209,6 +220,18 @@ export class OidcClientCredentialsHealthIndicator {
       ...(stale ? { error: 'OIDC_CC_JWKS_UNAVAILABLE' } : {}),
     };
   }
+}
+
+/**
+ * The endpoint the `introspection` and `userinfo` strategies cannot verify a token without (the
+ * JWKS of `jwt` and `auto` has a part of its own).
+ */
+export function verificationEndpoint(
+  strategy: ResolvedOptions['verification']['strategy'],
+): EndpointName | undefined {
+  if (strategy === 'introspection') return 'introspection_endpoint';
+  if (strategy === 'userinfo') return 'userinfo_endpoint';
+  return undefined;
 }
 
 /** A client's health from memory; only a client without a token is asked for one. */
