@@ -7,6 +7,7 @@ describe('ValidatorUnavailableError.of', () => {
   it.each<ValidatorUnavailableErrorCode>([
     'OIDC_CC_JWKS_UNAVAILABLE',
     'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+    'OIDC_CC_INTROSPECTION_REFUSED',
     'OIDC_CC_USERINFO_UNAVAILABLE',
     'OIDC_CC_DISCOVERY_FAILED',
     'OIDC_CC_VALIDATOR_UNAVAILABLE',

@@ -4,11 +4,15 @@ import {
   type OidcClientCredentialsErrorCode,
 } from './oidc-client-credentials.error.js';
 
-/** Codes that mean "the token could not be checked right now". */
+/**
+ * Codes that mean "the token could not be checked": the ID service could not answer, or
+ * (`OIDC_CC_INTROSPECTION_REFUSED`) it refused to check it for this service's configuration.
+ */
 export type ValidatorUnavailableErrorCode = Extract<
   OidcClientCredentialsErrorCode,
   | 'OIDC_CC_JWKS_UNAVAILABLE'
   | 'OIDC_CC_INTROSPECTION_UNAVAILABLE'
+  | 'OIDC_CC_INTROSPECTION_REFUSED'
   | 'OIDC_CC_USERINFO_UNAVAILABLE'
   | 'OIDC_CC_DISCOVERY_FAILED'
   | 'OIDC_CC_VALIDATOR_UNAVAILABLE'
@@ -16,7 +20,9 @@ export type ValidatorUnavailableErrorCode = Extract<
 
 /**
  * The ID service (JWKS, introspection or userinfo endpoint) could not answer, and no cached answer
- * exists. Answered with 503 and `Retry-After`, never 401: the token may well be valid.
+ * exists — or its introspection endpoint refused to check the token for this service
+ * (`OIDC_CC_INTROSPECTION_REFUSED`: wrong credentials, or a token format it does not introspect).
+ * Answered with 503 and `Retry-After`, never 401: the token may well be valid.
  *
  * @example
  * throw ValidatorUnavailableError.of('OIDC_CC_VALIDATOR_UNAVAILABLE', 'The key service is down', error);

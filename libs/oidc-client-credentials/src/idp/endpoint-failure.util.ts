@@ -1,4 +1,5 @@
 import { sanitizeForLog } from '../errors/sanitize.util.js';
+import { redactCredentials } from './client-authentication.util.js';
 import { ResponseTooLargeError } from './safe-fetch.util.js';
 
 /** What the usual system error codes of a failed connection mean. */
@@ -107,7 +108,8 @@ export function isNetworkFailure(error: unknown): boolean {
 
 /**
  * The `error` and `error_description` of an answer's JSON body (RFC 6749 §5.2), sanitised, with
- * each of `redact` replaced; empty when the body is not such an object. Reads the body.
+ * each of `redact` and anything shaped like a JWT redacted (an ID service may echo what it was
+ * sent); empty when the body is not such an object. Reads the body.
  */
 export async function readOAuthError(
   response: Response,
@@ -131,9 +133,7 @@ export async function readOAuthError(
 
 function clean(value: unknown, redact: readonly string[], maxLength: number): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return undefined;
-  let text = value;
-  for (const secret of redact) if (secret) text = text.split(secret).join('[redacted]');
-  return sanitizeForLog(text, maxLength) || undefined;
+  return sanitizeForLog(redactCredentials(value, redact), maxLength) || undefined;
 }
 
 /** The system error code of fetch's `TypeError: fetch failed` (its `cause`), or of the error. */

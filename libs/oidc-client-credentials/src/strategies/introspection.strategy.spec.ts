@@ -12,6 +12,7 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
+import { freePort } from '../../../../test/utils/ports.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -83,10 +84,14 @@ describe('IntrospectionVerificationStrategy', () => {
     expect((caught as TokenVerificationError).code).toBe(code);
   }
 
-  async function expectUnavailable(promise: Promise<unknown>): Promise<void> {
+  async function expectUnavailable(
+    promise: Promise<unknown>,
+    code = 'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+  ): Promise<Error> {
     const caught = await failure(promise);
     expect(caught).toBeInstanceOf(ValidatorUnavailableError);
-    expect((caught as ValidatorUnavailableError).code).toBe('OIDC_CC_INTROSPECTION_UNAVAILABLE');
+    expect((caught as ValidatorUnavailableError).code).toBe(code);
+    return caught;
   }
 
   it("verifies the seed's opaque token and reads clientId, scope and exp", async () => {
@@ -241,24 +246,123 @@ describe('IntrospectionVerificationStrategy', () => {
     await expectRefused(introspection.verify(idp.mintOpaque()), 'OIDC_CC_TOKEN_INVALID');
   });
 
+  // Logged by the guard, once per cause per interval (test/diagnostics); the error says it all.
   it.each([401, 403])(
-    'S62 the endpoint answering %i (our credentials): 503, not cached, logged once',
+    'S62 the endpoint answering %i (our credentials): 503 OIDC_CC_INTROSPECTION_REFUSED naming them, not cached',
     async (status) => {
       const introspection = await strategy();
       answer({ status, body: { error: 'invalid_client' } });
       const token = idp.mintOpaque();
-      await expectUnavailable(introspection.verify(token));
-      await expectUnavailable(introspection.verify(token));
+      const refused = 'OIDC_CC_INTROSPECTION_REFUSED';
+      const caught = await expectUnavailable(introspection.verify(token), refused);
+      await expectUnavailable(introspection.verify(token), refused);
       expect(introspections()).toBe(2);
-      expect(logged).toHaveBeenCalledTimes(1);
-      expect(String(logged.mock.calls[0][0])).toContain('credentials');
-      expect(String(logged.mock.calls[0][0])).not.toContain(token);
+      expect(caught.message).toContain("refused this service's credentials");
+      expect(caught.message).not.toContain(token);
+      expect(logged).not.toHaveBeenCalled();
     },
   );
 
   it('S62 wrong credentials at the real endpoint are 503', async () => {
     const introspection = await strategy({ clientSecret: 'wrong' });
-    await expectUnavailable(introspection.verify(idp.mintOpaque()));
+    await expectUnavailable(
+      introspection.verify(idp.mintOpaque()),
+      'OIDC_CC_INTROSPECTION_REFUSED',
+    );
+  });
+
+  describe('what the endpoint said, classified', () => {
+    const url = () => idp.url(PATHS.introspection);
+
+    it.each<[string, (token: string) => FakeResponse, string, () => string]>([
+      [
+        'S62 invalid_client: our credentials',
+        () => ({
+          status: 401,
+          body: { error: 'invalid_client', error_description: 'client authentication failed' },
+        }),
+        'OIDC_CC_INTROSPECTION_REFUSED',
+        () =>
+          `The introspection endpoint refused this service's credentials: POST ${url()} answered HTTP 401 (invalid_client: client authentication failed); check clientId, the client secret or key, and that the client may introspect`,
+      ],
+      [
+        'invalid_client with 400',
+        () => ({ status: 400, body: { error: 'invalid_client' } }),
+        'OIDC_CC_INTROSPECTION_REFUSED',
+        () =>
+          `The introspection endpoint refused this service's credentials: POST ${url()} answered HTTP 400 (invalid_client); check clientId, the client secret or key, and that the client may introspect`,
+      ],
+      [
+        'unsupported_token_type: a token format this strategy cannot check',
+        () => ({
+          status: 400,
+          body: {
+            error: 'unsupported_token_type',
+            error_description: 'structured JWT Access Tokens cannot be introspected',
+          },
+        }),
+        'OIDC_CC_INTROSPECTION_REFUSED',
+        () =>
+          `The introspection endpoint does not introspect this kind of token: POST ${url()} answered HTTP 400 (unsupported_token_type: structured JWT Access Tokens cannot be introspected); ID services that issue JWT access tokens may introspect only opaque ones: verify JWTs with verification.strategy 'jwt' or 'auto'`,
+      ],
+      [
+        'another OAuth error, the echoed token redacted',
+        (token) => ({
+          status: 400,
+          body: { error: 'invalid_request', error_description: `cannot read ${token}` },
+        }),
+        'OIDC_CC_INTROSPECTION_REFUSED',
+        () =>
+          `The introspection endpoint refused the request: POST ${url()} answered HTTP 400 (invalid_request: cannot read [redacted])`,
+      ],
+      [
+        'a 400 HTML page without an OAuth error (a proxy)',
+        () => ({ status: 400, headers: { 'content-type': 'text/html' }, body: '<h1>Bad</h1>' }),
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        () => `Introspection failed: POST ${url()} answered HTTP 400`,
+      ],
+      [
+        '404 with a JSON error: the endpoint is not there',
+        () => ({ status: 404, body: { error: 'not_found' } }),
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        () => `Introspection failed: POST ${url()} answered HTTP 404 (not_found)`,
+      ],
+      [
+        '429 slow_down',
+        () => ({ status: 429, body: { error: 'slow_down' } }),
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        () => `Introspection failed: POST ${url()} answered HTTP 429 (slow_down)`,
+      ],
+      [
+        '500 server_error',
+        () => ({ status: 500, body: { error: 'server_error', error_description: 'oops' } }),
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        () => `Introspection failed: POST ${url()} answered HTTP 500 (server_error: oops)`,
+      ],
+      [
+        '200 HTML',
+        () => ({ headers: { 'content-type': 'text/html' }, body: '<html>login</html>' }),
+        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+        () => `Introspection failed: POST ${url()} answered HTTP 200 with text/html, not JSON`,
+      ],
+    ])('%s', async (_case, response, code, message) => {
+      const introspection = await strategy();
+      const token = idp.mintOpaque();
+      answer(response(token));
+      const caught = await expectUnavailable(introspection.verify(token), code);
+      expect(caught.message).toBe(message());
+    });
+
+    it('unreachable: the errno and the URL without its query', async () => {
+      const endpoint = `http://127.0.0.1:${await freePort()}/openid/introspect`;
+      const introspection = await strategy({
+        endpoints: { introspection: `${endpoint}?tenant=a` },
+      });
+      const caught = await expectUnavailable(introspection.verify(idp.mintOpaque()));
+      expect(caught.message).toBe(
+        `Introspection failed: POST ${endpoint}: connection refused (ECONNREFUSED)`,
+      );
+    });
   });
 
   it.each([

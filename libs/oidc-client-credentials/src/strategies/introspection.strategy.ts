@@ -1,18 +1,28 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
+import {
+  answeredCall,
+  printableUrl,
+  readOAuthError,
+  suggestsMovedEndpoint,
+  unansweredCall,
+} from '../idp/endpoint-failure.util.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import {
   clientSecretBasic,
   createClientAuthentication,
+  withSentCredentials,
+  type ClientAuthentication,
 } from '../idp/client-authentication.util.js';
 import { audienceList, audienceMatches, toVerifiedToken } from './claims.util.js';
 import { mediaType } from '../idp/media-type.util.js';
 import { isInvalidJsonObjectResponse } from '../idp/oauth-response.util.js';
+import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { hasClientCredentials } from '../options/identity-options.util.js';
 import { type ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
@@ -39,18 +49,21 @@ const KEY_BOUND_TOKEN_TYPES = new Set(['dpop', 'pop', 'mac']);
  * refresh token and the token is not bound to a key (`cnf`, DPoP). The client is `client_id`,
  * else a non-standard `clientId` member (which some ID services answer with instead), else `sub`.
  *
- * The endpoint answering 401/403 means our own credentials are wrong: that is logged as a
- * misconfiguration and answered as `ValidatorUnavailableError` (503), like 5xx, non-JSON,
- * oversized or unreachable answers — never cached.
+ * The endpoint refusing to introspect (401/403, or a 4xx with an OAuth `error`) is a configuration
+ * problem of this service, not the caller's fault and not an outage: it is answered as
+ * `ValidatorUnavailableError` (503) with its own code, `OIDC_CC_INTROSPECTION_REFUSED`, whose
+ * message names the status, the ID service's `error` and `error_description` and what to check —
+ * our credentials (`invalid_client`), or the strategy (`unsupported_token_type`: some ID services
+ * introspect only opaque tokens; JWT access tokens are verified with `'jwt'` or `'auto'`).
+ * 5xx, 429, non-JSON, oversized or unreachable answers are `OIDC_CC_INTROSPECTION_UNAVAILABLE`.
+ * Neither is cached; messages name the endpoint (never its query) and never the token.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
 @Injectable()
 export class IntrospectionVerificationStrategy extends CachedVerificationStrategy {
-  private readonly logger = new Logger(IntrospectionVerificationStrategy.name);
   private readonly client: oauth.Client;
-  private authentication?: Promise<oauth.ClientAuth>;
-  private reportedMisconfiguration = false;
+  private authentication?: Promise<ClientAuthentication>;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
@@ -74,7 +87,9 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
   /** Introspects one token without the cache. */
   async verifyUncached(token: string): Promise<VerifiedToken> {
     const as = await this.metadata.requireForVerification('introspection_endpoint');
-    const authenticate = await this.clientAuthentication();
+    const endpoint = as.introspection_endpoint!;
+    // What this request sends is redacted from the answer's error, the token too.
+    const { authenticate, secrets } = withSentCredentials(await this.clientAuthentication());
     let response: Response;
     try {
       response = await oauth.introspectionRequest(as, this.client, authenticate, token, {
@@ -82,38 +97,19 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
         ...this.metadata.requestOptions(),
       });
     } catch (error) {
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
-        'The introspection endpoint could not be reached',
-        error,
-      );
-    }
-    if (response.status === 401 || response.status === 403) {
-      await response.body?.cancel();
-      if (!this.reportedMisconfiguration) {
-        this.reportedMisconfiguration = true;
-        this.logger.error(
-          `The introspection endpoint refused this service's credentials (HTTP ${response.status}); check clientId, the client secret or key, and that the client may introspect`,
-        );
+      if (suggestsMovedEndpoint(error)) {
+        this.metadata.reportEndpointFailure('introspection_endpoint');
       }
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
-        `The introspection endpoint refused our credentials (${response.status})`,
-      );
+      const reason = unansweredCall('POST', endpoint, error, this.options.http.timeoutMs);
+      throw unavailable(reason, error);
     }
     if (response.status !== 200) {
-      await response.body?.cancel();
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
-        `The introspection endpoint answered HTTP ${response.status}`,
-      );
+      throw await this.notAnswered(endpoint, response, [token, ...secrets]);
     }
     if (mediaType(response) !== 'application/json') {
       await response.body?.cancel();
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
-        'The introspection endpoint answered something other than JSON',
-      );
+      const type = sanitizeForLog(mediaType(response), 60) ?? 'no content-type';
+      throw unavailable(`POST ${printableUrl(endpoint)} answered HTTP 200 with ${type}, not JSON`);
     }
     let body: oauth.IntrospectionResponse;
     try {
@@ -122,14 +118,43 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
       // A JSON object whose `active` is missing or not a boolean: the ID service did answer, and
       // an answer that does not say "active" is not one.
       if (isInvalidJsonObjectResponse(error)) throw TokenVerificationError.inactive();
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_INTROSPECTION_UNAVAILABLE',
-        'The introspection response is invalid',
-        error,
+      throw unavailable(`POST ${printableUrl(endpoint)} answered an invalid response`, error);
+    }
+    return this.toVerifiedToken(body);
+  }
+
+  /**
+   * Why the endpoint did not answer 200: it refuses to introspect for this service (a
+   * configuration problem), or it is failing. `redact`: values the ID service may have echoed.
+   */
+  private async notAnswered(
+    endpoint: string,
+    response: Response,
+    redact: readonly string[],
+  ): Promise<ValidatorUnavailableError> {
+    const { status } = response;
+    const oauthError = await readOAuthError(response, redact);
+    const answered = answeredCall('POST', endpoint, status, oauthError);
+    if (status === 401 || status === 403 || oauthError.error === 'invalid_client') {
+      return refused(
+        `The introspection endpoint refused this service's credentials: ${answered}; check clientId, the client secret or key, and that the client may introspect`,
       );
     }
-    this.reportedMisconfiguration = false;
-    return this.toVerifiedToken(body);
+    if (oauthError.error === 'unsupported_token_type') {
+      return refused(
+        `The introspection endpoint does not introspect this kind of token: ${answered}; ID services that issue JWT access tokens may introspect only opaque ones: verify JWTs with verification.strategy 'jwt' or 'auto'`,
+      );
+    }
+    // The endpoint is not there (404, 410) whatever the body says: the metadata may be outdated.
+    if (suggestsMovedEndpoint(response)) {
+      this.metadata.reportEndpointFailure('introspection_endpoint');
+      return unavailable(answered);
+    }
+    const refusal = status >= 400 && status < 500 && status !== 408 && status !== 429;
+    if (refusal && oauthError.error !== undefined) {
+      return refused(`The introspection endpoint refused the request: ${answered}`);
+    }
+    return unavailable(answered);
   }
 
   private toVerifiedToken(body: oauth.IntrospectionResponse): VerifiedToken {
@@ -176,15 +201,32 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
   }
 
   /** Built once: a private key is imported only the first time. */
-  private clientAuthentication(): Promise<oauth.ClientAuth> {
+  private clientAuthentication(): Promise<ClientAuthentication> {
     this.authentication ??= (async () => {
-      if (this.options.clientAuthMethod === 'client_secret_query') {
-        return clientSecretBasic(this.options.clientSecret ?? '');
-      }
-      return (await createClientAuthentication(this.options)).authenticate;
+      const authentication = await createClientAuthentication(this.options);
+      if (this.options.clientAuthMethod !== 'client_secret_query') return authentication;
+      return {
+        authenticate: clientSecretBasic(this.options.clientSecret ?? ''),
+        endpoint: (as) => as,
+        secrets: authentication.secrets,
+      };
     })();
     return this.authentication;
   }
+}
+
+/** The endpoint could not answer (`OIDC_CC_INTROSPECTION_UNAVAILABLE`). */
+function unavailable(reason: string, cause?: unknown): ValidatorUnavailableError {
+  return ValidatorUnavailableError.of(
+    'OIDC_CC_INTROSPECTION_UNAVAILABLE',
+    `Introspection failed: ${reason}`,
+    cause,
+  );
+}
+
+/** The endpoint will not introspect for this configuration (`OIDC_CC_INTROSPECTION_REFUSED`). */
+function refused(message: string): ValidatorUnavailableError {
+  return ValidatorUnavailableError.of('OIDC_CC_INTROSPECTION_REFUSED', message);
 }
 
 function isFiniteNumber(value: unknown): value is number {

@@ -10,6 +10,7 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
+import { freePort } from '../../../../test/utils/ports.js';
 
 describe('UserinfoVerificationStrategy', () => {
   let idp: FakeIdService;
@@ -142,5 +143,42 @@ describe('UserinfoVerificationStrategy', () => {
   it('an unreachable endpoint is 503', async () => {
     const userinfo = await strategy({ endpoints: { userinfo: 'http://127.0.0.1:1/userinfo' } });
     await expectUnavailable(userinfo.verify(idp.mintOpaque()));
+  });
+
+  it.each<[string, (token: string) => FakeResponse, () => string]>([
+    [
+      "HTTP 500 with the ID service's error",
+      () => ({ status: 500, body: { error: 'server_error', error_description: 'db down' } }),
+      () =>
+        `Userinfo failed: GET ${idp.url(PATHS.userinfo)} answered HTTP 500 (server_error: db down)`,
+    ],
+    [
+      'an error_description echoing the token, redacted',
+      (token) => ({ status: 502, body: { error: 'bad_gateway', error_description: token } }),
+      () =>
+        `Userinfo failed: GET ${idp.url(PATHS.userinfo)} answered HTTP 502 (bad_gateway: [redacted])`,
+    ],
+    [
+      '200 HTML: the content type',
+      () => ({ headers: { 'content-type': 'text/html' }, body: '<html/>' }),
+      () =>
+        `Userinfo failed: GET ${idp.url(PATHS.userinfo)} answered HTTP 200 with text/html, not JSON`,
+    ],
+  ])('the 503 names the cause: %s', async (_name, response, message) => {
+    const userinfo = await strategy();
+    const token = idp.mintOpaque();
+    answer(response(token));
+    const caught = await failure(userinfo.verify(token));
+    expect(caught).toMatchObject({ code: 'OIDC_CC_USERINFO_UNAVAILABLE', message: message() });
+  });
+
+  it('an unreachable endpoint: the errno and the URL without its query', async () => {
+    const endpoint = `http://127.0.0.1:${await freePort()}/openid/userinfo`;
+    const userinfo = await strategy({ endpoints: { userinfo: `${endpoint}?realm=a` } });
+    const caught = await failure(userinfo.verify(idp.mintOpaque()));
+    expect(caught).toMatchObject({
+      code: 'OIDC_CC_USERINFO_UNAVAILABLE',
+      message: `Userinfo failed: GET ${endpoint}: connection refused (ECONNREFUSED)`,
+    });
   });
 });

@@ -3,7 +3,15 @@ import * as oauth from 'oauth4webapi';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
+import {
+  answeredCall,
+  printableUrl,
+  readOAuthError,
+  suggestsMovedEndpoint,
+  unansweredCall,
+} from '../idp/endpoint-failure.util.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { toVerifiedToken } from './claims.util.js';
 import { mediaType } from '../idp/media-type.util.js';
@@ -22,7 +30,9 @@ import { CachedVerificationStrategy } from './cached-verification.strategy.js';
  * answer carries none), so `verification.audience` is not applied; results are cached for
  * `cacheTtlSeconds` at most. Many ID services refuse userinfo to client credentials tokens (no
  * `openid` scope, no user): that 401/403 is answered `invalid_token` and logged once with a hint.
- * A signed (`application/jwt`) answer is refused rather than decoded unverified.
+ * A signed (`application/jwt`) answer is refused rather than decoded unverified. When the
+ * endpoint cannot answer, `OIDC_CC_USERINFO_UNAVAILABLE` names the URL (never its query) and the
+ * system error code or HTTP status.
  *
  * @see https://openid.net/specs/openid-connect-core-1_0.html#UserInfo
  */
@@ -32,6 +42,7 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
   override readonly reportsScopes = false;
   private readonly logger = new Logger(UserinfoVerificationStrategy.name);
   private readonly client: oauth.Client;
+  private readonly timeoutMs: number;
   private hintedRefusal = false;
   private hintedSigned = false;
 
@@ -43,11 +54,13 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
     super(cache, verificationProfileId('userinfo', options));
     // oauth4webapi wants a client; the userinfo request itself carries only the bearer token.
     this.client = { client_id: options.clientId ?? 'resource-server' };
+    this.timeoutMs = options.http.timeoutMs;
   }
 
   /** Calls userinfo with one token, without the cache. */
   async verifyUncached(token: string): Promise<VerifiedToken> {
     const as = await this.metadata.requireForVerification('userinfo_endpoint');
+    const endpoint = as.userinfo_endpoint!;
     let response: Response;
     try {
       response = await oauth.userInfoRequest(
@@ -57,11 +70,8 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
         this.metadata.requestOptions(),
       );
     } catch (error) {
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_USERINFO_UNAVAILABLE',
-        'The userinfo endpoint could not be reached',
-        error,
-      );
+      if (suggestsMovedEndpoint(error)) this.metadata.reportEndpointFailure('userinfo_endpoint');
+      throw unavailable(unansweredCall('GET', endpoint, error, this.timeoutMs), error);
     }
     if (response.status === 401 || response.status === 403) {
       await response.body?.cancel();
@@ -74,11 +84,9 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
       throw TokenVerificationError.invalid('The userinfo endpoint refused the token');
     }
     if (response.status !== 200) {
-      await response.body?.cancel();
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_USERINFO_UNAVAILABLE',
-        `The userinfo endpoint answered HTTP ${response.status}`,
-      );
+      if (suggestsMovedEndpoint(response)) this.metadata.reportEndpointFailure('userinfo_endpoint');
+      const oauthError = await readOAuthError(response, [token]);
+      throw unavailable(answeredCall('GET', endpoint, response.status, oauthError));
     }
     const contentType = mediaType(response);
     if (contentType === 'application/jwt') {
@@ -93,10 +101,8 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
     }
     if (contentType !== 'application/json') {
       await response.body?.cancel();
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_USERINFO_UNAVAILABLE',
-        'The userinfo endpoint answered something other than JSON',
-      );
+      const type = sanitizeForLog(contentType, 60) ?? 'no content-type';
+      throw unavailable(`GET ${printableUrl(endpoint)} answered HTTP 200 with ${type}, not JSON`);
     }
     let body: oauth.UserInfoResponse;
     try {
@@ -107,12 +113,17 @@ export class UserinfoVerificationStrategy extends CachedVerificationStrategy {
       if (isInvalidJsonObjectResponse(error)) {
         throw TokenVerificationError.invalid('The userinfo answer has no "sub"');
       }
-      throw ValidatorUnavailableError.of(
-        'OIDC_CC_USERINFO_UNAVAILABLE',
-        'The userinfo response is invalid',
-        error,
-      );
+      throw unavailable(`GET ${printableUrl(endpoint)} answered an invalid response`, error);
     }
     return toVerifiedToken(body as Record<string, unknown>, 'sub');
   }
+}
+
+/** The endpoint could not answer (`OIDC_CC_USERINFO_UNAVAILABLE`). */
+function unavailable(reason: string, cause?: unknown): ValidatorUnavailableError {
+  return ValidatorUnavailableError.of(
+    'OIDC_CC_USERINFO_UNAVAILABLE',
+    `Userinfo failed: ${reason}`,
+    cause,
+  );
 }
