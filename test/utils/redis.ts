@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Socket } from 'node:net';
+import { setTimeout as realDelay } from 'node:timers/promises';
 import { createClient, createKeyv, type RedisClientType } from '@keyv/redis';
 import type { Keyv } from 'keyv';
 import { freePort } from './ports.js';
@@ -16,12 +17,19 @@ export function redisStore(url: string = SHARED_REDIS_URL): Keyv {
   return createKeyv({ url, socket: { reconnectStrategy: () => 20, connectTimeout: 200 } });
 }
 
+/** The node-redis client behind a store created by {@link redisStore}. */
+const clientOf = (store: Keyv) =>
+  (store.store as { client?: { isOpen?: boolean; isReady?: boolean; destroy?: () => void } })
+    .client;
+
+/** Whether a store created by {@link redisStore} is connected and ready for commands. */
+export const isReady = (store: Keyv): boolean => clientOf(store)?.isReady === true;
+
 /** Disconnects Keyv stores created by {@link redisStore}. */
 export async function closeStores(stores: Keyv[]): Promise<void> {
   await Promise.all(
     stores.map(async (store) => {
-      const client = (store.store as { client?: { isOpen?: boolean; destroy?: () => void } })
-        .client;
+      const client = clientOf(store);
       if (client?.isOpen) client.destroy?.();
     }),
   );
@@ -123,12 +131,28 @@ export class PrivateRedis {
       { stdio: 'ignore' },
     );
     this.child = child;
-    for (let i = 0; i < 100; i += 1) {
+    // Up to ten seconds: a busy machine can be slow to start a process.
+    for (let i = 0; i < 500; i += 1) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
       if (await answers(this.port)) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Node's own timer: this wait is real even while a test fakes the global ones.
+      await realDelay(20);
     }
     throw new Error('redis-server did not start');
+  }
+
+  /**
+   * Stops the server process (SIGSTOP): connections stay open and commands get no answer, as from
+   * a Redis that went silent, until {@link thaw}. Unlike `CLIENT PAUSE`, which holds every client's
+   * commands (an `UNPAUSE` too), this is undone at once.
+   */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a {@link freeze}d server run again (SIGCONT); commands sent meanwhile are answered. */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** Kills the server (as a crash would). */
