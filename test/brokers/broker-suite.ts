@@ -129,6 +129,16 @@ export function describeBrokerTransport(
       expect(event.payload).toMatchObject({ order: 7 });
     });
 
+    it('S11 an event without a token: dropped, the handler runs only for the next one', async () => {
+      const events = service.get(ReceivedEvents);
+      run.proxy.emit(run.patterns.created, { order: 'without a token' });
+      run.rpc.emit(run.patterns.created, { order: 'with a token' });
+      await expect(events.next()).resolves.toEqual({
+        clientId: 'billing',
+        payload: expect.objectContaining({ order: 'with a token' }),
+      });
+    });
+
     it.each<
       [
         string,
@@ -225,11 +235,14 @@ export function describeBrokerTransport(
 
     more?.(() => run);
 
-    it('logs no token and no unexpected error', () => {
+    it('logs no token; the one error logged is Nest reporting the refused event', () => {
       const text = logger.text();
       expect(sentTokens.filter((token) => text.includes(token))).toEqual([]);
       expect(text).not.toContain('eyJ');
-      expect(logger.at('error')).toEqual([]);
+      // An event has no reply to carry a refusal, so Nest's RpcExceptionsHandler logs it.
+      expect(logger.at('error')).toEqual([
+        expect.stringMatching(/^Error: Bearer token required\n[\s\S]* RpcExceptionsHandler$/),
+      ]);
     });
   });
 }
