@@ -5,6 +5,7 @@ import { InsufficientScopeError } from '../errors/insufficient-scope.error.js';
 import type { OidcClientCredentialsErrorCode } from '../errors/oidc-client-credentials.error.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 import type { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import { loggableMessage, logOncePerInterval } from './refusal-log.util.js';
 import type {
   TransportRefusal,
   TransportRefusalCode,
@@ -43,6 +44,10 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set<OidcClientCredentialsErro
   'OIDC_CC_USERINFO_UNAVAILABLE',
   'OIDC_CC_DISCOVERY_FAILED',
   'OIDC_CC_VALIDATOR_UNAVAILABLE',
+]);
+/** 503s that no retry will cure: the ID service refuses to check tokens for this configuration. */
+const CONFIGURATION_CODES: ReadonlySet<string> = new Set<OidcClientCredentialsErrorCode>([
+  'OIDC_CC_INTROSPECTION_REFUSED',
 ]);
 const REFUSAL_CODES: Readonly<Record<number, TransportRefusalCode>> = {
   400: 'BAD_REQUEST',
@@ -150,9 +155,13 @@ export function transportRefusalOf(answer: BearerAnswer): TransportRefusal {
 }
 
 /**
- * Reports a refusal as a `verification.failed` event and a log line with the error's code, never
- * its message (which could quote the token): debug for 4xx, a warning when the ID service cannot
- * answer, an error for anything unexpected.
+ * Reports a refusal as a `verification.failed` event and a log line. A 4xx is logged at debug
+ * level with its code only. A 503 is logged once per cause (code and message) per minute, with how
+ * many were left out since: a warning naming the cause when the ID service cannot answer (the
+ * URL, the system error code or HTTP status, the ID service's error), an error when it refuses to
+ * check tokens for this configuration, an error naming only the type for anything unexpected.
+ * Only the messages of this library's 503 errors are logged, never another error's (which could
+ * quote the token).
  */
 export function reportRefusal(
   error: unknown,
@@ -166,13 +175,21 @@ export function reportRefusal(
   }
   if (answer.status < 500) {
     logger.debug?.(`Bearer token refused with ${answer.status}: ${code}`);
+    return;
+  }
+  const message = loggableMessage(error);
+  const cause = `${code ?? ''}\n${message ?? ''}`;
+  const because = message === undefined ? '' : `: ${message}`;
+  if (code !== undefined && CONFIGURATION_CODES.has(code)) {
+    const line = `Token verification misconfigured (${code})${because}; answered 503`;
+    logOncePerInterval(logger, 'error', cause, line);
   } else if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
-    logger.warn(`Token verification unavailable (${code}); answered 503`);
+    const line = `Token verification unavailable (${code})${because}; answered 503`;
+    logOncePerInterval(logger, 'warn', cause, line);
   } else {
     const name = error instanceof Error ? sanitizeForLog(error.name, 60) : typeof error;
-    logger.error(
-      `Unexpected ${name}${code ? ` (${code})` : ''} while verifying a bearer token; answered 503`,
-    );
+    const line = `Unexpected ${name}${code ? ` (${code})` : ''} while verifying a bearer token; answered 503`;
+    logOncePerInterval(logger, 'error', `${code ?? ''}\n${name}`, line);
   }
 }
 
