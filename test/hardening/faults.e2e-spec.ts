@@ -102,7 +102,7 @@ describe('token endpoint faults (TokenProvider)', () => {
     expect(error).toBeInstanceOf(TokenRequestError);
     expect(error).toMatchObject({
       code: 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
-      message: 'Token endpoint unreachable (ECONNREFUSED)',
+      message: `Token endpoint unreachable (ECONNREFUSED) [POST http://127.0.0.1:${port}/openid/token]`,
     });
     expect(JSON.stringify({ ...(error as object), m: (error as Error).message })).not.toContain(
       SECRET,

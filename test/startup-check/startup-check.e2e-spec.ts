@@ -115,7 +115,7 @@ describe('verifyOnStartup (e2e)', () => {
       () => ({ clientSecret: WRONG, verifyOnStartup: true }),
       TokenRequestError,
       { code: 'OIDC_CC_TOKEN_REQUEST_FAILED', error: 'invalid_client', status: 401 },
-      /^Startup check \(verifyOnStartup\): client "default" got no token from http:\/\/127\.0\.0\.1:\d+\/openid\/token: Token request refused by the ID service \(HTTP 401\): invalid_client: client authentication failed$/,
+      /^Startup check \(verifyOnStartup\): client "default" got no token: Token request refused by the ID service \(HTTP 401\): invalid_client: client authentication failed \[POST http:\/\/127\.0\.0\.1:\d+\/openid\/token\]$/,
       {
         clients: {
           default: { status: 'down', circuit: 'closed', error: 'OIDC_CC_TOKEN_REQUEST_FAILED' },
@@ -130,7 +130,7 @@ describe('verifyOnStartup (e2e)', () => {
       }),
       TokenRequestError,
       { code: 'OIDC_CC_TOKEN_REQUEST_FAILED', error: 'invalid_client', status: 401 },
-      /^Startup check \(verifyOnStartup\): client "billing" got no token from http:\/\/127\.0\.0\.1:\d+\/openid\/token: Token request refused/,
+      /^Startup check \(verifyOnStartup\): client "billing" got no token: Token request refused .* \[POST http:\/\/127\.0\.0\.1:\d+\/openid\/token\]$/,
       {
         clients: {
           billing: { status: 'down', circuit: 'closed', error: 'OIDC_CC_TOKEN_REQUEST_FAILED' },
@@ -145,7 +145,7 @@ describe('verifyOnStartup (e2e)', () => {
       },
       TokenRequestError,
       { code: 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE', status: 503 },
-      /^Startup check \(verifyOnStartup\): client "default" got no token from http:\/\/127\.0\.0\.1:\d+\/openid\/token: Token endpoint failed \(HTTP 503\)$/,
+      /^Startup check \(verifyOnStartup\): client "default" got no token: Token endpoint failed \(HTTP 503\) \[POST http:\/\/127\.0\.0\.1:\d+\/openid\/token\]$/,
       { clients: { default: { status: 'down', error: 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE' } } },
     ],
     [

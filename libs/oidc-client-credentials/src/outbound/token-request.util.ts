@@ -3,6 +3,7 @@ import { DiscoveryError } from '../errors/discovery.error.js';
 import { TokenRequestError } from '../errors/token-request.error.js';
 import type { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { ResponseTooLargeError } from '../idp/safe-fetch.util.js';
+import { printableUrl, suggestsMovedEndpoint } from '../idp/endpoint-failure.util.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { parseRetryAfter } from './backoff.util.js';
 import {
@@ -25,9 +26,10 @@ export interface TokenRequestContext {
 }
 
 /**
- * True for failures worth another attempt: the endpoint was unreachable, slow, failing (5xx, 408)
- * or throttling (429). Refusals (400/401 with an OAuth error), redirects and malformed answers are
- * final: repeating them only adds load (RFC 6749 §5.2 errors are not transient).
+ * True for failures worth another attempt: the endpoint was unreachable, slow, failing (5xx, 408,
+ * a 4xx without an OAuth error) or throttling (429). Refusals (4xx with an OAuth error), redirects
+ * and malformed answers are final: repeating them only adds load (RFC 6749 §5.2 errors are not
+ * transient).
  */
 export function isTransient(error: TokenRequestError): boolean {
   return (
@@ -71,11 +73,13 @@ export async function requestToken(
       { ...context.metadata.requestOptions(), signal },
     );
   } catch (error) {
-    throw transportError(error);
+    if (suggestsMovedEndpoint(error)) context.metadata.reportEndpointFailure('token_endpoint');
+    throw atEndpoint(transportError(error), as);
   }
 
   if (response.status !== 200) {
-    throw await errorResponse(response, authentication.secrets);
+    if (suggestsMovedEndpoint(response)) context.metadata.reportEndpointFailure('token_endpoint');
+    throw atEndpoint(await errorResponse(response, authentication.secrets), as);
   }
 
   let json: oauth.TokenEndpointResponse;
@@ -113,6 +117,12 @@ export async function requestToken(
     expiresIn: json.expires_in,
     scope: json.scope ?? requestedScope,
   };
+}
+
+/** The error, its message naming the endpoint (never its query: it may hold the secret). */
+function atEndpoint(error: TokenRequestError, as: oauth.AuthorizationServer): TokenRequestError {
+  const where = `[POST ${printableUrl(as.token_endpoint!)}]`;
+  return new TokenRequestError(error.code, `${error.message} ${where}`, error.details);
 }
 
 function transportError(error: unknown): TokenRequestError {
@@ -172,6 +182,15 @@ async function errorResponse(
     return new TokenRequestError(
       'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
       `Token endpoint failed ${suffix}`,
+      details,
+    );
+  }
+  // RFC 6749 §5.2 refusals carry an "error": without one, the answer is a proxy's or a firewall's
+  // page, not the ID service's refusal. Worth another try, and a failure for the circuit breaker.
+  if (status >= 400 && error === undefined) {
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
+      `Token endpoint answered HTTP ${status} without an OAuth error (a proxy or firewall page?)`,
       details,
     );
   }
