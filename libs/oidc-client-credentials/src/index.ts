@@ -91,6 +91,10 @@ export {
   type GraphqlRefusalExtensions,
 } from './inbound/transports/graphql-refusal.error.js';
 export {
+  GraphqlWsAuthentication,
+  type GraphqlWsConnection,
+} from './inbound/transports/graphql-ws-authentication.provider.js';
+export {
   addClientCredentialsSecurity,
   type ClientCredentialsSecurityOptions,
   type OAuth2DocumentBuilder,
