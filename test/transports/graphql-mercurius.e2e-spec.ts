@@ -1,0 +1,256 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { FormattedExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { PATHS, type FakeIdService } from 'nest-oidc-client-credentials/testing';
+import request from 'supertest';
+import WebSocket from 'ws';
+import { CapturingLogger } from '../utils/nest-http-app.js';
+import { startTransportsIdService } from './app.module.js';
+import { mercuriusAppModule, SubscriptionFeeds } from './graphql-app.module.js';
+
+interface GraphqlBody {
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+}
+
+/**
+ * Mercurius on Fastify (@nestjs/mercurius): queries and mutations carry the token in the HTTP
+ * request; subscriptions in the `connection_init` payload, which Mercurius checks with the
+ * library's `onConnect` and copies into the request headers the guard reads.
+ */
+describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
+  let idp: FakeIdService;
+  let app: NestFastifyApplication;
+  let url: string;
+  let feeds: SubscriptionFeeds;
+  const logger = new CapturingLogger();
+  const clients: Client[] = [];
+  const sockets: WebSocket[] = [];
+
+  beforeAll(async () => {
+    idp = await startTransportsIdService();
+    const moduleRef = await Test.createTestingModule(mercuriusAppModule(idp))
+      .setLogger(logger)
+      .compile();
+    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger });
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    url = `ws://127.0.0.1:${port}/graphql`;
+    feeds = app.get(SubscriptionFeeds);
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.dispose();
+    for (const socket of sockets.splice(0)) socket.terminate();
+    await feeds.allEnded();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await idp?.close();
+  });
+
+  beforeEach(() => idp.on(PATHS.introspection, () => undefined));
+
+  async function query(text: string, authorization?: string) {
+    const call = request(app.getHttpServer()).post('/graphql').send({ query: text });
+    if (authorization) call.set('Authorization', authorization);
+    const response = await call;
+    expect(response.text).not.toContain('eyJ');
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: response.body as GraphqlBody,
+    };
+  }
+
+  describe('queries and mutations', () => {
+    it('runs the resolvers with the client id and scopes of a valid token', async () => {
+      const authorization = await idp.bearer({ sub: 'billing', scope: 'orders:read orders:write' });
+      const { status, body } = await query('{ whoami { clientId scopes } orders }', authorization);
+      expect(status).toBe(200);
+      expect(body).toEqual({
+        data: {
+          whoami: { clientId: 'billing', scopes: ['orders:read', 'orders:write'] },
+          orders: ['order-of-billing'],
+        },
+      });
+      const placed = await query('mutation { placeOrder(item: "tea") }', authorization);
+      expect(placed.body).toEqual({ data: { placeOrder: 'tea for billing' } });
+    });
+
+    it.each<[string, () => Promise<string | undefined>, object, string]>([
+      [
+        'S11 no token',
+        async () => undefined,
+        { code: 'UNAUTHENTICATED', statusCode: 401, message: 'Bearer token required' },
+        'Bearer realm="orders"',
+      ],
+      [
+        'invalid-signature',
+        async () => `${await idp.bearer({ sub: 'billing' })}x`,
+        { code: 'UNAUTHENTICATED', error: 'invalid_token' },
+        'Bearer realm="orders", error="invalid_token", error_description="The access token is invalid"',
+      ],
+      [
+        'malformed',
+        async () => 'Bearer a,b',
+        { code: 'UNAUTHENTICATED', error: 'invalid_token' },
+        'Bearer realm="orders", error="invalid_token", error_description="The access token is malformed"',
+      ],
+    ])(
+      '%s: an UNAUTHENTICATED error, the challenge as a header, status 200 with data',
+      async (_name, authorization, expected, challenge) => {
+        const { status, headers, body } = await query(
+          '{ whoami { clientId } }',
+          await authorization(),
+        );
+        expect(body.data).toEqual({ whoami: null });
+        const { message, ...extensions } = expected as { message?: string };
+        expect(body.errors).toEqual([
+          expect.objectContaining({
+            ...(message ? { message } : {}),
+            path: ['whoami'],
+            extensions: expect.objectContaining(extensions),
+          }),
+        ]);
+        expect(body.errors![0].extensions).not.toHaveProperty('http');
+        expect(headers['www-authenticate']).toBe(challenge);
+        expect(status).toBe(200);
+      },
+    );
+
+    it('a missing scope refuses that field only: FORBIDDEN with the required scope', async () => {
+      const authorization = await idp.bearer({ sub: 'billing' });
+      const { status, headers, body } = await query(
+        '{ whoami { clientId } orders }',
+        authorization,
+      );
+      expect(body.data).toEqual({ whoami: { clientId: 'billing' }, orders: null });
+      expect(body.errors).toEqual([
+        {
+          message: 'The access token lacks a required scope',
+          locations: expect.any(Array),
+          path: ['orders'],
+          extensions: {
+            code: 'FORBIDDEN',
+            statusCode: 403,
+            error: 'insufficient_scope',
+            scope: 'orders:read',
+          },
+        },
+      ]);
+      expect(headers['www-authenticate']).toBe(
+        'Bearer realm="orders", error="insufficient_scope", error_description="The access token lacks a required scope", scope="orders:read"',
+      );
+      expect(status).toBe(200);
+    });
+
+    it('ID service down: SERVICE_UNAVAILABLE with the retry delay, Retry-After as a header', async () => {
+      idp.on(PATHS.introspection, () => ({ status: 503 }));
+      const token = idp.mintOpaque('billing');
+      const { headers, body } = await query('{ whoami { clientId } }', `Bearer ${token}`);
+      expect(headers['retry-after']).toBe('7');
+      expect(headers['www-authenticate']).toBeUndefined();
+      expect(body.errors).toEqual([
+        expect.objectContaining({
+          message: 'Token verification is temporarily unavailable',
+          extensions: { code: 'SERVICE_UNAVAILABLE', statusCode: 503, retryAfterSeconds: 7 },
+        }),
+      ]);
+    });
+
+    it.each<[string, number, string, () => Promise<string | undefined>]>([
+      ['S11 no token', 401, 'UNAUTHENTICATED', async () => undefined],
+      ['missing scope', 403, 'FORBIDDEN', () => idp.bearer({ sub: 'billing' })],
+    ])(
+      '%s on a non-null field: no data, so Mercurius answers with the refusal status %i',
+      async (_name, status, code, authorization) => {
+        const response = await query('{ orderCount }', await authorization());
+        expect(response.body).toEqual({
+          data: null,
+          errors: [expect.objectContaining({ extensions: expect.objectContaining({ code }) })],
+        });
+        expect(response.status).toBe(status);
+        expect(response.headers['www-authenticate']).toMatch(/^Bearer realm="orders"/);
+      },
+    );
+  });
+
+  describe('subscriptions', () => {
+    /** A graphql-ws client sending `connectionParams` in `connection_init`; no retries. */
+    function connect(connectionParams: Record<string, unknown>): Client {
+      const client = createClient({
+        url,
+        webSocketImpl: WebSocket,
+        connectionParams,
+        retryAttempts: 0,
+      });
+      clients.push(client);
+      return client;
+    }
+
+    function firstResult(client: Client, query: string): Promise<FormattedExecutionResult> {
+      return new Promise((resolve, reject) => {
+        client.subscribe({ query }, { next: resolve, error: reject, complete: () => undefined });
+      });
+    }
+
+    it('accepts the token of the payload: the subscription resolver gets its client id', async () => {
+      const authorization = await idp.bearer({ sub: 'billing', scope: 'orders:read' });
+      const client = connect({ authorization });
+      await expect(
+        firstResult(client, 'subscription { callers { clientId scopes } }'),
+      ).resolves.toEqual({ data: { callers: { clientId: 'billing', scopes: ['orders:read'] } } });
+      await expect(firstResult(client, 'subscription { orderEvents }')).resolves.toEqual({
+        data: { orderEvents: 'order-of-billing' },
+      });
+    });
+
+    it('a subscription without its scope: a FORBIDDEN error for it, without extensions.http', async () => {
+      const authorization = await idp.bearer({ sub: 'billing' });
+      const client = connect({ authorization });
+      await expect(firstResult(client, 'subscription { orderEvents }')).rejects.toEqual([
+        {
+          message: 'The access token lacks a required scope',
+          locations: expect.any(Array),
+          path: ['orderEvents'],
+          extensions: {
+            code: 'FORBIDDEN',
+            statusCode: 403,
+            error: 'insufficient_scope',
+            scope: 'orders:read',
+          },
+        },
+      ]);
+    });
+
+    it.each<[string, () => Promise<unknown>]>([
+      ['S11 no token', async () => ({})],
+      ['invalid-signature', async () => ({ authorization: `${await idp.bearer()}x` })],
+      ['sent twice', async () => ({ authorization: 'Bearer a', Authorization: 'Bearer a' })],
+    ])(
+      '%s at connection_init: connection_error "Forbidden", then the socket closes (no status code)',
+      async (_name, payload) => {
+        const socket = new WebSocket(url, 'graphql-transport-ws');
+        sockets.push(socket);
+        const messages: unknown[] = [];
+        socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+        await once(socket, 'open');
+        socket.send(JSON.stringify({ type: 'connection_init', payload: await payload() }));
+        const [code] = (await once(socket, 'close')) as [number];
+        expect(messages).toEqual([{ type: 'connection_error', payload: { message: 'Forbidden' } }]);
+        // Mercurius closes without a status code.
+        expect(code).toBe(1005);
+      },
+    );
+  });
+
+  it('logs no token and no unexpected error', () => {
+    expect(logger.text()).not.toContain('eyJ');
+    expect(logger.at('error')).toEqual([]);
+  });
+});
