@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { jest } from '@jest/globals';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { FormattedExecutionResult } from 'graphql';
@@ -43,6 +44,7 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
   });
 
   afterEach(async () => {
+    jest.useRealTimers();
     for (const client of clients.splice(0)) await client.dispose();
     for (const socket of sockets.splice(0)) socket.terminate();
     await feeds.allEnded();
@@ -226,6 +228,37 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
           },
         },
       ]);
+    });
+
+    it('a connection outlives its token: the operations that start after it expired are refused', async () => {
+      // Only Date is faked: Mercurius has no socket to close, so no timer is involved.
+      jest.useFakeTimers({
+        now: new Date(),
+        doNotFake: [
+          'nextTick',
+          'setImmediate',
+          'clearImmediate',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+          'queueMicrotask',
+          'hrtime',
+          'performance',
+        ],
+      });
+      const exp = Math.floor(Date.now() / 1000) + 60;
+      const client = connect({ authorization: await idp.bearer({ sub: 'billing', exp }) });
+      await expect(firstResult(client, 'subscription { callers { clientId } }')).resolves.toEqual({
+        data: { callers: { clientId: 'billing' } },
+      });
+      jest.setSystemTime((exp + 30) * 1000);
+      await expect(firstResult(client, 'subscription { callers { clientId } }')).rejects.toEqual([
+        expect.objectContaining({
+          extensions: expect.objectContaining({ code: 'UNAUTHENTICATED', error: 'invalid_token' }),
+        }),
+      ]);
+      expect(feeds.anyOpen()).toBe(true);
     });
 
     it.each<[string, () => Promise<unknown>]>([
