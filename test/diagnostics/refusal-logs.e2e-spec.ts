@@ -24,7 +24,7 @@ interface Scenario {
   line: string;
 }
 
-describe('the guard says why it answers 503, once per cause and minute', () => {
+describe('R31 the guard says why it answers 503, once per cause and minute', () => {
   let idp: FakeIdService;
   let running: RunningApp | undefined;
   let codes: string[];
@@ -157,13 +157,14 @@ describe('the guard says why it answers 503, once per cause and minute', () => {
           status: 400,
           body: {
             error: 'unsupported_token_type',
-            error_description: 'structured JWT Access Tokens cannot be introspected',
+            error_description:
+              'Structured JWT Tokens cannot be introspected via the introspection_endpoint',
           },
         }));
         return {
           options: { verification: { strategy: 'introspection' } },
           token: await idp.mintJwt(),
-          line: `Token verification misconfigured (OIDC_CC_INTROSPECTION_REFUSED): The introspection endpoint does not introspect this kind of token: POST ${idp.url(PATHS.introspection)} answered HTTP 400 (unsupported_token_type: structured JWT Access Tokens cannot be introspected); ID services that issue JWT access tokens may introspect only opaque ones: verify JWTs with verification.strategy 'jwt' or 'auto'; answered 503`,
+          line: `Token verification misconfigured (OIDC_CC_INTROSPECTION_REFUSED): The introspection endpoint does not introspect this kind of token: POST ${idp.url(PATHS.introspection)} answered HTTP 400 (unsupported_token_type: Structured JWT Tokens cannot be introspected via the introspection_endpoint); ID services that issue JWT access tokens may introspect only opaque ones: verify JWTs with verification.strategy 'jwt' or 'auto'; answered 503`,
         };
       },
     ],

@@ -221,9 +221,12 @@ describe.each(CONFIGURATIONS)(
         unknown: randomBytes(32).toString('base64url'),
         none: undefined,
       };
+      // Introspection of JWT access tokens is refused by the provider (R32): shown on its own app.
+      const alsoStarted: VerificationStrategyName[] =
+        format === 'jwt' ? ['userinfo', 'introspection'] : ['userinfo'];
       const started = await Promise.all(
         HTTP_PLATFORMS.flatMap((platform) =>
-          [...strategies, 'userinfo' as const].map(
+          [...strategies, ...alsoStarted].map(
             async (strategy) =>
               [
                 `${platform}/${strategy}`,
@@ -295,6 +298,30 @@ describe.each(CONFIGURATIONS)(
         // The refusal came from the provider's userinfo endpoint: this app logged its hint once.
         expect(hints()).toHaveLength(before + 1);
       });
+
+      if (format === 'jwt') {
+        it('R32 strategy introspection: the provider does not introspect its JWT access tokens, so 503 and one configuration error saying which strategy fits', async () => {
+          const refusals = () =>
+            logger.at('error').filter((line) => line.includes('OIDC_CC_INTROSPECTION_REFUSED'));
+          const before = refusals().length;
+          const row: Row = {
+            case: 'introspection of a JWT',
+            token: 'read+write',
+            path: '/orders',
+            status: 503,
+            challenge: undefined,
+          };
+          for (let i = 0; i < 3; i += 1) {
+            const response = await send(platform, 'introspection', row);
+            expectAnswer(response, row);
+            expect(response.headers['retry-after']).toBe('5');
+          }
+          expect(refusals()).toHaveLength(before + 1);
+          expect(refusals().at(-1)).toMatch(
+            /^Token verification misconfigured \(OIDC_CC_INTROSPECTION_REFUSED\): The introspection endpoint does not introspect this kind of token: POST http:\/\/127\.0\.0\.1:\d+\/\S+ answered HTTP 400 \(unsupported_token_type: Structured JWT Tokens cannot be introspected via the introspection_endpoint\); ID services that issue JWT access tokens may introspect only opaque ones: verify JWTs with verification\.strategy 'jwt' or 'auto'; answered 503/,
+          );
+        });
+      }
     });
   },
 );

@@ -67,7 +67,7 @@ describe('IssuerMetadataProvider: failures that explain themselves, retries and 
     );
   }
 
-  describe('a failed discovery names the URL fetched and why', () => {
+  describe('R34 a failed discovery names the URL fetched and why', () => {
     it.each<[string, () => Promise<Partial<OidcClientCredentialsModuleOptions>>, () => string]>([
       [
         'wrong-issuer-path: 404 and the path actually fetched',
@@ -163,7 +163,7 @@ describe('IssuerMetadataProvider: failures that explain themselves, retries and 
     });
   });
 
-  describe('transient failures are retried within retry.maxAttempts', () => {
+  describe('R35 transient failures are retried within retry.maxAttempts', () => {
     it.each<[string, FakeResponse]>([
       ['500', { status: 500, body: { error: 'server_error' } }],
       ['502 html', { status: 502, headers: { 'content-type': 'text/html' }, body: '<h1>x</h1>' }],
@@ -219,7 +219,7 @@ describe('IssuerMetadataProvider: failures that explain themselves, retries and 
     });
   });
 
-  describe('known metadata is fetched again', () => {
+  describe('R35 known metadata is fetched again', () => {
     /** The discovery document with the JWKS published at another path. */
     const movedJwks = () => ({
       body: {

@@ -63,7 +63,7 @@ describe('token request failures', () => {
       (error: unknown) => error as TokenRequestError,
     );
 
-  describe('a 4xx without an OAuth error is a proxy or firewall page: transient', () => {
+  describe('R33 a 4xx without an OAuth error is a proxy or firewall page: transient', () => {
     const WAF: FakeResponse = {
       status: 403,
       headers: { 'content-type': 'text/html' },
@@ -125,7 +125,7 @@ describe('token request failures', () => {
     });
   });
 
-  describe('messages name the token endpoint, never its query (client_secret_query)', () => {
+  describe('R34 messages name the token endpoint, never its query (client_secret_query)', () => {
     it.each<[string, () => Promise<Partial<OidcClientCredentialsModuleOptions>>, string]>([
       [
         'unreachable',
@@ -174,7 +174,7 @@ describe('token request failures', () => {
     });
   });
 
-  describe('a discovered token endpoint that looks gone has discovery fetched again', () => {
+  describe('R35 a discovered token endpoint that looks gone has discovery fetched again', () => {
     /** The discovery document naming another token endpoint. */
     const naming = (tokenEndpoint: string) => () => ({
       body: { issuer: idp.issuer, token_endpoint: tokenEndpoint },

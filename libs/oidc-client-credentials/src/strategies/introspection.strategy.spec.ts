@@ -271,7 +271,7 @@ describe('IntrospectionVerificationStrategy', () => {
     );
   });
 
-  describe('what the endpoint said, classified', () => {
+  describe('R32 what the endpoint said, classified', () => {
     const url = () => idp.url(PATHS.introspection);
 
     it.each<[string, (token: string) => FakeResponse, string, () => string]>([
@@ -298,12 +298,13 @@ describe('IntrospectionVerificationStrategy', () => {
           status: 400,
           body: {
             error: 'unsupported_token_type',
-            error_description: 'structured JWT Access Tokens cannot be introspected',
+            error_description:
+              'Structured JWT Tokens cannot be introspected via the introspection_endpoint',
           },
         }),
         'OIDC_CC_INTROSPECTION_REFUSED',
         () =>
-          `The introspection endpoint does not introspect this kind of token: POST ${url()} answered HTTP 400 (unsupported_token_type: structured JWT Access Tokens cannot be introspected); ID services that issue JWT access tokens may introspect only opaque ones: verify JWTs with verification.strategy 'jwt' or 'auto'`,
+          `The introspection endpoint does not introspect this kind of token: POST ${url()} answered HTTP 400 (unsupported_token_type: Structured JWT Tokens cannot be introspected via the introspection_endpoint); ID services that issue JWT access tokens may introspect only opaque ones: verify JWTs with verification.strategy 'jwt' or 'auto'`,
       ],
       [
         'another OAuth error, the echoed token redacted',
@@ -353,7 +354,7 @@ describe('IntrospectionVerificationStrategy', () => {
       expect(caught.message).toBe(message());
     });
 
-    it('unreachable: the errno and the URL without its query', async () => {
+    it('R34 unreachable: the errno and the URL without its query', async () => {
       const endpoint = `http://127.0.0.1:${await freePort()}/openid/introspect`;
       const introspection = await strategy({
         endpoints: { introspection: `${endpoint}?tenant=a` },

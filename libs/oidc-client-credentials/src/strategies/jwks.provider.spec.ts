@@ -290,7 +290,7 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
     await expect(jwt.verifyUncached(await idp.mintJwt())).resolves.toBeDefined();
   });
 
-  describe('a failure names its cause, and keeps its code and message on every request', () => {
+  describe('R31 a failure names its cause, and keeps its code and message on every request', () => {
     const DOWN: FakeResponse = { status: 503, body: { error: 'temporarily_unavailable' } };
 
     it.each<
@@ -365,7 +365,7 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
     });
   });
 
-  it('a discovered jwks_uri that answers 404 has discovery fetched again after its cooldown', async () => {
+  it('R35 a discovered jwks_uri that answers 404 has discovery fetched again after its cooldown', async () => {
     const moved = idp.url('/openid/keys/v2');
     idp.on(PATHS.discovery, () => ({
       body: { issuer: idp.issuer, jwks_uri: idp.url(PATHS.jwks) },

@@ -164,7 +164,7 @@ describe('UserinfoVerificationStrategy', () => {
       () =>
         `Userinfo failed: GET ${idp.url(PATHS.userinfo)} answered HTTP 200 with text/html, not JSON`,
     ],
-  ])('the 503 names the cause: %s', async (_name, response, message) => {
+  ])('R34 the 503 names the cause: %s', async (_name, response, message) => {
     const userinfo = await strategy();
     const token = idp.mintOpaque();
     answer(response(token));
@@ -172,7 +172,7 @@ describe('UserinfoVerificationStrategy', () => {
     expect(caught).toMatchObject({ code: 'OIDC_CC_USERINFO_UNAVAILABLE', message: message() });
   });
 
-  it('an unreachable endpoint: the errno and the URL without its query', async () => {
+  it('R34 an unreachable endpoint: the errno and the URL without its query', async () => {
     const endpoint = `http://127.0.0.1:${await freePort()}/openid/userinfo`;
     const userinfo = await strategy({ endpoints: { userinfo: `${endpoint}?realm=a` } });
     const caught = await failure(userinfo.verify(idp.mintOpaque()));
