@@ -362,6 +362,21 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
         code: 'OIDC_CC_JWKS_UNAVAILABLE',
         message: `JWKS fetch failed: GET ${idp.url(PATHS.jwks)} answered HTTP 503 (temporarily_unavailable); the last known keys are past jwksStaleWindowSeconds`,
       });
+      expect(error.mock.calls.map(([line]) => line)).toEqual([
+        `The JWKS endpoint is failing (JWKS fetch failed: GET ${idp.url(PATHS.jwks)} answered HTTP 503 (temporarily_unavailable)) and the last known keys are too old; refusing`,
+      ]);
+    });
+
+    it('the stale-keys warning names the cause', async () => {
+      const jwt = await strategy();
+      const token = await idp.mintJwt({ exp: Math.floor(Date.now() / 1000) + 86_400 });
+      await jwt.verifyUncached(token);
+      idp.on(PATHS.jwks, () => ({ status: 502 }));
+      advance(601 * SECOND);
+      await expect(jwt.verifyUncached(token)).resolves.toBeDefined();
+      expect(warn.mock.calls.map(([line]) => line)).toEqual([
+        `The JWKS endpoint is failing (JWKS fetch failed: GET ${idp.url(PATHS.jwks)} answered HTTP 502); verifying with the last known keys for up to 3600 s`,
+      ]);
     });
   });
 

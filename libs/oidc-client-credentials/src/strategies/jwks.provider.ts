@@ -176,7 +176,7 @@ export class JwksProvider {
       if (!this.reportedStale) {
         this.reportedStale = true;
         this.logger.warn(
-          `The JWKS endpoint is failing; verifying with the last known keys for up to ${this.staleWindowMs / 1000} s`,
+          `The JWKS endpoint is failing${this.failureInBrackets()}; verifying with the last known keys for up to ${this.staleWindowMs / 1000} s`,
         );
       }
       if (this.events.observed('jwks.stale-keys-used')) {
@@ -190,10 +190,15 @@ export class JwksProvider {
     if (!this.reportedExpired) {
       this.reportedExpired = true;
       this.logger.error(
-        'The JWKS endpoint is failing and the last known keys are too old; refusing',
+        `The JWKS endpoint is failing${this.failureInBrackets()} and the last known keys are too old; refusing`,
       );
     }
     throw this.lastFailureAgain('; the last known keys are past jwksStaleWindowSeconds');
+  }
+
+  /** ` (<the last fetch's failure>)`, or nothing before a failure. */
+  private failureInBrackets(): string {
+    return this.lastFailure ? ` (${this.lastFailure.message})` : '';
   }
 
   /**
