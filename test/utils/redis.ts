@@ -77,20 +77,10 @@ export class RedisInspector {
     return this.client.pTTL(key);
   }
 
-  /** `CLIENT PAUSE ms`: every other client's commands wait (only on a {@link PrivateRedis}). */
-  async pause(ms: number): Promise<void> {
-    await this.client.sendCommand(['CLIENT', 'PAUSE', String(ms)]);
-  }
-
   /** The server's `total_commands_processed` (INFO stats), this call's INFO included. */
   async commandsProcessed(): Promise<number> {
     const info = await this.client.info('stats');
     return Number(/total_commands_processed:(\d+)/.exec(info)?.[1]);
-  }
-
-  /** `CLIENT UNPAUSE`: ends a {@link pause} early. */
-  async unpause(): Promise<void> {
-    await this.client.sendCommand(['CLIENT', 'UNPAUSE']);
   }
 
   /** Deletes every key under `prefix`. */

@@ -53,7 +53,7 @@ export function testCacheOptions(options: SharedCacheOptions): SharedCacheOption
  */
 export function privateRedisPerTest(
   instances: CacheInstances,
-): Pick<PrivateRedis, 'url' | 'start' | 'stop'> {
+): Pick<PrivateRedis, 'url' | 'start' | 'stop' | 'freeze' | 'thaw'> {
   let redis: PrivateRedis | undefined;
   beforeEach(async () => {
     redis = await PrivateRedis.start();
@@ -73,5 +73,7 @@ export function privateRedisPerTest(
     },
     start: () => current().start(),
     stop: () => current().stop(),
+    freeze: () => current().freeze(),
+    thaw: () => current().thaw(),
   };
 }
