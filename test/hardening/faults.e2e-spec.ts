@@ -8,8 +8,10 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { fakeAbortTimeouts, fakeClock } from '../utils/fake-date.js';
 import { rawRequest, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { freePort } from '../utils/ports.js';
+import { until, watch } from '../utils/until.js';
 import { API_CLIENT, AUDIENCE, hardeningAppModule } from './app.module.js';
 
 // The ID service's bad days (docs/security-cases.md §5) that the unit specs leave out: each fault
@@ -19,17 +21,6 @@ import { API_CLIENT, AUDIENCE, hardeningAppModule } from './app.module.js';
 const SECRET = 'faults-s3cret';
 const now = () => Math.floor(Date.now() / 1000);
 const bearer = (token: string): [string, string][] => [['Authorization', `Bearer ${token}`]];
-
-/** Waits until `condition` holds, turning the event loop with setImmediate (never faked here). */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 20_000 && !condition(); i += 1) {
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  expect(condition()).toBe(true);
-}
-
-/** Lets requests already sent reach the guard (real timers). */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 25));
 
 /** A held ID-service answer: requests wait until `release()`, then get the default answer. */
 function gate(idp: FakeIdService, path: string): { release: () => void } {
@@ -71,6 +62,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   jest.useRealTimers();
+  jest.restoreAllMocks();
   idp.reset();
 });
 
@@ -149,7 +141,7 @@ describe('token endpoint faults (TokenProvider)', () => {
 
     jest.setSystemTime(Date.now() + 2_000);
     await expect(tokens.getToken()).resolves.toBe(first);
-    await until(() => idp.requestsTo(PATHS.token).length === 2);
+    await until(() => idp.requestsTo(PATHS.token).length === 2, 'the background renewal');
   });
 });
 
@@ -162,11 +154,15 @@ describe('introspection and JWKS faults (guarded app)', () => {
   });
 
   async function start(options: Partial<OidcClientCredentialsModuleOptions> = {}) {
-    app = await startHttpApp(
-      'express',
-      hardeningAppModule(idp.issuer, {}, { http: { timeoutMs: 150 }, ...options }),
-    );
+    app = await startHttpApp('express', hardeningAppModule(idp.issuer, {}, options));
     return app;
+  }
+
+  /** How many requests the app's HTTP server has received so far. */
+  function countRequests(): () => number {
+    let received = 0;
+    app!.app.getHttpServer().on('request', () => (received += 1));
+    return () => received;
   }
 
   async function get(path: string, token: string) {
@@ -183,12 +179,19 @@ describe('introspection and JWKS faults (guarded app)', () => {
   };
 
   it('R23 a slow introspection endpoint is abandoned at http.timeoutMs: 503, asked again next time', async () => {
-    await start();
+    // http.timeoutMs runs on the test's clock: the abandoned call ends when the clock reaches it,
+    // and the next one cannot time out however slow the machine.
+    fakeClock();
+    fakeAbortTimeouts();
+    await start({ http: { timeoutMs: 150 } });
     idp.on(PATHS.introspection, () => ({ hang: true }));
     const token = idp.mintOpaque();
-    const started = Date.now();
-    expectUnavailable(await get('/introspection/whoami', token));
-    expect(Date.now() - started).toBeLessThan(1000);
+    const slow = watch(get('/introspection/whoami', token));
+    await until(() => idp.requestsTo(PATHS.introspection).length === 1, 'the introspection call');
+    await jest.advanceTimersByTimeAsync(149);
+    expect(slow.settled()).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expectUnavailable(await slow.promise);
     idp.on(PATHS.introspection, () => undefined);
     expect((await get('/introspection/whoami', token)).status).toBe(200);
     expect(idp.requestsTo(PATHS.introspection)).toHaveLength(2);
@@ -263,16 +266,17 @@ describe('introspection and JWKS faults (guarded app)', () => {
   });
 
   it('R12 a client that hangs up while others wait on the same introspection call', async () => {
-    await start({ http: { timeoutMs: 5000 } });
+    await start();
     const { release } = gate(idp, PATHS.introspection);
     const token = idp.mintOpaque();
     // The quitter's request starts the call; the others join it; then the quitter hangs up.
+    const received = countRequests();
     const quitter = abandonableGet(app!.url, '/introspection/whoami', token);
-    await until(() => idp.requestsTo(PATHS.introspection).length === 1);
+    await until(() => idp.requestsTo(PATHS.introspection).length === 1, 'the introspection call');
     const others = Array.from({ length: 4 }, () =>
       rawRequest(app!.url, { path: '/introspection/whoami', headers: bearer(token) }),
     );
-    await settle();
+    await until(() => received() === 5, 'the other requests at the app');
     quitter.giveUp();
     await expect(quitter.done).resolves.toBe('gave up');
     release();
@@ -284,17 +288,18 @@ describe('introspection and JWKS faults (guarded app)', () => {
   });
 
   it('R12 a client that hangs up while others wait on the same JWKS fetch', async () => {
-    await start({ http: { timeoutMs: 5000 } });
+    await start();
     const { release } = gate(idp, PATHS.jwks);
     const tokens = await Promise.all(
       Array.from({ length: 5 }, (_, i) => idp.mintJwt({ aud: AUDIENCE, jti: `t${i}` })),
     );
+    const received = countRequests();
     const quitter = abandonableGet(app!.url, '/jwt/whoami', tokens[0]);
-    await until(() => idp.requestsTo(PATHS.jwks).length === 1);
+    await until(() => idp.requestsTo(PATHS.jwks).length === 1, 'the JWKS fetch');
     const others = tokens
       .slice(1)
       .map((token) => rawRequest(app!.url, { path: '/jwt/whoami', headers: bearer(token) }));
-    await settle();
+    await until(() => received() === 5, 'the other requests at the app');
     quitter.giveUp();
     await expect(quitter.done).resolves.toBe('gave up');
     release();
