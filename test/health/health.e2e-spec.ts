@@ -5,7 +5,9 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
+import { fakeDateOnly } from '../utils/fake-date.js';
 import { startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import { until } from '../utils/until.js';
 import { healthApp } from './app.module.js';
 
 // R30: readiness reports discovery, the JWKS and each client's token endpoint health, and the
@@ -26,16 +28,14 @@ describe('OidcClientCredentialsHealthIndicator with @nestjs/terminus (e2e)', () 
   afterAll(async () => {
     await idp.close();
   });
-  beforeEach(() => {
-    jest.useFakeTimers({
-      advanceTimers: true,
-      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'performance', 'hrtime'],
-    });
-  });
+  // The clock moves only when a test says so: ages and expiry times are exact however long a
+  // request takes.
+  beforeEach(() => fakeDateOnly());
   afterEach(async () => {
     await running?.close();
     running = undefined;
     jest.useRealTimers();
+    jest.restoreAllMocks();
     idp.reset();
   });
 
@@ -136,13 +136,24 @@ describe('OidcClientCredentialsHealthIndicator with @nestjs/terminus (e2e)', () 
       endpoints: { token: idp.url(PATHS.token), jwks: idp.url(PATHS.jwks) },
       verification: { strategy: 'jwt' },
     });
-    // Slow enough that the five checks overlap.
-    idp.on(PATHS.token, () => ({
-      status: 503,
-      body: { error: 'temporarily_unavailable' },
-      delayMs: 200,
-    }));
-    const checks = await Promise.all(Array.from({ length: 5 }, () => health()));
+    // The token endpoint answers once every check has asked each client for its token.
+    const registry = running!.app.get(TokenProviderRegistry);
+    const asked = [registry.get(), registry.get('billing')].map((client) =>
+      jest.spyOn(client, 'getTokenResponse'),
+    );
+    let answer!: () => void;
+    const allAsked = new Promise<void>((resolve) => (answer = resolve));
+    idp.on(PATHS.token, async () => {
+      await allAsked;
+      return { status: 503, body: { error: 'temporarily_unavailable' } };
+    });
+    const pending = Promise.all(Array.from({ length: 5 }, () => health()));
+    await until(
+      () => asked.every((spy) => spy.mock.calls.length === 5),
+      'five checks asking both clients',
+    );
+    answer();
+    const checks = await pending;
     expect(checks.map((c) => c.status)).toEqual([503, 503, 503, 503, 503]);
     // One acquisition per client for five concurrent checks; discovery is not needed at all.
     expect(count(PATHS.token)).toBe(2);
@@ -205,10 +216,10 @@ describe('OidcClientCredentialsHealthIndicator with @nestjs/terminus (e2e)', () 
     idp.on(PATHS.jwks, () => RESET);
     advance(2881_000);
     await registry.get().getToken();
-    await jest.advanceTimersByTimeAsync(50);
-    while (registry.get().status().lastAcquisition?.ok !== false) {
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await until(
+      () => registry.get().status().lastAcquisition?.ok === false,
+      'the failed background renewal',
+    );
     const { status, body } = await health();
     expect(status).toBe(200);
     expect(body).toMatchObject({
