@@ -6,7 +6,9 @@ import {
   type OidcClientCredentialsEventName,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { fakeDateOnly } from '../utils/fake-date.js';
 import { startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import { until } from '../utils/until.js';
 import { observedApp } from './app.module.js';
 
 // R30: what the module does is reported as typed events a user connects to metrics. Every payload
@@ -66,10 +68,9 @@ describe('observability events (e2e)', () => {
   const recordedEver: Recorded[] = [];
 
   beforeEach(async () => {
-    jest.useFakeTimers({
-      advanceTimers: true,
-      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'performance', 'hrtime'],
-    });
+    // The clock moves only when a test says so: ages and expiry times are exact however long a
+    // request takes.
+    fakeDateOnly();
     running = await startHttpApp(
       'express',
       observedApp({
@@ -147,8 +148,7 @@ describe('observability events (e2e)', () => {
     remember(await tokens.getToken());
     advance(2881_000);
     remember(await tokens.getToken());
-    await jest.advanceTimersByTimeAsync(50);
-    while (payloads('token.renewed').length === 0) await new Promise((r) => setImmediate(r));
+    await until(() => payloads('token.renewed').length > 0, 'the token.renewed event');
     expect(payloads('token.renewed')).toEqual([
       expect.objectContaining({ client: 'default', source: 'token-endpoint' }),
     ]);

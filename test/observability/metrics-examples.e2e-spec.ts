@@ -14,6 +14,7 @@ import { TokenProviderRegistry } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { OidcOpenTelemetryMetrics } from '../../docs/examples/opentelemetry-metrics.js';
 import { OidcPrometheusMetrics } from '../../docs/examples/prometheus-metrics.js';
+import { fakeDateOnly } from '../utils/fake-date.js';
 import { startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { observedApp } from './app.module.js';
 
@@ -111,10 +112,8 @@ function withObservedApp(metricsProvider: Type) {
   afterAll(() => idp.close());
 
   beforeEach(async () => {
-    jest.useFakeTimers({
-      advanceTimers: true,
-      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'performance', 'hrtime'],
-    });
+    // The clock moves only when a scenario says so.
+    fakeDateOnly();
     const app = observedApp({
       issuer: idp.issuer,
       clientId: 'orders',
