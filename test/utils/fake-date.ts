@@ -15,9 +15,10 @@ const EVENT_LOOP = [
 ] as const;
 
 /** Fakes only `Date`: Redis, HTTP and every timer (a lease's polling too) stay on real time. */
-export function fakeDateOnly(): void {
+export function fakeDateOnly(now?: Date): void {
   jest.useFakeTimers({
     doNotFake: [...EVENT_LOOP, 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+    ...(now === undefined ? {} : { now }),
   });
 }
 

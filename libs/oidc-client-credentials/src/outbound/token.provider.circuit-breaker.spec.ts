@@ -9,11 +9,13 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
+import { fakeDateOnly } from '../../../../test/utils/fake-date.js';
+import { until } from '../../../../test/utils/until.js';
 
 // R29: after N consecutive failed acquisitions the token endpoint's circuit opens; callers fail
 // fast with OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN and nothing reaches the endpoint; after the
-// cooldown one probe goes through. Time is faked (advancing with real time for the retry sleeps),
-// requests are counted at the fake ID service.
+// cooldown one probe goes through. Date is faked and moves only when a test advances it (the
+// retry sleeps, 1-2 ms, stay on real timers); requests are counted at the fake ID service.
 
 const DOWN: FakeResponse = { status: 503, body: { error: 'temporarily_unavailable' } };
 const COOLDOWN_MS = 30_000;
@@ -33,11 +35,7 @@ describe('TokenProvider circuit breaker (R29)', () => {
   });
   beforeEach(() => {
     lines = [];
-    jest.useFakeTimers({
-      advanceTimers: true,
-      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'performance', 'hrtime'],
-      now: new Date('2026-01-01T00:00:00Z'),
-    });
+    fakeDateOnly(new Date('2026-01-01T00:00:00Z'));
   });
   afterEach(() => {
     jest.useRealTimers();
@@ -177,8 +175,8 @@ describe('TokenProvider circuit breaker (R29)', () => {
     advance(COOLDOWN_MS);
     up();
     await expect(tokens.getToken()).resolves.toBe(cached);
-    await until(() => tokenRequests() === before + 1);
-    await until(async () => (await tokens.getToken()) !== cached);
+    await until(() => tokenRequests() === before + 1, 'the renewal as the probe');
+    await until(async () => (await tokens.getToken()) !== cached, 'the renewed token');
     expect(tokenRequests()).toBe(before + 1);
   });
 
@@ -239,12 +237,4 @@ describe('TokenProvider circuit breaker (R29)', () => {
 async function flush(): Promise<void> {
   const start = performance.now();
   while (performance.now() - start < 20) await new Promise((resolve) => setImmediate(resolve));
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 3000) {
-  const start = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
