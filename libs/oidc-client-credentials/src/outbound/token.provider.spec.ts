@@ -7,6 +7,7 @@ import {
 } from 'nest-oidc-client-credentials';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { FakeIdService, PATHS, type RecordedRequest } from 'nest-oidc-client-credentials/testing';
+import { until } from '../../../../test/utils/until.js';
 import { resolveOptions } from '../options/resolve-options.util.js';
 
 const SECRET = "p@ss w%rd+/=~!*()':x";
@@ -398,12 +399,3 @@ describe('TokenProvider', () => {
     });
   });
 });
-
-/** Waits (in real time, a few ms at a time) until the condition holds. */
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 3000) {
-  const start = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
