@@ -155,7 +155,9 @@ describe('token request failures', () => {
         'timed out',
         async () => {
           idp.on(PATHS.token, () => ({ hang: true }));
-          return { http: { timeoutMs: 100 } };
+          // The endpoint is given, so the short timeout bounds only the request that never answers
+          // (a discovery on a busy machine could take longer).
+          return { http: { timeoutMs: 100 }, endpoints: { token: idp.url(PATHS.token) } };
         },
         'Token endpoint timed out',
       ],
