@@ -14,6 +14,12 @@ type Answer = { ack: unknown } | { event: string; data: unknown };
 type Handshake = Pick<ManagerOptions, 'extraHeaders' | 'transports'> & Pick<SocketOptions, 'auth'>;
 
 /**
+ * How long a connection or an answer may take before the test fails: only turns a missing answer
+ * into a clear failure, so far beyond what a busy machine needs.
+ */
+const DEADLINE_MS = 10_000;
+
+/**
  * A Socket.IO gateway (@nestjs/platform-socket.io, IoAdapter) on the HTTP server's port. The guard
  * reads the socket's handshake: its `Authorization` header or `auth.token`, on every message. A
  * handler's plain return value comes back as the acknowledgement; a refusal as an `exception` event
@@ -54,7 +60,7 @@ describe('ClientTokenGuard on a Socket.IO gateway', () => {
       ...handshake,
       forceNew: true,
       reconnection: false,
-      timeout: 2000,
+      timeout: DEADLINE_MS,
     });
     sockets.push(socket);
     await new Promise<void>((resolve, reject) =>
@@ -70,7 +76,7 @@ describe('ClientTokenGuard on a Socket.IO gateway', () => {
       const timer = setTimeout(() => {
         socket.offAny(onEvent);
         reject(new Error(`no answer to ${event}`));
-      }, 2000);
+      }, DEADLINE_MS);
       function done(answer: Answer): void {
         clearTimeout(timer);
         socket.offAny(onEvent);
