@@ -11,16 +11,14 @@ import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { SharedCache } from '../cache/shared-cache.provider.js';
-import { fullJitterDelayMs, sleep } from './backoff.util.js';
-import { CircuitBreaker } from './circuit-breaker.util.js';
 import {
   createClientAuthentication,
   type ClientAuthentication,
 } from '../idp/client-authentication.util.js';
 import { SharedTokenStore } from './shared-token.store.js';
-import { isTransient, requestToken } from './token-request.util.js';
+import { TokenAcquisition } from './token-acquisition.util.js';
+import { TokenRenewal } from './token-renewal.util.js';
 import {
-  createCacheEntry,
   MemoryTokenCache,
   tokenCacheKey,
   type TokenCache,
@@ -32,15 +30,8 @@ import {
 } from '../options/identity-options.util.js';
 import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-options.js';
 
-/**
- * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;
- * callers meanwhile get the same error at once instead of re-hitting the endpoint.
- */
-export const REFUSAL_COOLDOWN_MS = 5_000;
-/** First wait after a failed background renewal; doubles per failure. */
-export const RENEWAL_RETRY_BASE_MS = 5_000;
-/** Longest wait between background renewal attempts. */
-export const RENEWAL_RETRY_MAX_MS = 60_000;
+export { REFUSAL_COOLDOWN_MS } from './token-acquisition.util.js';
+export { RENEWAL_RETRY_BASE_MS, RENEWAL_RETRY_MAX_MS } from './token-renewal.util.js';
 /** Shortest time between two tokens dropped by {@link TokenProvider.invalidate} (a 401 from an API). */
 export const INVALIDATE_INTERVAL_MS = 30_000;
 
@@ -81,14 +72,12 @@ export class TokenProvider implements OnModuleInit {
   private invalidatedAt = -Infinity;
   private authentication?: Promise<ClientAuthentication>;
   private inflight?: Promise<TokenCacheEntry>;
-  private cooldown?: { until: number; error: TokenRequestError };
-  private readonly circuit: CircuitBreaker;
-  private renewalFailures = 0;
-  private nextRenewalAt = 0;
+  private readonly acquisition: TokenAcquisition;
+  private readonly renewal: TokenRenewal;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
-    private readonly metadata: IssuerMetadataProvider,
+    metadata: IssuerMetadataProvider,
     @Optional() sharedCache?: SharedCache,
     @Optional() events?: OidcClientCredentialsEvents,
   ) {
@@ -99,7 +88,14 @@ export class TokenProvider implements OnModuleInit {
     this.events = events ?? new OidcClientCredentialsEvents();
     this.clientEvent = Object.freeze({ client: this.clientName });
     this.cacheKey = tokenCacheKey(options);
-    this.circuit = new CircuitBreaker(options.circuitBreaker);
+    this.acquisition = new TokenAcquisition(
+      options,
+      metadata,
+      this.logger,
+      this.events,
+      this.clientEvent,
+    );
+    this.renewal = new TokenRenewal(this.acquisition, this.logger);
     if (sharedCache?.enabled) {
       this.sharedTokens = new SharedTokenStore(sharedCache, this.cacheKey, options);
     }
@@ -177,7 +173,9 @@ export class TokenProvider implements OnModuleInit {
         return entry;
       }
       if (now < entry.expiresAt) {
-        this.renewInBackground(now);
+        this.renewal.renewInBackground(now, this.inflight !== undefined, () =>
+          this.sharedRequest(true),
+        );
         this.events.emit('token.cache.hit', this.clientEvent);
         return entry;
       }
@@ -203,8 +201,8 @@ export class TokenProvider implements OnModuleInit {
   /** Single flight: every caller joins the request in progress, or starts the only one. */
   private sharedRequest(renewal = false): Promise<TokenCacheEntry> {
     if (this.inflight) return this.inflight;
-    const cooldown = this.cooldown;
-    if (cooldown && Date.now() < cooldown.until) return Promise.reject(cooldown.error);
+    const refused = this.acquisition.cooldownError(Date.now());
+    if (refused) return Promise.reject(refused);
     const request = this.fetchToken(renewal);
     this.inflight = request;
     // Registered before any caller's handlers, so a caller retrying on failure starts afresh.
@@ -213,37 +211,6 @@ export class TokenProvider implements OnModuleInit {
     };
     request.then(clear, clear);
     return request;
-  }
-
-  private renewInBackground(now: number): void {
-    if (this.inflight !== undefined || now < this.nextRenewalAt) return;
-    const cooldown = this.cooldown;
-    if (cooldown && now < cooldown.until) {
-      this.nextRenewalAt = cooldown.until;
-      return;
-    }
-    // An open circuit is not a renewal failure: the renewal waits for the probe time.
-    if (this.circuit.state === 'open') {
-      this.nextRenewalAt = now + this.circuit.msUntilProbe;
-      return;
-    }
-    this.sharedRequest(true).then(
-      () => {
-        this.renewalFailures = 0;
-        this.nextRenewalAt = 0;
-      },
-      (error: unknown) => {
-        this.renewalFailures += 1;
-        const wait = Math.min(
-          RENEWAL_RETRY_MAX_MS,
-          RENEWAL_RETRY_BASE_MS * 2 ** (this.renewalFailures - 1),
-        );
-        this.nextRenewalAt = Date.now() + wait;
-        this.logger.warn(
-          `Token renewal failed (${errorCode(error) ?? 'unexpected error'}); the current token is still served, next attempt in ${Math.round(wait / 1000)} s`,
-        );
-      },
-    );
   }
 
   /**
@@ -258,7 +225,7 @@ export class TokenProvider implements OnModuleInit {
       ...(clientId === undefined ? {} : { clientId }),
       configured: hasAnyClientCredential(this.options),
       ...(expiresAt !== undefined && expiresAt > Date.now() ? { tokenExpiresAt: expiresAt } : {}),
-      circuit: this.circuit.state,
+      circuit: this.acquisition.circuit.state,
       ...(this.lastAcquisition === undefined ? {} : { lastAcquisition: this.lastAcquisition }),
     };
   }
@@ -303,7 +270,7 @@ export class TokenProvider implements OnModuleInit {
     const authentication = await this.clientAuthentication();
     const shared = this.sharedTokens;
     if (shared === undefined) {
-      const entry = await this.requestNewToken(authentication);
+      const entry = await this.acquisition.request(authentication);
       if (entry.cacheable) this.cache.set(this.cacheKey, entry);
       return { entry, source: 'token-endpoint' };
     }
@@ -312,121 +279,10 @@ export class TokenProvider implements OnModuleInit {
     let requested = false;
     const entry = await shared.obtain(() => {
       requested = true;
-      return this.requestNewToken(authentication);
+      return this.acquisition.request(authentication);
     }, stale);
     if (entry.expiresAt > Date.now()) this.cache.set(this.cacheKey, shared.jittered(entry));
     return { entry, source: requested ? 'token-endpoint' : 'shared-cache' };
-  }
-
-  /**
-   * Attempts with backoff until success, a final failure or the deadline — unless the circuit is
-   * open (fail fast, nothing sent) or half-open (this is its probe: one attempt).
-   */
-  private async requestNewToken(
-    authentication: ClientAuthentication,
-  ): Promise<TokenCacheEntry & { cacheable: boolean }> {
-    const permit = this.circuit.permit();
-    if (permit === 'refuse') throw this.circuitOpenError();
-    const maxAttempts = permit === 'probe' ? 1 : this.options.retry.maxAttempts;
-    const { retry, tokenRenewal } = this.options;
-    const deadline = Date.now() + retry.deadlineMs;
-    const deadlineSignal = AbortSignal.timeout(retry.deadlineMs);
-    const context = {
-      metadata: this.metadata,
-      clientId: this.options.clientId!,
-      authentication,
-      params: this.options.tokenParams,
-    };
-    for (let attempt = 1; ; attempt += 1) {
-      const sentAt = Date.now();
-      try {
-        const issued = await requestToken(context, deadlineSignal);
-        const entry = createCacheEntry(issued, sentAt, tokenRenewal);
-        this.cooldown = undefined;
-        this.recordCircuit(undefined);
-        return entry;
-      } catch (error) {
-        if (!(error instanceof TokenRequestError)) {
-          this.circuit.recordAbandoned();
-          throw error;
-        }
-        const delay = this.retryDelay(error, attempt, deadline, maxAttempts);
-        if (delay === undefined) {
-          this.recordFailure(error, attempt);
-          this.recordCircuit(error);
-          throw error;
-        }
-        this.logger.debug(
-          `Token request attempt ${attempt} failed (${error.code}); retrying in ${delay} ms`,
-        );
-        await sleep(delay);
-      }
-    }
-  }
-
-  /** Milliseconds before the next attempt, or `undefined` when this failure is final. */
-  private retryDelay(
-    error: TokenRequestError,
-    attempt: number,
-    deadline: number,
-    maxAttempts: number,
-  ) {
-    if (!isTransient(error) || attempt >= maxAttempts) return undefined;
-    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
-    const delay = Math.max(fullJitterDelayMs(attempt, this.options.retry), retryAfterMs);
-    return Date.now() + delay < deadline ? delay : undefined;
-  }
-
-  private recordFailure(error: TokenRequestError, attempts: number): void {
-    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
-    if (retryAfterMs > 0) {
-      this.cooldown = { until: Date.now() + retryAfterMs, error };
-    } else if (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED') {
-      this.cooldown = { until: Date.now() + REFUSAL_COOLDOWN_MS, error };
-    }
-    const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
-    const line = `Token request failed after ${tries}: ${error.code}: ${error.message}`;
-    if (isTransient(error)) this.logger.warn(line);
-    else this.logger.error(line);
-  }
-
-  /**
-   * Feeds an acquisition's outcome to the circuit: a transient failure counts; any answer of the
-   * endpoint (a token, or a refusal from a healthy service) closes it; a discovery failure, which
-   * never reached the token endpoint, counts as neither.
-   */
-  private recordCircuit(error: TokenRequestError | undefined): void {
-    const wasClosed = this.circuit.state === 'closed';
-    if (error === undefined || (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED')) {
-      this.circuit.recordSuccess();
-      if (!wasClosed) {
-        this.logger.log('Token endpoint circuit closed: the endpoint answers again');
-        this.events.emit('token.circuit.closed', this.clientEvent);
-      }
-    } else if (isTransient(error)) {
-      this.circuit.recordFailure();
-      if (this.circuit.state === 'open') {
-        this.logger.warn(
-          `Token endpoint circuit opened after ${this.circuit.consecutiveFailures} consecutive failures; token requests fail fast for ${Math.round(this.options.circuitBreaker.cooldownMs / 1000)} s`,
-        );
-        this.events.emit('token.circuit.opened', {
-          client: this.clientName,
-          consecutiveFailures: this.circuit.consecutiveFailures,
-          cooldownMs: this.options.circuitBreaker.cooldownMs,
-        });
-      }
-    } else {
-      this.circuit.recordAbandoned();
-    }
-  }
-
-  private circuitOpenError(): TokenRequestError {
-    const seconds = Math.max(1, Math.ceil(this.circuit.msUntilProbe / 1000));
-    return new TokenRequestError(
-      'OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN',
-      `Token endpoint circuit is open after ${this.circuit.consecutiveFailures} consecutive failures; next attempt in ${seconds} s`,
-      { retryAfterSeconds: seconds },
-    );
   }
 
   /** Credentials are checked and a private key imported once; a failure is remembered. */

@@ -1,0 +1,160 @@
+import type { Logger } from '@nestjs/common';
+import { TokenRequestError } from '../errors/token-request.error.js';
+import type { ClientAuthentication } from '../idp/client-authentication.util.js';
+import type { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import type { TokenClientEvent } from '../observability/oidc-client-credentials-events.interface.js';
+import type { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import type { ResolvedOptions } from '../options/resolved-options.js';
+import { fullJitterDelayMs, sleep } from './backoff.util.js';
+import { CircuitBreaker } from './circuit-breaker.util.js';
+import { createCacheEntry, type TokenCacheEntry } from './token-cache.store.js';
+import { isTransient, requestToken } from './token-request.util.js';
+
+/**
+ * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;
+ * callers meanwhile get the same error at once instead of re-hitting the endpoint.
+ */
+export const REFUSAL_COOLDOWN_MS = 5_000;
+
+/** A token request's outcome as a cache entry, and whether its lifetime lets it be cached. */
+export type AcquiredEntry = TokenCacheEntry & { cacheable: boolean };
+
+/**
+ * The token requests of one client: attempts with backoff within a deadline, a cooldown after a
+ * final refusal or a `Retry-After`, and the token endpoint's circuit breaker.
+ */
+export class TokenAcquisition {
+  readonly circuit: CircuitBreaker;
+  private cooldown?: { until: number; error: TokenRequestError };
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly metadata: IssuerMetadataProvider,
+    private readonly logger: Logger,
+    private readonly events: OidcClientCredentialsEvents,
+    private readonly clientEvent: TokenClientEvent,
+  ) {
+    this.circuit = new CircuitBreaker(options.circuitBreaker);
+  }
+
+  /** The error new requests get at once while a cooldown runs at `now`, else `undefined`. */
+  cooldownError(now: number): TokenRequestError | undefined {
+    const cooldown = this.cooldown;
+    return cooldown && now < cooldown.until ? cooldown.error : undefined;
+  }
+
+  /** When the running cooldown ends, or `undefined` when none runs at `now`. */
+  cooldownUntil(now: number): number | undefined {
+    const cooldown = this.cooldown;
+    return cooldown && now < cooldown.until ? cooldown.until : undefined;
+  }
+
+  /**
+   * Attempts with backoff until success, a final failure or the deadline — unless the circuit is
+   * open (fail fast, nothing sent) or half-open (this is its probe: one attempt).
+   */
+  async request(authentication: ClientAuthentication): Promise<AcquiredEntry> {
+    const permit = this.circuit.permit();
+    if (permit === 'refuse') throw this.circuitOpenError();
+    const maxAttempts = permit === 'probe' ? 1 : this.options.retry.maxAttempts;
+    const { retry, tokenRenewal } = this.options;
+    const deadline = Date.now() + retry.deadlineMs;
+    const deadlineSignal = AbortSignal.timeout(retry.deadlineMs);
+    const context = {
+      metadata: this.metadata,
+      clientId: this.options.clientId!,
+      authentication,
+      params: this.options.tokenParams,
+    };
+    for (let attempt = 1; ; attempt += 1) {
+      const sentAt = Date.now();
+      try {
+        const issued = await requestToken(context, deadlineSignal);
+        const entry = createCacheEntry(issued, sentAt, tokenRenewal);
+        this.cooldown = undefined;
+        this.recordCircuit(undefined);
+        return entry;
+      } catch (error) {
+        if (!(error instanceof TokenRequestError)) {
+          this.circuit.recordAbandoned();
+          throw error;
+        }
+        const delay = this.retryDelay(error, attempt, deadline, maxAttempts);
+        if (delay === undefined) {
+          this.recordFailure(error, attempt);
+          this.recordCircuit(error);
+          throw error;
+        }
+        this.logger.debug(
+          `Token request attempt ${attempt} failed (${error.code}); retrying in ${delay} ms`,
+        );
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Milliseconds before the next attempt, or `undefined` when this failure is final. */
+  private retryDelay(
+    error: TokenRequestError,
+    attempt: number,
+    deadline: number,
+    maxAttempts: number,
+  ) {
+    if (!isTransient(error) || attempt >= maxAttempts) return undefined;
+    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
+    const delay = Math.max(fullJitterDelayMs(attempt, this.options.retry), retryAfterMs);
+    return Date.now() + delay < deadline ? delay : undefined;
+  }
+
+  private recordFailure(error: TokenRequestError, attempts: number): void {
+    const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
+    if (retryAfterMs > 0) {
+      this.cooldown = { until: Date.now() + retryAfterMs, error };
+    } else if (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED') {
+      this.cooldown = { until: Date.now() + REFUSAL_COOLDOWN_MS, error };
+    }
+    const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+    const line = `Token request failed after ${tries}: ${error.code}: ${error.message}`;
+    if (isTransient(error)) this.logger.warn(line);
+    else this.logger.error(line);
+  }
+
+  /**
+   * Feeds an acquisition's outcome to the circuit: a transient failure counts; any answer of the
+   * endpoint (a token, or a refusal from a healthy service) closes it; a discovery failure, which
+   * never reached the token endpoint, counts as neither.
+   */
+  private recordCircuit(error: TokenRequestError | undefined): void {
+    const wasClosed = this.circuit.state === 'closed';
+    if (error === undefined || (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED')) {
+      this.circuit.recordSuccess();
+      if (!wasClosed) {
+        this.logger.log('Token endpoint circuit closed: the endpoint answers again');
+        this.events.emit('token.circuit.closed', this.clientEvent);
+      }
+    } else if (isTransient(error)) {
+      this.circuit.recordFailure();
+      if (this.circuit.state === 'open') {
+        this.logger.warn(
+          `Token endpoint circuit opened after ${this.circuit.consecutiveFailures} consecutive failures; token requests fail fast for ${Math.round(this.options.circuitBreaker.cooldownMs / 1000)} s`,
+        );
+        this.events.emit('token.circuit.opened', {
+          client: this.clientEvent.client,
+          consecutiveFailures: this.circuit.consecutiveFailures,
+          cooldownMs: this.options.circuitBreaker.cooldownMs,
+        });
+      }
+    } else {
+      this.circuit.recordAbandoned();
+    }
+  }
+
+  private circuitOpenError(): TokenRequestError {
+    const seconds = Math.max(1, Math.ceil(this.circuit.msUntilProbe / 1000));
+    return new TokenRequestError(
+      'OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN',
+      `Token endpoint circuit is open after ${this.circuit.consecutiveFailures} consecutive failures; next attempt in ${seconds} s`,
+      { retryAfterSeconds: seconds },
+    );
+  }
+}
