@@ -26,8 +26,9 @@ export function badTokensAppModule(
         ...options,
         verification: {
           audience: AUDIENCE,
-          // Deterministic request counts: no JWKS refetch for unknown kids during a run.
-          jwksCooldownSeconds: 600,
+          // Deterministic request counts: an unknown kid costs exactly one JWKS fetch (no
+          // cooldown to wait for), after which it is refused with 401.
+          jwksCooldownSeconds: 0,
           ...verification,
         },
       }),

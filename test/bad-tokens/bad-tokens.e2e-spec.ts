@@ -110,6 +110,12 @@ interface Kit {
 
 type Io = Partial<Record<keyof typeof PATHS, number>>;
 
+/**
+ * A kid the ID service never published is refused only after a fresh JWKS fetch lacks it (R20):
+ * one fetch (the app has no cooldown), then 401.
+ */
+const UNKNOWN_KID_IO: Io = { jwks: 1 };
+
 interface Row {
   /** Security-case id and a few words. */
   id: string;
@@ -289,6 +295,7 @@ const ROWS: Row[] = [
         k.claims(),
       ),
     expect: 'OIDC_CC_TOKEN_INVALID',
+    io: UNKNOWN_KID_IO,
   },
   {
     id: 'S20 embedded jwk without kid',
@@ -305,6 +312,7 @@ const ROWS: Row[] = [
         k.claims(),
       ),
     expect: 'OIDC_CC_TOKEN_INVALID',
+    io: UNKNOWN_KID_IO,
   })),
   {
     id: 'S22 x5c with an attacker certificate',
@@ -317,6 +325,7 @@ const ROWS: Row[] = [
     app: 'jwt',
     token: (k) => k.sign(k.header({ kid }), k.claims()),
     expect: 'OIDC_CC_TOKEN_INVALID',
+    io: UNKNOWN_KID_IO,
   })),
   ...[123, { a: 1 }].map((kid): Row => ({
     id: `S23 kid ${JSON.stringify(kid)}`,
@@ -520,6 +529,7 @@ const ROWS: Row[] = [
     app: 'jwt',
     token: (k) => k.attacker.mintJwt(k.claims({ iss: k.attacker.issuer })),
     expect: 'OIDC_CC_TOKEN_INVALID',
+    io: UNKNOWN_KID_IO,
   },
   {
     id: "S44 our key but another issuer's iss",

@@ -28,12 +28,17 @@ export type ValidatorUnavailableErrorCode = Extract<
  * throw ValidatorUnavailableError.of('OIDC_CC_VALIDATOR_UNAVAILABLE', 'The key service is down', error);
  */
 export class ValidatorUnavailableError extends OidcClientCredentialsError {
+  /** When the check can be tried again, in seconds, if known better than `retryAfterSeconds`. */
+  readonly retryAfterSeconds?: number;
+
   constructor(
     override readonly code: ValidatorUnavailableErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
-    super(code, message, options);
+    super(code, message, options && 'cause' in options ? { cause: options.cause } : undefined);
+    if (options?.retryAfterSeconds !== undefined)
+      this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /**

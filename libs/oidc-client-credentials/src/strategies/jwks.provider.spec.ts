@@ -176,18 +176,66 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
     expect(jwksFetches()).toBe(1);
   });
 
-  it('R20 key rotation: a new kid is refused inside the cooldown (3 s) and accepted after it (45 s)', async () => {
+  it('R20 key rotation: a new kid is never refused for the cooldown: 503 with the seconds until the next fetch, then accepted', async () => {
     const jwt = await strategy();
     await jwt.verifyUncached(await idp.mintJwt());
     await idp.rotateKey();
     const rotated = await idp.mintJwt();
 
     advance(3 * SECOND);
-    await expectInvalid(jwt.verifyUncached(rotated));
+    const caught = await failure(jwt.verifyUncached(rotated));
+    expect(caught).toBeInstanceOf(ValidatorUnavailableError);
+    expect(caught).toMatchObject({ code: 'OIDC_CC_JWKS_UNAVAILABLE', retryAfterSeconds: 27 });
     expect(jwksFetches()).toBe(1);
 
-    advance(42 * SECOND);
+    advance(27 * SECOND);
     await expect(jwt.verifyUncached(rotated)).resolves.toMatchObject({ clientId: 'test-client' });
+    expect(jwksFetches()).toBe(2);
+  });
+
+  it.each([
+    ['R20 1.5 s before the next allowed fetch', 1500],
+    ['R20 at most 2 s before it', 2000],
+  ])('%s, a new kid waits for that fetch and is accepted', async (_case, beforeFetchMs) => {
+    const jwt = await strategy();
+    await jwt.verifyUncached(await idp.mintJwt());
+    await idp.rotateKey();
+    const rotated = await idp.mintJwt();
+
+    advance(30 * SECOND - beforeFetchMs);
+    const settled = jest.fn();
+    const verifications = [jwt.verifyUncached(rotated), jwt.verifyUncached(rotated)].map((p) =>
+      p.then(settled, settled),
+    );
+    await jest.advanceTimersByTimeAsync(beforeFetchMs - 1);
+    expect(settled).not.toHaveBeenCalled();
+    expect(jwksFetches()).toBe(1);
+    await jest.advanceTimersByTimeAsync(1);
+    await Promise.all(verifications);
+    expect(settled).toHaveBeenCalledTimes(2);
+    for (const [result] of settled.mock.calls) {
+      expect(result).toMatchObject({ clientId: 'test-client' });
+    }
+    expect(jwksFetches()).toBe(2);
+  });
+
+  it('R20 a kid still unknown after a fresh fetch is invalid, and answered from memory until the next fetch', async () => {
+    const jwt = await strategy();
+    await jwt.verifyUncached(await idp.mintJwt());
+    const [, payload, signature] = (await idp.mintJwt()).split('.');
+    const withKid = (kid: string) =>
+      `${Buffer.from(JSON.stringify({ alg: 'ES256', kid })).toString('base64url')}.${payload}.${signature}`;
+
+    advance(29 * SECOND);
+    const waiting = Promise.allSettled([jwt.verifyUncached(withKid('unknown-1'))]);
+    await jest.advanceTimersByTimeAsync(SECOND);
+    const [result] = await waiting;
+    expect((result as PromiseRejectedResult).reason).toBeInstanceOf(TokenVerificationError);
+    expect(jwksFetches()).toBe(2);
+
+    advance(5 * SECOND);
+    await expectInvalid(jwt.verifyUncached(withKid('unknown-1')));
+    await expectUnavailable(jwt.verifyUncached(withKid('unknown-2')));
     expect(jwksFetches()).toBe(2);
   });
 

@@ -18,6 +18,11 @@ import { selectJwk } from './jwk-selection.util.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
 import { doNotCache } from './verification-cache.provider.js';
 
+/** The longest a token naming an unknown `kid` waits for the cooldown to end (or half `http.timeoutMs`). */
+const MAX_KID_WAIT_MS = 2000;
+/** `kid`s remembered as missing from the last fetch; the oldest goes first (a flood of random ones). */
+const MAX_UNKNOWN_KIDS = 10_000;
+
 type VerificationKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
 /** Where the JWKS stands, from {@link JwksProvider.status}. */
@@ -39,11 +44,13 @@ export interface JwksStatus {
  *
  * - Refetched when older than `jwksMaxAgeSeconds`.
  * - Refetched for an unknown `kid` at most once per `jwksCooldownSeconds`; concurrent misses share
- *   one fetch, so a flood of random `kid`s costs at most one fetch per cooldown. A known `kid`
- *   whose signature fails never causes a fetch.
- * - Key rotation: a `kid` published after the last fetch is refused until the cooldown since that
- *   fetch has passed (at most `jwksCooldownSeconds`, default 30 s); the next token with it then
- *   triggers the refetch and verifies.
+ *   one fetch, and a `kid` missing from a fetch is refused from memory until the next successful
+ *   one, so a flood of random `kid`s costs at most one fetch per cooldown. A known `kid` whose
+ *   signature fails never causes a fetch.
+ * - Key rotation: a `kid` not in the keys fetched last is refused (401) only once a fetch made
+ *   since it was first seen lacks it too. Inside the cooldown such a token waits for the next
+ *   allowed fetch when it is at most 2 s away (and at most half `http.timeoutMs`), else it is
+ *   answered 503 with `Retry-After` set to the seconds until that fetch.
  * - When a refresh fails (unreachable, non-200, redirect, invalid JSON, oversized, timeout) the
  *   last successfully fetched keys keep working for `jwksStaleWindowSeconds` after they became
  *   due for refresh (logged once); then verification fails closed with
@@ -67,11 +74,18 @@ export class JwksProvider {
   private readonly timeoutMs: number;
   private keys?: readonly JWK[];
   private fetchedAt = -Infinity;
+  /** When the fetch of the current keys started. */
+  private keysRequestedAt = -Infinity;
   private lastAttemptAt = -Infinity;
   private lastAttemptFailed = false;
   /** Why the last fetch failed: what verification answers until the next attempt. */
   private lastFailure?: ValidatorUnavailableError;
   private inflight?: Promise<readonly JWK[]>;
+  /** The fetch that tokens naming an unknown `kid` wait for when the cooldown ends soon. */
+  private scheduledRefresh?: Promise<readonly JWK[]>;
+  /** `kid`s missing from a fetch since the last successful one. */
+  private readonly unknownKids = new Set<string>();
+  private readonly maxKidWaitMs: number;
   private reportedStale = false;
   private reportedExpired = false;
   private readonly imported = new WeakMap<JWK, Map<string, Promise<VerificationKey>>>();
@@ -90,6 +104,7 @@ export class JwksProvider {
     this.staleWindowMs = v.jwksStaleWindowSeconds * 1000;
     this.failureBackoffMs = Math.min(v.jwksCooldownSeconds, v.retryAfterSeconds) * 1000;
     this.timeoutMs = options.http.timeoutMs;
+    this.maxKidWaitMs = Math.min(MAX_KID_WAIT_MS, options.http.timeoutMs / 2);
   }
 
   /**
@@ -99,15 +114,13 @@ export class JwksProvider {
    * @throws ValidatorUnavailableError when the JWKS cannot be fetched and no usable keys are known.
    */
   async getKey(alg: string, kid: string | undefined): Promise<VerificationKey> {
+    const seenAt = Date.now();
     let keys = await this.currentKeys();
     let selection = selectJwk(keys, alg, kid);
     if (selection.kind === 'unknown') {
-      if (this.inflight || Date.now() - this.lastAttemptAt >= this.cooldownMs) {
-        keys = await this.refresh('unknown-kid');
-        selection = selectJwk(keys, alg, kid);
-      } else if (this.lastAttemptFailed) {
-        throw this.lastFailureAgain();
-      }
+      if (this.keysRequestedAt < seenAt) keys = await this.keysFetchedAfter(kid);
+      selection = selectJwk(keys, alg, kid);
+      if (selection.kind === 'unknown') this.rememberUnknownKid(kid);
     }
     if (selection.kind === 'unknown') {
       throw doNotCache(TokenVerificationError.invalid('No published key matches the token'));
@@ -116,6 +129,45 @@ export class JwksProvider {
       throw TokenVerificationError.invalid(`The token cannot be verified: ${selection.reason}`);
     }
     return this.importKey(selection.jwk, alg);
+  }
+
+  /**
+   * Keys fetched after a token named a `kid` the known keys lack: a fetch in flight is joined; a
+   * fetch is made when the cooldown allows; a `kid` already missing from a fetch made since the
+   * last one it was missing from is answered from memory. Inside the cooldown the token waits for
+   * the next allowed fetch when it is near, else it cannot be checked yet (503 with the seconds
+   * until that fetch): a key published after the last fetch is never refused for the cooldown.
+   */
+  private async keysFetchedAfter(kid: string | undefined): Promise<readonly JWK[]> {
+    if (this.inflight) return this.inflight;
+    const untilAllowed = this.lastAttemptAt + this.cooldownMs - Date.now();
+    if (untilAllowed <= 0) return this.refresh('unknown-kid');
+    if (this.lastAttemptFailed) throw this.lastFailureAgain();
+    if (kid === undefined || this.unknownKids.has(kid)) return this.keys ?? [];
+    if (untilAllowed > this.maxKidWaitMs) {
+      throw new ValidatorUnavailableError(
+        'OIDC_CC_JWKS_UNAVAILABLE',
+        'The token names a key the JWKS did not hold when last fetched; the next fetch is allowed after jwksCooldownSeconds',
+        { retryAfterSeconds: Math.ceil(untilAllowed / 1000) },
+      );
+    }
+    this.scheduledRefresh ??= new Promise<void>((resolve) => {
+      setTimeout(resolve, untilAllowed).unref?.();
+    }).then(() => {
+      this.scheduledRefresh = undefined;
+      return this.inflight ?? this.refresh('unknown-kid');
+    });
+    return this.scheduledRefresh;
+  }
+
+  /** A `kid` missing from a fetch: refused from memory until the next successful fetch. */
+  private rememberUnknownKid(kid: string | undefined): void {
+    if (kid === undefined) return;
+    if (this.unknownKids.size >= MAX_UNKNOWN_KIDS) {
+      const oldest = this.unknownKids.values().next().value;
+      if (oldest !== undefined) this.unknownKids.delete(oldest);
+    }
+    this.unknownKids.add(kid);
   }
 
   /** The keys of the last successful fetch (for diagnostics); empty before the first one. */
@@ -149,9 +201,11 @@ export class JwksProvider {
   clear(): void {
     this.keys = undefined;
     this.fetchedAt = -Infinity;
+    this.keysRequestedAt = -Infinity;
     this.lastAttemptAt = -Infinity;
     this.lastAttemptFailed = false;
     this.lastFailure = undefined;
+    this.unknownKids.clear();
   }
 
   private async currentKeys(): Promise<readonly JWK[]> {
@@ -226,6 +280,8 @@ export class JwksProvider {
       this.inflight = this.fetchKeys().then(
         (keys) => {
           this.keys = keys;
+          this.keysRequestedAt = startedAt;
+          this.unknownKids.clear();
           this.fetchedAt = Date.now();
           this.events.emit('jwks.fetched', {
             reason,
