@@ -4,6 +4,7 @@ import { errorCode } from '../errors/error-code.util.js';
 import { InsufficientScopeError } from '../errors/insufficient-scope.error.js';
 import type { OidcClientCredentialsErrorCode } from '../errors/oidc-client-credentials.error.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
+import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { loggableMessage, logOncePerInterval } from './refusal-log.util.js';
 import type {
@@ -120,7 +121,10 @@ export function bearerAnswerFor(error: unknown, retryAfterSeconds: number): Bear
   return {
     status: 503,
     description: 'Token verification is temporarily unavailable',
-    retryAfterSeconds,
+    retryAfterSeconds:
+      error instanceof ValidatorUnavailableError
+        ? (error.retryAfterSeconds ?? retryAfterSeconds)
+        : retryAfterSeconds,
   };
 }
 
