@@ -65,6 +65,8 @@ const TOKEN_RENEWAL = section<SectionOf<'tokenRenewal'>>({
   renewBeforeExpirySeconds: VALUE,
   defaultLifetimeSeconds: VALUE,
   maxLifetimeSeconds: VALUE,
+  proactive: VALUE,
+  prefetch: VALUE,
 });
 
 const RETRY = section<SectionOf<'retry'>>({

@@ -37,6 +37,14 @@ export interface TokenRenewalOptions {
   defaultLifetimeSeconds?: number;
   /** Upper bound on a token's cached lifetime, whatever `expires_in` says. Default `86400`. */
   maxLifetimeSeconds?: number;
+  /**
+   * Renew on a timer at the renewal point (with jitter), even when no caller asks then, so a
+   * caller rarely waits for a token. A token nobody read for a whole lifetime is not renewed
+   * again. With `cache.stores`, one instance renews for all. Default `true`.
+   */
+  proactive?: boolean;
+  /** Fetch the token while the application bootstraps, before the first caller. Default `false`. */
+  prefetch?: boolean;
 }
 
 /** Retries of transient token endpoint failures (network, timeout, 5xx, 429). */

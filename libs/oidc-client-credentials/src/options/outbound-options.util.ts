@@ -4,7 +4,14 @@ import type {
   OidcClientCredentialsModuleOptions,
 } from './oidc-client-credentials-options.interface.js';
 import { TOKEN_PARAM_OPTION_KEYS } from './known-options.util.js';
-import { nonNegative, oneOf, positive, positiveInteger, stringList } from './option-values.util.js';
+import {
+  nonNegative,
+  oneOf,
+  optionalBoolean,
+  positive,
+  positiveInteger,
+  stringList,
+} from './option-values.util.js';
 import type { ResolvedOptions } from './resolved-options.js';
 
 /** Parameters the library sets itself on every token request. */
@@ -46,6 +53,8 @@ export function resolveOutboundPolicy(options: OidcClientCredentialsModuleOption
         300,
       ),
       maxLifetimeSeconds: positive('tokenRenewal.maxLifetimeSeconds', r.maxLifetimeSeconds, 86_400),
+      proactive: optionalBoolean('tokenRenewal.proactive', r.proactive, true),
+      prefetch: optionalBoolean('tokenRenewal.prefetch', r.prefetch, false),
     },
     retry: {
       maxAttempts: positive('retry.maxAttempts', options.retry?.maxAttempts, 3),

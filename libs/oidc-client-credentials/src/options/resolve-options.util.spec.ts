@@ -158,6 +158,12 @@ describe('resolveOptions', () => {
     ],
     // tokenRenewal
     [
+      'tokenRenewal.proactive a string',
+      w({ tokenRenewal: { proactive: 'yes' } }),
+      'tokenRenewal.proactive',
+    ],
+    ['tokenRenewal.prefetch 1', w({ tokenRenewal: { prefetch: 1 } }), 'tokenRenewal.prefetch'],
+    [
       'tokenRenewal.renewAfterFraction 0',
       w({ tokenRenewal: { renewAfterFraction: 0 } }),
       'tokenRenewal.renewAfterFraction',
@@ -597,6 +603,8 @@ describe('resolveOptions', () => {
         renewBeforeExpirySeconds: 60,
         defaultLifetimeSeconds: 300,
         maxLifetimeSeconds: 86_400,
+        proactive: true,
+        prefetch: false,
       },
       retry: { maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 5000, deadlineMs: 15_000 },
       circuitBreaker: { failureThreshold: 5, cooldownMs: 30_000 },

@@ -31,6 +31,8 @@ export interface ResolvedOptions {
     renewBeforeExpirySeconds: number;
     defaultLifetimeSeconds: number;
     maxLifetimeSeconds: number;
+    proactive: boolean;
+    prefetch: boolean;
   };
   retry: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; deadlineMs: number };
   circuitBreaker: { failureThreshold: number; cooldownMs: number };

@@ -45,6 +45,11 @@ export interface TokenProviderStatus {
   readonly configured: boolean;
   /** When the cached token stops being handed out (ms since the epoch); absent when none is cached. */
   readonly tokenExpiresAt?: number;
+  /**
+   * When the renewal timer (`tokenRenewal.proactive`) renews the cached token next, ms since the
+   * epoch; absent when none is set.
+   */
+  readonly renewsAt?: number;
   /** The token endpoint's circuit breaker. */
   readonly circuit: 'closed' | 'open' | 'half-open';
   /** The last acquisition's outcome (absent before the first one) and, if it failed, its code. */

@@ -84,7 +84,13 @@ export function tokenCacheKey(options: ResolvedOptions): string {
 export function createCacheEntry(
   issued: IssuedToken,
   issuedAt: number,
-  renewal: ResolvedOptions['tokenRenewal'],
+  renewal: Pick<
+    ResolvedOptions['tokenRenewal'],
+    | 'renewAfterFraction'
+    | 'renewBeforeExpirySeconds'
+    | 'defaultLifetimeSeconds'
+    | 'maxLifetimeSeconds'
+  >,
 ): TokenCacheEntry & { cacheable: boolean } {
   const seconds = Math.min(
     issued.expiresIn ?? renewal.defaultLifetimeSeconds,

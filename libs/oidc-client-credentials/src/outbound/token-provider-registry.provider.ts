@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ClientCredentialsHttpService } from './client-credentials-http.service.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type {
@@ -28,7 +36,9 @@ import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-o
  * const token = await this.clients.get(tenant.clientName).getToken();
  */
 @Injectable()
-export class TokenProviderRegistry implements OnModuleInit {
+export class TokenProviderRegistry
+  implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown
+{
   private readonly providers = new Map<string, TokenProvider>();
   private readonly httpServices = new Map<string, ClientCredentialsHttpService>();
   /** Digest of the `forFeature` options a named client was created with (none: as configured). */
@@ -48,8 +58,29 @@ export class TokenProviderRegistry implements OnModuleInit {
 
   /** Imports the private keys of the named clients created at startup, so a bad key fails it. */
   async onModuleInit(): Promise<void> {
-    const named = [...this.providers].filter(([name]) => name !== DEFAULT_CLIENT_NAME);
-    await Promise.all(named.map(([, provider]) => provider.onModuleInit()));
+    await Promise.all(this.named().map((provider) => provider.onModuleInit()));
+  }
+
+  /** Prefetches the named clients' tokens (`tokenRenewal.prefetch`); Nest calls the root's. */
+  async onApplicationBootstrap(): Promise<void> {
+    await Promise.all(this.named().map((provider) => provider.onApplicationBootstrap()));
+  }
+
+  /** Stops the named clients' renewal timers; Nest stops the root's. */
+  onModuleDestroy(): void {
+    for (const provider of this.named()) provider.onModuleDestroy();
+  }
+
+  /** See {@link onModuleDestroy}. */
+  onApplicationShutdown(): void {
+    for (const provider of this.named()) provider.onApplicationShutdown();
+  }
+
+  /** The named clients created so far (the root client is Nest's own provider). */
+  private named(): TokenProvider[] {
+    return [...this.providers]
+      .filter(([name]) => name !== DEFAULT_CLIENT_NAME)
+      .map(([, provider]) => provider);
   }
 
   /**

@@ -1,4 +1,13 @@
-import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { errorCode } from '../errors/error-code.util.js';
 import { TokenRequestError } from '../errors/token-request.error.js';
 import type {
@@ -55,7 +64,9 @@ export const INVALIDATE_INTERVAL_MS = 30_000;
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 @Injectable()
-export class TokenProvider implements OnModuleInit {
+export class TokenProvider
+  implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown
+{
   /** `'default'` for the root client, else the name of this named client. */
   readonly clientName: string;
   private readonly logger: Logger;
@@ -95,7 +106,16 @@ export class TokenProvider implements OnModuleInit {
       this.events,
       this.clientEvent,
     );
-    this.renewal = new TokenRenewal(this.acquisition, this.logger);
+    this.renewal = new TokenRenewal(
+      {
+        current: () => this.cache.get(this.cacheKey),
+        inflight: () => this.inflight !== undefined,
+        renew: () => this.sharedRequest(true),
+      },
+      this.acquisition,
+      this.logger,
+      options.tokenRenewal.proactive,
+    );
     if (sharedCache?.enabled) {
       this.sharedTokens = new SharedTokenStore(sharedCache, this.cacheKey, options);
     }
@@ -110,6 +130,31 @@ export class TokenProvider implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     if (!hasAnyClientCredential(this.options)) return;
     await this.clientAuthentication();
+  }
+
+  /**
+   * With `tokenRenewal.prefetch`, fetches the token while the application bootstraps. A failure
+   * is logged, not thrown (`verifyOnStartup` is what stops a start): the first caller tries again.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.options.tokenRenewal.prefetch || !hasAnyClientCredential(this.options)) return;
+    try {
+      await this.getToken();
+    } catch (error) {
+      this.logger.warn(
+        `Token prefetch failed (${errorCode(error) ?? 'unexpected error'}); the first caller requests the token`,
+      );
+    }
+  }
+
+  /** Stops the renewal timer: nothing of this client keeps the process alive or runs after it. */
+  onModuleDestroy(): void {
+    this.renewal.stop();
+  }
+
+  /** See {@link onModuleDestroy}; also called when only shutdown hooks run. */
+  onApplicationShutdown(): void {
+    this.renewal.stop();
   }
 
   /**
@@ -169,13 +214,13 @@ export class TokenProvider implements OnModuleInit {
     if (entry !== undefined) {
       const now = Date.now();
       if (now < entry.renewAt) {
+        this.renewal.noteRead(now);
         this.events.emit('token.cache.hit', this.clientEvent);
         return entry;
       }
       if (now < entry.expiresAt) {
-        this.renewal.renewInBackground(now, this.inflight !== undefined, () =>
-          this.sharedRequest(true),
-        );
+        this.renewal.noteRead(now);
+        this.renewal.renewInBackground(now);
         this.events.emit('token.cache.hit', this.clientEvent);
         return entry;
       }
@@ -186,6 +231,7 @@ export class TokenProvider implements OnModuleInit {
   }
 
   private acquire(options?: GetTokenOptions): Promise<TokenCacheEntry> {
+    this.renewal.noteRead(Date.now());
     const shared = this.sharedRequest();
     const signal = options?.signal;
     if (signal === undefined) return shared;
@@ -225,6 +271,7 @@ export class TokenProvider implements OnModuleInit {
       ...(clientId === undefined ? {} : { clientId }),
       configured: hasAnyClientCredential(this.options),
       ...(expiresAt !== undefined && expiresAt > Date.now() ? { tokenExpiresAt: expiresAt } : {}),
+      ...(this.renewal.scheduledAt === undefined ? {} : { renewsAt: this.renewal.scheduledAt }),
       circuit: this.acquisition.circuit.state,
       ...(this.lastAcquisition === undefined ? {} : { lastAcquisition: this.lastAcquisition }),
     };
@@ -271,7 +318,7 @@ export class TokenProvider implements OnModuleInit {
     const shared = this.sharedTokens;
     if (shared === undefined) {
       const entry = await this.acquisition.request(authentication);
-      if (entry.cacheable) this.cache.set(this.cacheKey, entry);
+      if (entry.cacheable) this.keep(entry, true);
       return { entry, source: 'token-endpoint' };
     }
     // The token being replaced (renewal, forced refresh, refused by the API) is not taken back.
@@ -281,8 +328,15 @@ export class TokenProvider implements OnModuleInit {
       requested = true;
       return this.acquisition.request(authentication);
     }, stale);
-    if (entry.expiresAt > Date.now()) this.cache.set(this.cacheKey, shared.jittered(entry));
+    // Jittered here, once: its timer fires at this jittered point.
+    if (entry.expiresAt > Date.now()) this.keep(shared.jittered(entry), false);
     return { entry, source: requested ? 'token-endpoint' : 'shared-cache' };
+  }
+
+  /** Caches `entry` and sets its renewal timer (jittered unless `entry` already is). */
+  private keep(entry: TokenCacheEntry, jitter: boolean): void {
+    this.cache.set(this.cacheKey, entry);
+    this.renewal.schedule(entry, jitter);
   }
 
   /** Credentials are checked and a private key imported once; a failure is remembered. */
