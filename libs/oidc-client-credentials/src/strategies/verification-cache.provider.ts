@@ -20,6 +20,11 @@ interface PositiveEntry {
   touchedAt: number;
 }
 
+/** Mean pause between two looks at the shared result while another instance verifies the token. */
+const LEASE_POLL_MS = 25;
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** A hit moves its entry to the recent end of the LRU order at most this often. */
 const TOUCH_INTERVAL_MS = 1000;
 
@@ -85,7 +90,9 @@ export function verificationProfileId(
  * store (without the key they are not: a writer to the store could forge them): a local miss reads
  * the shared entry (under `<prefix>:verify:<issuer and profile digest>:<token digest>`, validated,
  * never beyond `exp` nor this instance's own TTLs) before verifying, and a new result is written
- * back; refusals only for the negative TTL, errors never. Hits stay in-process lookups.
+ * back; refusals only for the negative TTL, errors never. A token no instance has verified yet is
+ * verified by one of them, under a short Redis lease (`<shared key>:lease`, `SET NX PX`); the
+ * others wait up to `http.timeoutMs` for its shared result. Hits stay in-process lookups.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-4 (caching trade-off, never beyond `exp`)
  */
@@ -99,6 +106,10 @@ export class VerificationCache {
   private readonly negativeTtlMs: number;
   private readonly maxEntries: number;
   private readonly issuer: string;
+  /** How long an instance waits for another's verification of the same token: `http.timeoutMs`. */
+  private readonly leaseWaitMs: number;
+  /** A verification lease outlives one call to the ID service, then lapses if its holder died. */
+  private readonly leaseTtlMs: number;
   private readonly shared?: SharedCache;
   private readonly sharedTags = new Map<string, string>();
   /** Shared results written before the last {@link clear} are not taken back. */
@@ -115,6 +126,8 @@ export class VerificationCache {
     this.negativeTtlMs = options.verification.negativeCacheTtlSeconds * 1000;
     this.maxEntries = options.verification.cacheMaxEntries;
     this.issuer = options.issuer;
+    this.leaseWaitMs = options.http.timeoutMs;
+    this.leaseTtlMs = options.http.timeoutMs + 1000;
     // A result read back decides who the caller is: only sealed values, which no one without the
     // key can write, are trusted. Without cache.encryptionKey, verification stays in process.
     if (shared?.enabled && shared.sealed) this.shared = shared;
@@ -221,6 +234,39 @@ export class VerificationCache {
     verify: () => Promise<VerifiedToken>,
   ): Promise<VerifiedToken> {
     const sharedKey = shared.key('verify', this.sharedTag(profileId), key);
+    const found = await this.readShared(shared, sharedKey, key);
+    if (found) return found;
+
+    // One instance of the fleet verifies a new token; the others wait for its shared result,
+    // polling a bounded number of times (the clock may jump or stand still), then verify
+    // themselves. The lease is given back as soon as the result is written, or on a failure,
+    // which is never shared: the next instance then takes the lease and tries.
+    let polls = Math.ceil(this.leaseWaitMs / LEASE_POLL_MS);
+    let lease = await shared.lease(`${sharedKey}:lease`, this.leaseTtlMs);
+    while (lease.state === 'held' && polls-- > 0) {
+      await pause(Math.round(LEASE_POLL_MS * (0.5 + Math.random())));
+      const written = await this.readShared(shared, sharedKey, key);
+      if (written) return written;
+      lease = await shared.lease(`${sharedKey}:lease`, this.leaseTtlMs);
+    }
+    try {
+      if (lease.state === 'acquired') {
+        // The previous holder may have written and released between the first read and the lease.
+        const written = await this.readShared(shared, sharedKey, key);
+        if (written) return written;
+      }
+      return await this.verifyAndShare(shared, sharedKey, key, verify);
+    } finally {
+      if (lease.state === 'acquired') await lease.release();
+    }
+  }
+
+  /** A valid shared result for `key`, cached here too; a shared refusal is thrown. */
+  private async readShared(
+    shared: SharedCache,
+    sharedKey: string,
+    key: string,
+  ): Promise<VerifiedToken | undefined> {
     const found = readSharedVerification(await shared.get(sharedKey), {
       key: sharedKey,
       now: Date.now(),
@@ -236,6 +282,16 @@ export class VerificationCache {
       this.store(key, found.value, found.until);
       return found.value;
     }
+    return undefined;
+  }
+
+  /** `verify()`, its result (or refusal) cached here and written for the other instances. */
+  private async verifyAndShare(
+    shared: SharedCache,
+    sharedKey: string,
+    key: string,
+    verify: () => Promise<VerifiedToken>,
+  ): Promise<VerifiedToken> {
     let value: VerifiedToken;
     try {
       value = await verify();
