@@ -115,7 +115,9 @@ describe('Wycheproof JWS vectors through the JWT signature layer', () => {
           OidcClientCredentialsModule.forRoot({
             issuer: idp.issuer,
             endpoints: { jwks: idp.url(PATHS.jwks) },
-            verification: { strategy: 'jwt', algorithms: ALL_ASYMMETRIC },
+            // A vector whose kid the JWKS lacks is refused after one fetch, with no cooldown to
+            // wait for (inside one it would be answered 503 until the next fetch).
+            verification: { strategy: 'jwt', algorithms: ALL_ASYMMETRIC, jwksCooldownSeconds: 0 },
           }),
         ],
       }).compile();
