@@ -12,9 +12,13 @@ export type SharedLease =
   /** The store did not answer in time or failed. */
   | { readonly state: 'unavailable' };
 
-/** The parts of a node-redis client (v4 or v5, single node or cluster) a lease needs. */
-interface RedisLeaseClient {
-  set(key: string, value: string, options: { NX: true; PX: number }): Promise<unknown>;
+/**
+ * The part of a node-redis client a lease needs: `eval` with its keys and arguments, which v4 and
+ * v5, single node and cluster (routed by the first key) all take in this shape — unlike `set`'s
+ * options (v5 moved `NX`/`PX` to `condition`/`expiration`) or `sendCommand` (a cluster's takes a
+ * routing key first).
+ */
+export interface RedisLeaseClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
 
@@ -25,12 +29,15 @@ export interface RedisStoreLike {
   namespace?: string;
 }
 
+// SET NX PX as a script, to run through the one command path every client shape has.
+const TAKE_SCRIPT = "return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])";
+
 // Deletes the lease only if it still holds this instance's id: an expired lease that another
 // instance has taken since is left alone.
 const RELEASE_SCRIPT =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-/** A @keyv/redis store: `getClient()` and a node-redis client (which has `isOpen`, `set`, `eval`). */
+/** A @keyv/redis store: `getClient()` and a node-redis client (which has `isOpen` and `eval`). */
 export function isRedisStore(store: unknown): store is RedisStoreLike {
   if (typeof store !== 'object' || store === null) return false;
   const candidate = store as { getClient?: unknown; client?: Record<string, unknown> };
@@ -40,7 +47,6 @@ export function isRedisStore(store: unknown): store is RedisStoreLike {
     typeof client === 'object' &&
     client !== null &&
     'isOpen' in client &&
-    typeof client.set === 'function' &&
     typeof client.eval === 'function'
   );
 }
@@ -48,7 +54,8 @@ export function isRedisStore(store: unknown): store is RedisStoreLike {
 /**
  * Tries to take a lease named `key` for `ttlMs` with `SET key id NX PX ttl` on a @keyv/redis
  * store (under the store's own key prefix), each call within the store's deadline. The lease is
- * released with a script that deletes it only while it still holds this instance's random id.
+ * released with a script that deletes it only while it still holds this instance's random id. A
+ * holder that hangs or dies keeps it at most `ttlMs`; then the next `SET NX` takes it over.
  *
  * @see https://redis.io/docs/latest/commands/set/
  */
@@ -67,9 +74,10 @@ export async function takeRedisLease(
   };
   let attempt: Promise<boolean> | undefined;
   const taken = await store.run(() => {
-    attempt = redis
-      .getClient()
-      .then(async (client) => (await client.set(leaseKey, id, { NX: true, PX: px })) === 'OK');
+    attempt = redis.getClient().then(async (client) => {
+      const reply = await client.eval(TAKE_SCRIPT, { keys: [leaseKey], arguments: [id, `${px}`] });
+      return reply === 'OK';
+    });
     return attempt;
   });
   if (!taken.ok) {

@@ -7,6 +7,13 @@ import type { TokenCacheEntry } from './token-cache.store.js';
 /** Mean pause between two looks at the shared entry while another instance holds the lease. */
 export const LEASE_POLL_MS = 25;
 /**
+ * The lease lives this share of `http.timeoutMs`: a holder that hangs or dies is taken over by a
+ * waiter sooner than its request would time out. A holder slower than that may see one more request.
+ */
+export const LEASE_SHARE_OF_TIMEOUT = 0.5;
+/** The shortest lease, whatever `http.timeoutMs` is. */
+const MIN_LEASE_MS = 100;
+/**
  * Each instance renews at a random point in the first quarter of the time between the shared
  * renewal point and expiry, so instances reading one entry do not renew in lockstep.
  */
@@ -32,6 +39,11 @@ type SharedTokenRecord = {
   expiresAt: number;
 };
 
+/** Fetches a token; `recheck` looks at the shared store again (before a retry, say). */
+export type SharedFetch = (
+  recheck: () => Promise<TokenCacheEntry | undefined>,
+) => Promise<TokenCacheEntry & { cacheable: boolean }>;
+
 /**
  * One outbound token shared by every instance on the same {@link SharedCache}: read on an
  * in-process miss, written after a fetch, and fetched under a Redis lease by one instance while the
@@ -52,31 +64,34 @@ export class SharedTokenStore {
   /**
    * A token for this instance: the shared one while it is before its renewal point and is not
    * `stale` (the token being replaced); else one fetched by `fetch` — by this instance if it takes
-   * the lease (or no lease is possible), else by the lease holder, whose result is polled for up
-   * to `http.timeoutMs` before this instance fetches itself. Never waits on the store longer than
-   * `cache.timeoutMs` per call.
+   * the lease (or no lease is possible), else by the lease holder, whose result is polled for.
+   * The lease lives {@link LEASE_SHARE_OF_TIMEOUT} of `http.timeoutMs`: when a holder hangs or
+   * dies, the first waiter to find it expired takes it over (`SET NX`) and fetches, and the others
+   * wait for that one's result. Only after `retry.deadlineMs` of polling does a waiter fetch
+   * itself. Never waits on the store longer than `cache.timeoutMs` per call.
    */
-  async obtain(
-    fetch: () => Promise<TokenCacheEntry & { cacheable: boolean }>,
-    stale?: string,
-  ): Promise<TokenCacheEntry> {
+  async obtain(fetch: SharedFetch, stale?: string): Promise<TokenCacheEntry> {
     const found = await this.read(stale);
     if (found) return found;
 
-    // Bounded by a number of polls (≈ http.timeoutMs in all) rather than by the clock, which may
-    // jump (NTP) or stand still (fake timers).
-    let polls = Math.ceil(this.options.http.timeoutMs / LEASE_POLL_MS);
-    let lease = await this.shared.lease(this.leaseKey, this.options.retry.deadlineMs);
+    // Bounded by a number of polls (≈ retry.deadlineMs in all) rather than by the clock, which
+    // may jump (NTP) or stand still (fake timers).
+    let polls = Math.ceil(this.options.retry.deadlineMs / LEASE_POLL_MS);
+    const leaseMs = Math.max(
+      MIN_LEASE_MS,
+      Math.floor(this.options.http.timeoutMs * LEASE_SHARE_OF_TIMEOUT),
+    );
+    let lease = await this.shared.lease(this.leaseKey, leaseMs);
     while (lease.state === 'held' && polls-- > 0) {
       await sleep(Math.round(LEASE_POLL_MS * (0.5 + this.random())));
       const written = await this.read(stale);
       if (written) return written;
-      lease = await this.shared.lease(this.leaseKey, this.options.retry.deadlineMs);
+      lease = await this.shared.lease(this.leaseKey, leaseMs);
     }
-    if (lease.state !== 'acquired') return this.fetchAndShare(fetch);
+    if (lease.state !== 'acquired') return this.fetchAndShare(fetch, stale);
     try {
       // The previous holder may have written and released between the first read and the lease.
-      return (await this.read(stale)) ?? (await this.fetchAndShare(fetch));
+      return (await this.read(stale)) ?? (await this.fetchAndShare(fetch, stale));
     } finally {
       await lease.release();
     }
@@ -98,10 +113,9 @@ export class SharedTokenStore {
     return { ...entry, renewAt };
   }
 
-  private async fetchAndShare(
-    fetch: () => Promise<TokenCacheEntry & { cacheable: boolean }>,
-  ): Promise<TokenCacheEntry> {
-    const { cacheable, ...entry } = await fetch();
+  /** Fetches and writes the result; a token another instance wrote meanwhile is not rewritten. */
+  private async fetchAndShare(fetch: SharedFetch, stale?: string): Promise<TokenCacheEntry> {
+    const { cacheable, ...entry } = await fetch(() => this.read(stale));
     if (cacheable) await this.write(entry);
     return entry;
   }

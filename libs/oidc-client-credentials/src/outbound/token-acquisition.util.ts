@@ -51,9 +51,14 @@ export class TokenAcquisition {
 
   /**
    * Attempts with backoff until success, a final failure or the deadline — unless the circuit is
-   * open (fail fast, nothing sent) or half-open (this is its probe: one attempt).
+   * open (fail fast, nothing sent) or half-open (this is its probe: one attempt). Before each
+   * retry, `recheck` may supply a token obtained elsewhere meanwhile (another instance, through
+   * the shared store), which ends the attempts without another request.
    */
-  async request(authentication: ClientAuthentication): Promise<AcquiredEntry> {
+  async request(
+    authentication: ClientAuthentication,
+    recheck?: () => Promise<TokenCacheEntry | undefined>,
+  ): Promise<AcquiredEntry> {
     const permit = this.circuit.permit();
     if (permit === 'refuse') throw this.circuitOpenError();
     const maxAttempts = permit === 'probe' ? 1 : this.options.retry.maxAttempts;
@@ -89,6 +94,8 @@ export class TokenAcquisition {
           `Token request attempt ${attempt} failed (${error.code}); retrying in ${delay} ms`,
         );
         await sleep(delay);
+        const found = await recheck?.();
+        if (found !== undefined) return { ...found, cacheable: false };
       }
     }
   }

@@ -324,9 +324,9 @@ export class TokenProvider
     // The token being replaced (renewal, forced refresh, refused by the API) is not taken back.
     const stale = this.cache.get(this.cacheKey)?.token.accessToken ?? this.refusedToken;
     let requested = false;
-    const entry = await shared.obtain(() => {
+    const entry = await shared.obtain((recheck) => {
       requested = true;
-      return this.acquisition.request(authentication);
+      return this.acquisition.request(authentication, recheck);
     }, stale);
     // Jittered here, once: its timer fires at this jittered point.
     if (entry.expiresAt > Date.now()) this.keep(shared.jittered(entry), false);
