@@ -77,7 +77,14 @@ export type { BearerAnswer } from './inbound/bearer-answer.js';
 export { getVerifiedToken } from './inbound/verified-tokens.js';
 export { ClientId } from './inbound/client-id.decorator.js';
 export { TokenClaims } from './inbound/token-claims.decorator.js';
-export { RequireScopes } from './inbound/require-scopes.decorator.js';
+export { RequireScopes, type RequireScopesDecorator } from './inbound/require-scopes.decorator.js';
+export { AllowClients } from './inbound/allow-clients.decorator.js';
+export {
+  RequireClaims,
+  type ClaimsPredicate,
+  type RequiredClaims,
+  type RequiredClaimValue,
+} from './inbound/require-claims.decorator.js';
 export { Public } from './inbound/public.decorator.js';
 export { VerifyWith, type VerifyWithStrategy } from './inbound/verify-with.decorator.js';
 export { attachHandshake } from './inbound/transports/ws.transport.js';

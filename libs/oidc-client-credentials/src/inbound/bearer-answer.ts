@@ -102,11 +102,31 @@ export function bearerAnswerFor(error: unknown, retryAfterSeconds: number): Bear
         description: "The route's required scopes cannot be checked by its verification strategy",
         scope: error instanceof InsufficientScopeError ? error.requiredScopes : undefined,
       };
+    case 'OIDC_CC_NO_ACCEPTED_SCOPE':
+      return {
+        status: 403,
+        error: 'insufficient_scope',
+        description: 'The access token has none of the scopes this route accepts',
+        scope: error instanceof InsufficientScopeError ? error.requiredScopes : undefined,
+      };
     case 'OIDC_CC_CLIENT_NOT_ALLOWED':
       return {
         status: 403,
         error: 'insufficient_scope',
         description: 'The client is not allowed to call this service',
+      };
+    case 'OIDC_CC_ROUTE_CLIENT_NOT_ALLOWED':
+      return {
+        status: 403,
+        error: 'insufficient_scope',
+        description: 'The client is not allowed to call this route',
+      };
+    case 'OIDC_CC_CLAIMS_NOT_SATISFIED':
+    case 'OIDC_CC_CLAIMS_CHECK_FAILED':
+      return {
+        status: 403,
+        error: 'insufficient_scope',
+        description: 'The access token lacks a claim this route requires',
       };
     case 'OIDC_CC_TOKEN_INVALID':
     case 'OIDC_CC_TOKEN_EXPIRED':

@@ -51,7 +51,12 @@ export interface GuardedRoute {
   methodName: string;
   /** The controller's and the handler's `@RequireScopes()` together. */
   scopes: readonly string[];
+  /** `@RequireScopes.any()` lists: one scope of each is needed. Absent when none. */
+  anyOfScopes?: readonly (readonly string[])[];
 }
+
+/** More alternatives than this for one route are documented as its required scopes alone. */
+const MAX_ALTERNATIVES = 32;
 
 type SwaggerModule = typeof import('@nestjs/swagger');
 
@@ -81,7 +86,9 @@ export async function addClientCredentialsSecurity<B extends OAuth2DocumentBuild
   const name = options.name ?? 'oauth2';
   const routes = findGuardedRoutes(app, { globalGuard: options.globalGuard });
   const scopes: Record<string, string> = {};
-  for (const route of routes) for (const scope of route.scopes) scopes[scope] = '';
+  for (const route of routes) {
+    for (const scope of [...route.scopes, ...(route.anyOfScopes?.flat() ?? [])]) scopes[scope] = '';
+  }
   Object.assign(scopes, options.scopes);
   builder.addOAuth2(
     {
@@ -96,17 +103,36 @@ export async function addClientCredentialsSecurity<B extends OAuth2DocumentBuild
     const descriptor = findDescriptor(route.controller.prototype as object, route.methodName);
     const handler: unknown = descriptor?.value;
     if (!descriptor || typeof handler !== 'function') continue;
-    const key = JSON.stringify([name, route.scopes]);
-    const done = applied.get(handler) ?? new Set<string>();
-    if (done.has(key)) continue;
-    done.add(key);
-    applied.set(handler, done);
-    ApiOAuth2([...route.scopes], name)(route.controller.prototype as object, route.methodName, {
-      ...descriptor,
-      value: handler,
-    });
+    for (const alternative of securityAlternatives(route)) {
+      const key = JSON.stringify([name, alternative]);
+      const done = applied.get(handler) ?? new Set<string>();
+      if (done.has(key)) continue;
+      done.add(key);
+      applied.set(handler, done);
+      ApiOAuth2([...alternative], name)(route.controller.prototype as object, route.methodName, {
+        ...descriptor,
+        value: handler,
+      });
+    }
   }
   return builder;
+}
+
+/**
+ * The scope sets that each satisfy a route, as OpenAPI's alternative security requirements: its
+ * required scopes plus one scope of each `@RequireScopes.any()` list. A route without `.any()`
+ * has one, its required scopes.
+ */
+export function securityAlternatives(route: GuardedRoute): (readonly string[])[] {
+  let alternatives: (readonly string[])[] = [route.scopes];
+  for (const accepted of route.anyOfScopes ?? []) {
+    if (alternatives.length * accepted.length > MAX_ALTERNATIVES) return [route.scopes];
+    alternatives = alternatives.flatMap((scopes) =>
+      accepted.map((scope) => (scopes.includes(scope) ? scopes : [...scopes, scope])),
+    );
+  }
+  const unique = new Map(alternatives.map((scopes) => [JSON.stringify(scopes), scopes]));
+  return [...unique.values()];
 }
 
 /**
@@ -139,7 +165,12 @@ export function findGuardedRoutes(
         // Read as ClientTokenGuard reads it, so the document shows what the guard enforces.
         const policy = readRouteAccessPolicy(reflector, controller, handler);
         if (policy.isPublic) continue;
-        routes.push({ controller, methodName, scopes: policy.requiredScopes });
+        routes.push({
+          controller,
+          methodName,
+          scopes: policy.requiredScopes,
+          ...(policy.anyOfScopes ? { anyOfScopes: policy.anyOfScopes } : {}),
+        });
       }
     }
   }

@@ -29,7 +29,13 @@ import {
   type BearerAnswer,
 } from './bearer-answer.js';
 import { bearerRequestParts, extractBearerToken } from './bearer-token.util.js';
-import { checkRequirements, resolveVerifyWith, RoutePolicies } from './route-policy.util.js';
+import type { ClaimsPredicateFailure } from './require-claims.decorator.js';
+import {
+  checkRequirements,
+  checkRouteRules,
+  resolveVerifyWith,
+  RoutePolicies,
+} from './route-policy.util.js';
 import { httpTransport } from './transports/http.transport.js';
 import type { Refusal } from './transports/transport-adapter.interface.js';
 import type { TransportRefusal } from './transports/transport-refusal.interface.js';
@@ -182,15 +188,19 @@ export class ClientTokenGuard implements CanActivate {
   }
 
   /**
-   * The service's and the route's requirements ({@link requiredScopes}), checked on every request
-   * (cached verification results included): 401 `invalid_token` or 403 `insufficient_scope`.
+   * The service's and the route's requirements ({@link requiredScopes}, `@RequireScopes.any()`,
+   * `@AllowClients()`, `@RequireClaims()`), checked on every request (cached verification results
+   * included): 401 `invalid_token` or 403 `insufficient_scope`.
    */
   protected authorize(token: VerifiedToken, context: ExecutionContext): void {
+    const policy = this.routes.of(context);
     const required = this.requiredScopes(context);
-    if (required.length > 0 && this.strategyFor(context).reportsScopes === false) {
-      throw this.scopesUnverifiable(context, required);
+    const anyOf = policy.anyOfScopes;
+    if ((required.length > 0 || anyOf) && this.strategyFor(context).reportsScopes === false) {
+      throw this.scopesUnverifiable(context, anyOf ? [...required, ...anyOf.flat()] : required);
     }
     checkRequirements(token, this.options.verification, required);
+    checkRouteRules(token, policy, (failure) => this.claimsCheckFailed(context, failure));
   }
 
   /** A failure's answer, by the error's stable `code`; anything else fails closed with 503. */
@@ -287,6 +297,20 @@ export class ClientTokenGuard implements CanActivate {
     this.logger.warn(message());
   }
 
+  /** A `@RequireClaims()` predicate that threw or answered no boolean: logged once per route. */
+  private claimsCheckFailed(context: ExecutionContext, failure: ClaimsPredicateFailure): void {
+    const route = `${context.getClass().name}.${context.getHandler().name}`;
+    if (this.warned.has(`claims:${route}`)) return;
+    this.warned.add(`claims:${route}`);
+    const what =
+      failure.kind === 'threw'
+        ? `threw ${describeThrown(failure.error)}`
+        : `returned ${failure.type} instead of a boolean (predicates are synchronous)`;
+    this.logger.error(
+      `${route}: a @RequireClaims() predicate ${what}; its requests are refused with 403`,
+    );
+  }
+
   /**
    * A route requiring scopes whose strategy reports none (userinfo) can never be satisfied: every
    * request is refused 403, and the misconfiguration is logged once per route, naming it.
@@ -308,4 +332,11 @@ export class ClientTokenGuard implements CanActivate {
       required,
     );
   }
+}
+
+/** A thrown value for a log line: its name and message, made log-safe. */
+function describeThrown(error: unknown): string {
+  if (!(error instanceof Error)) return typeof error;
+  const message = sanitizeForLog(error.message, 200);
+  return `${sanitizeForLog(error.name, 60)}${message ? `: ${message}` : ''}`;
 }

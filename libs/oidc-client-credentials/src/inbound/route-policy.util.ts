@@ -7,16 +7,32 @@ import type { ResolvedOptions } from '../options/resolved-options.js';
 import type { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
 import type { VerificationStrategyRegistry } from '../strategies/verification-strategy-registry.provider.js';
 import type { VerifiedToken } from '../strategies/verified-token.interface.js';
+import { ALLOWED_CLIENTS_METADATA } from './allow-clients.decorator.js';
 import { Public } from './public.decorator.js';
-import { REQUIRED_SCOPES_METADATA } from './require-scopes.decorator.js';
+import {
+  checkClaims,
+  REQUIRED_CLAIMS_METADATA,
+  type ClaimRequirement,
+  type ClaimsPredicateFailure,
+} from './require-claims.decorator.js';
+import { ANY_OF_SCOPES_METADATA, REQUIRED_SCOPES_METADATA } from './require-scopes.decorator.js';
 import { VERIFY_WITH_METADATA, type VerifyWithStrategy } from './verify-with.decorator.js';
 
-/** What a route asks of a request, from its `@Public()` and `@RequireScopes()` metadata. */
+/**
+ * What a route asks of a request, from its `@Public()`, `@RequireScopes()`, `@AllowClients()` and
+ * `@RequireClaims()` metadata. The optional members are absent when the route sets none.
+ */
 export interface RouteAccessPolicy {
   /** `@Public()` opens the route: a handler's marker wins over its controller's. */
   isPublic: boolean;
   /** The controller's and the handler's `@RequireScopes()` together, controller's first. */
   requiredScopes: readonly string[];
+  /** `@RequireScopes.any()` lists, controller's first: the token needs one scope of each. */
+  anyOfScopes?: readonly (readonly string[])[];
+  /** `@AllowClients()`: the clients both the controller's and the handler's lists name. */
+  allowedClients?: ReadonlySet<string>;
+  /** `@RequireClaims()`, controller's first: the token must satisfy each. */
+  requiredClaims?: readonly ClaimRequirement[];
 }
 
 /** What `ClientTokenGuard` enforces on a route: its access policy and its `@VerifyWith()` choice. */
@@ -27,6 +43,8 @@ export interface RoutePolicy extends RouteAccessPolicy {
 }
 
 const NO_SCOPES: readonly string[] = Object.freeze([]);
+const NO_GROUPS: readonly (readonly string[])[] = Object.freeze([]);
+const NO_CLAIMS: readonly ClaimRequirement[] = Object.freeze([]);
 
 /**
  * The access policy of one route, as `ClientTokenGuard` enforces it and the OpenAPI helper
@@ -37,12 +55,23 @@ export function readRouteAccessPolicy(
   controller: Type,
   handler: ReturnType<ExecutionContext['getHandler']>,
 ): RouteAccessPolicy {
+  const both = <T>(key: string): T[] =>
+    [
+      reflector.get<T | undefined>(key, controller),
+      reflector.get<T | undefined>(key, handler),
+    ].filter((value): value is T => value !== undefined);
+  const anyOfScopes = both<readonly string[]>(ANY_OF_SCOPES_METADATA);
+  const allowedClients = both<readonly string[]>(ALLOWED_CLIENTS_METADATA);
+  const requiredClaims = both<ClaimRequirement>(REQUIRED_CLAIMS_METADATA);
   return {
     isPublic: reflector.getAllAndOverride(Public, [handler, controller]) === true,
     requiredScopes: mergeScopes(
       reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, controller),
       reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_METADATA, handler),
     ),
+    ...(anyOfScopes.length > 0 ? { anyOfScopes: Object.freeze(anyOfScopes) } : {}),
+    ...(allowedClients.length > 0 ? { allowedClients: intersection(allowedClients) } : {}),
+    ...(requiredClaims.length > 0 ? { requiredClaims: Object.freeze(requiredClaims) } : {}),
   };
 }
 
@@ -116,6 +145,50 @@ export function checkRequirements(
 }
 
 /**
+ * The route's own rules beyond its required scopes, checked on every request after
+ * {@link checkRequirements}, in this order: `@AllowClients()`, `@RequireScopes.any()`,
+ * `@RequireClaims()`. Each refusal is a 403 `insufficient_scope`; a predicate that throws or
+ * returns something else than a boolean refuses too, and `report` hears why (for a log line; the
+ * caller's answer stays fixed).
+ */
+export function checkRouteRules(
+  token: VerifiedToken,
+  policy: RouteAccessPolicy,
+  report: (failure: ClaimsPredicateFailure) => void,
+): void {
+  if (policy.allowedClients && !policy.allowedClients.has(token.clientId)) {
+    throw new InsufficientScopeError(
+      'OIDC_CC_ROUTE_CLIENT_NOT_ALLOWED',
+      "The client is not in the route's @AllowClients()",
+    );
+  }
+  for (const accepted of policy.anyOfScopes ?? NO_GROUPS) {
+    if (!accepted.some((scope) => token.scopes.includes(scope))) {
+      throw new InsufficientScopeError(
+        'OIDC_CC_NO_ACCEPTED_SCOPE',
+        'The token has none of the scopes of a @RequireScopes.any()',
+        accepted,
+      );
+    }
+  }
+  for (const requirement of policy.requiredClaims ?? NO_CLAIMS) {
+    const outcome = checkClaims(requirement, token);
+    if (outcome.satisfied) continue;
+    if (outcome.failure) {
+      report(outcome.failure);
+      throw new InsufficientScopeError(
+        'OIDC_CC_CLAIMS_CHECK_FAILED',
+        'A @RequireClaims() predicate failed to answer',
+      );
+    }
+    throw new InsufficientScopeError(
+      'OIDC_CC_CLAIMS_NOT_SATISFIED',
+      "The token's claims do not meet the route's @RequireClaims()",
+    );
+  }
+}
+
+/**
  * The strategy of a `@VerifyWith()` choice. A choice that cannot be resolved becomes a strategy
  * that fails with the same error: logged once here with its message (naming the option), then
  * answered 503 on every request of the route.
@@ -147,4 +220,10 @@ function mergeScopes(
   if (!controller) return handler ?? NO_SCOPES;
   if (!handler) return controller;
   return Object.freeze([...new Set([...controller, ...handler])]);
+}
+
+/** The clients every list names: a handler narrows its controller's list. */
+function intersection(lists: readonly (readonly string[])[]): ReadonlySet<string> {
+  const [first, ...others] = lists;
+  return new Set(first.filter((clientId) => others.every((list) => list.includes(clientId))));
 }
