@@ -6,6 +6,7 @@ import {
   OidcClientCredentialsEvents,
   OidcClientCredentialsModule,
   TokenProvider,
+  TokenProviderRegistry,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
@@ -215,12 +216,20 @@ describe('outbound tokens renewed on a timer (e2e)', () => {
     expect(tokenRequests()).toBe(1);
   });
 
-  it('app.close() leaves no timer behind', async () => {
-    const one = await start({ redis: true, tokenRenewal: { prefetch: true } });
+  it('app.close() leaves no timer behind, a named client’s included', async () => {
+    const one = await start({
+      redis: true,
+      tokenRenewal: { prefetch: true },
+      clients: { reports: { scope: 'reports' } },
+    });
+    const reports = one.app.get(TokenProviderRegistry).get('reports');
+    await reports.getToken();
     expect(one.tokens.status().renewsAt).toBeDefined();
+    expect(reports.status().renewsAt).toBeDefined();
     expect(jest.getTimerCount()).toBeGreaterThan(0);
     await instances.closeApps();
     expect(jest.getTimerCount()).toBe(0);
     expect(one.tokens.status().renewsAt).toBeUndefined();
+    expect(reports.status().renewsAt).toBeUndefined();
   });
 });
