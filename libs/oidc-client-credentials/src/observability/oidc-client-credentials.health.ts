@@ -34,8 +34,8 @@ export interface OidcClientCredentialsHealthCheckOptions {
 }
 
 /**
- * Discovery: the issuer's metadata could be fetched (it is fetched once, then kept), with the
- * endpoint of the `introspection` or `userinfo` strategy in it.
+ * Discovery: the issuer's metadata could be fetched (kept, and fetched again after a day or when
+ * an endpoint it names stops answering), with the endpoint of the `introspection` or `userinfo` strategy in it.
  */
 export type OidcDiscoveryHealth = {
   status: OidcClientCredentialsHealthStatus;
@@ -95,7 +95,7 @@ const RANK: Record<OidcClientCredentialsHealthStatus, number> = { up: 0, degrade
  * JWKS (when JWTs are verified locally), each outbound client's token endpoint health and the
  * seconds until its cached token expires.
  *
- * It calls the ID service no more often than the module itself would: discovery is fetched once,
+ * It calls the ID service no more often than the module itself would: discovery only when due,
  * the JWKS only when due, and a token only for a client that has none (through the usual single
  * flight, cooldowns and circuit breaker) — a check never forces a renewal. Details hold statuses,
  * numbers and error codes only: no token, secret, client id or URL.
