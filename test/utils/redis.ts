@@ -83,6 +83,11 @@ export class RedisInspector {
     return Number(/total_commands_processed:(\d+)/.exec(info)?.[1]);
   }
 
+  /** Publishes `message` on `channel`; resolves with the number of subscribers that received it. */
+  publish(channel: string, message: string): Promise<number> {
+    return this.client.publish(channel, message);
+  }
+
   /** Deletes every key under `prefix`. */
   async clear(prefix: string): Promise<void> {
     const keys = await this.keys(prefix);

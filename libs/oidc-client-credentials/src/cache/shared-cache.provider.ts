@@ -11,6 +11,13 @@ import { createCacheCipher, type CacheCipher } from './cache-encryption.util.js'
 import { decodeRecord, encodeRecord } from './cache-record.util.js';
 import { GuardedKeyvStore, heldInProcess } from './guarded-keyv.store.js';
 import { isRedisStore, takeRedisLease, type SharedLease } from './redis-lease.util.js';
+import {
+  pubSubClientOf,
+  subscribeTo,
+  type PubSubClient,
+  type Subscription,
+} from './redis-channel.util.js';
+import { messageKey, openMessage, SeenMessages, signMessage } from './signed-message.util.js';
 
 /** Longest wait at startup for a Redis store's connection; the module starts either way. */
 export const SHARED_CACHE_CONNECT_WAIT_MS = 500;
@@ -42,11 +49,16 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
   private readonly stores: GuardedKeyvStore[];
   private readonly cipher?: CacheCipher;
   private readonly prefix: string;
+  /** Signs and checks messages between instances; only with `cache.encryptionKey`. */
+  private readonly messageKey?: Buffer;
+  private readonly seenMessages = new SeenMessages();
+  private readonly subscriptions: Subscription[] = [];
 
   constructor(@Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions) {
     const { stores, keyPrefix, encryptionKey, timeoutMs } = options.cache;
     this.prefix = keyPrefix;
     this.cipher = encryptionKey && createCacheCipher(encryptionKey);
+    this.messageKey = encryptionKey && messageKey(encryptionKey);
     this.stores = stores.map((keyv, index) => {
       const store = new GuardedKeyvStore(keyv, `cache.stores[${index}]`, timeoutMs, this.logger);
       if (heldInProcess(keyv.store)) {
@@ -125,6 +137,74 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
+   * Whether {@link publish} and {@link subscribe} reach other instances: a @keyv/redis store and
+   * `cache.encryptionKey` (messages are authenticated with a key derived from it).
+   */
+  get messaging(): boolean {
+    return this.messageKey !== undefined && this.pubSubClient() !== undefined;
+  }
+
+  /**
+   * Sends `body` to every instance subscribed to `name` (`<prefix>:<name>`) on the first
+   * @keyv/redis store, signed with HMAC-SHA-256 (a key derived from `cache.encryptionKey`), with
+   * its send time and a random id. Without such a store or the key, nothing is sent. Never throws.
+   *
+   * @returns whether the message was handed to Redis in time.
+   */
+  async publish(name: string, body: Record<string, unknown>): Promise<boolean> {
+    const client = this.pubSubClient();
+    if (!client || !this.messageKey) return false;
+    const channel = this.key(name);
+    const message = signMessage(this.messageKey, channel, body);
+    const store = this.stores.find((s) => pubSubClientOf(s.keyv.store) === client);
+    const sent = await store!.run(() => client.publish(channel, message));
+    return sent.ok;
+  }
+
+  /**
+   * Calls `listener` with the body of each message another instance {@link publish}es on `name`,
+   * once, and only if its signature holds, it is at most 30 s old and its id is new: a forged,
+   * altered or replayed message is dropped. Uses a second connection of the first @keyv/redis
+   * store; without one (or without `cache.encryptionKey`) it does nothing and returns false.
+   */
+  async subscribe(
+    name: string,
+    listener: (body: Record<string, unknown>) => void,
+  ): Promise<boolean> {
+    const client = this.pubSubClient();
+    const key = this.messageKey;
+    if (!client || !key) return false;
+    const channel = this.key(name);
+    try {
+      const subscription = await subscribeTo(
+        client,
+        channel,
+        (raw) => {
+          const body = openMessage(key, channel, raw, this.seenMessages);
+          if (body) listener(body);
+        },
+        this.logger,
+      );
+      this.subscriptions.push(subscription);
+      return true;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.warn(
+        `Cannot subscribe to ${channel} (${reason}); messages from other instances are not received`,
+      );
+      return false;
+    }
+  }
+
+  private pubSubClient(): PubSubClient | undefined {
+    for (const store of this.stores) {
+      const client = pubSubClientOf(store.keyv.store);
+      if (client) return client;
+    }
+    return undefined;
+  }
+
+  /**
    * Opens the connections of @keyv/redis stores now (waiting at most
    * {@link SHARED_CACHE_CONNECT_WAIT_MS}), so the first request does not spend its
    * `cache.timeoutMs` on connecting. A store that cannot connect is logged and skipped as usual.
@@ -140,6 +220,7 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    for (const subscription of this.subscriptions.splice(0)) subscription.close();
     for (const store of this.stores) store.close();
   }
 }

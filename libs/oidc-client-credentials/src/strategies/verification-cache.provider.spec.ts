@@ -286,6 +286,27 @@ describe('VerificationCache', () => {
     await expect(jwt.verify(rotated)).resolves.toMatchObject({ clientId: 'test-client' });
   });
 
+  it.each([
+    ['revoke(token)', (cache: VerificationCache, token: string) => cache.revoke(token)],
+    ['revokeClient(clientId)', (cache: VerificationCache) => cache.revokeClient('billing')],
+  ])(
+    '%s: a cached JWT is refused at once and until its exp, though its signature still verifies',
+    async (_case, revoke) => {
+      const { jwt, cache } = await inbound({ cacheTtlSeconds: 60 });
+      const token = await idp.mintJwt({ sub: 'billing', exp: Math.floor(Date.now() / 1000) + 600 });
+      await expect(jwt.verify(token)).resolves.toMatchObject({ clientId: 'billing' });
+
+      await revoke(cache, token);
+      for (const after of [0, 120, 470]) {
+        advance(after * SECOND);
+        await expect(jwt.verify(token)).rejects.toMatchObject({ code: 'OIDC_CC_TOKEN_INACTIVE' });
+      }
+      // 590 s after the revocation: a token issued since is accepted.
+      const issuedLater = await idp.mintJwt({ sub: 'billing' });
+      await expect(jwt.verify(issuedLater)).resolves.toMatchObject({ clientId: 'billing' });
+    },
+  );
+
   it('cached results are frozen, so one caller cannot change what another receives', async () => {
     const { introspection } = await inbound();
     idp.reset();

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
@@ -14,6 +14,8 @@ import {
 
 interface PositiveEntry {
   value: VerifiedToken;
+  /** {@link revocationDigest} of the token, so a revocation by digest finds the entry. */
+  digest: string;
   promise: Promise<VerifiedToken>;
   expiresAt: number;
   /** Last time the entry moved to the recent end of the LRU order. */
@@ -24,6 +26,41 @@ interface PositiveEntry {
 const LEASE_POLL_MS = 25;
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The channel (`<prefix>:revocations`) on which instances tell each other of revocations. */
+const REVOCATIONS = 'revocations';
+/** How long a client's "revoked before" time is kept: longer than any client-credentials token lives. */
+const REVOKED_CLIENT_TTL_MS = 24 * 60 * 60 * 1000;
+const REVOCATION_RECORD_VERSION = 1;
+
+/**
+ * The token's digest for revocation records and messages: SHA-256 under a fixed label, the same on
+ * every instance and for every profile; the token itself never leaves the process.
+ */
+function revocationDigest(token: string): string {
+  return hash('sha256', `nest-oidc-client-credentials revoked token.${token}`, 'base64url');
+}
+
+/** The client's digest in the key of its shared "revoked before" record. */
+function clientDigest(clientId: string): string {
+  return hash('sha256', `nest-oidc-client-credentials revoked client.${clientId}`, 'base64url');
+}
+
+/** A JWT's `exp` in ms, read without verifying (to bound a revocation record), if it has one. */
+function unverifiedExpiry(token: string): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const exp: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function revokedError(): TokenVerificationError {
+  return doNotCache(new TokenVerificationError('OIDC_CC_TOKEN_INACTIVE', 'The token was revoked'));
+}
 
 /** A hit moves its entry to the recent end of the LRU order at most this often. */
 const TOUCH_INTERVAL_MS = 1000;
@@ -97,7 +134,7 @@ export function verificationProfileId(
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-4 (caching trade-off, never beyond `exp`)
  */
 @Injectable()
-export class VerificationCache {
+export class VerificationCache implements OnModuleInit {
   private readonly positive = new Map<string, PositiveEntry>();
   private readonly negative = new Map<string, NegativeEntry>();
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
@@ -112,6 +149,10 @@ export class VerificationCache {
   private readonly leaseTtlMs: number;
   private readonly shared?: SharedCache;
   private readonly sharedTags = new Map<string, string>();
+  /** Revoked tokens: {@link revocationDigest} → until when (ms), their `exp` where known. */
+  private readonly revokedTokens = new Map<string, number>();
+  /** Revoked clients: client id → tokens issued before this time (ms) are refused. */
+  private readonly revokedClients = new Map<string, number>();
   /** Shared results written before the last {@link clear} are not taken back. */
   private clearedAt = 0;
   private readonly events: OidcClientCredentialsEvents;
@@ -187,12 +228,18 @@ export class VerificationCache {
     this.events.emit('verification.cache.miss', MISS);
     let pending = this.inflight.get(key);
     if (!pending) {
+      const digest = revocationDigest(token);
+      if ((this.revokedTokens.get(digest) ?? -Infinity) > now)
+        return Promise.reject(revokedError());
+      const shared = this.shared;
       pending =
-        this.shared && share()
-          ? this.verifyShared(this.shared, profileId, key, verify)
-          : verify().then(
+        shared && share()
+          ? this.verifyShared(shared, profileId, key, digest, verify)
+          : // A local check (a JWT) asks the store nothing: revocations reach it as messages.
+            verify().then(
               (value) => {
-                this.store(key, value);
+                this.refuseIfRevoked(digest, value);
+                this.store(key, digest, value);
                 return value;
               },
               (error: unknown) => {
@@ -218,6 +265,49 @@ export class VerificationCache {
     this.clearedAt = Date.now();
   }
 
+  /**
+   * Revokes `token`: its cached results go at once, and it is refused (401, `OIDC_CC_TOKEN_INACTIVE`)
+   * until its `exp` (a JWT's, or the cached result's; else for `cacheTtlSeconds`) whatever a
+   * verification or a shared entry says. With `cache.stores` and `cache.encryptionKey` the record
+   * is shared (`<prefix>:revoked:token:<digest>`) and every instance subscribed to
+   * `<prefix>:revocations` (a @keyv/redis store) drops its entries within moments.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc7009
+   */
+  async revoke(token: string): Promise<void> {
+    const digest = revocationDigest(token);
+    const until = this.revocationEnd(token, digest);
+    this.applyTokenRevocation(digest, until);
+    const shared = this.shared;
+    if (!shared) return;
+    const key = shared.key('revoked', 'token', digest);
+    const record = { v: REVOCATION_RECORD_VERSION, kind: 'revoked-token', key, until };
+    await shared.set(key, record, until - Date.now());
+    await shared.publish(REVOCATIONS, { kind: 'token', digest, until });
+  }
+
+  /**
+   * Revokes every token of `clientId` issued until now: its cached results go at once, and a
+   * result for it whose `iat` is before now is refused (401) — results without `iat` are verified
+   * again rather than taken from the cache. Shared and announced like {@link revoke}; the record
+   * is kept for 24 hours.
+   */
+  async revokeClient(clientId: string): Promise<void> {
+    const before = Date.now();
+    this.applyClientRevocation(clientId, before);
+    const shared = this.shared;
+    if (!shared) return;
+    const key = shared.key('revoked', 'client', clientDigest(clientId));
+    const record = { v: REVOCATION_RECORD_VERSION, kind: 'revoked-client', key, clientId, before };
+    await shared.set(key, record, REVOKED_CLIENT_TTL_MS);
+    await shared.publish(REVOCATIONS, { kind: 'client', clientId, before });
+  }
+
+  /** Listens for the revocations of the other instances (with a @keyv/redis store). */
+  async onModuleInit(): Promise<void> {
+    await this.shared?.subscribe(REVOCATIONS, (body) => this.onRevocationMessage(body));
+  }
+
   /** Number of cached results, positive and negative. */
   get size(): number {
     return this.positive.size + this.negative.size;
@@ -231,10 +321,15 @@ export class VerificationCache {
     shared: SharedCache,
     profileId: string,
     key: string,
+    digest: string,
     verify: () => Promise<VerifiedToken>,
   ): Promise<VerifiedToken> {
     const sharedKey = shared.key('verify', this.sharedTag(profileId), key);
-    const found = await this.readShared(shared, sharedKey, key);
+    const [found] = await Promise.all([
+      this.readShared(shared, sharedKey, key, digest),
+      this.sharedRevocationCheck(digest),
+    ]);
+    this.throwIfTokenRevoked(digest);
     if (found) return found;
 
     // One instance of the fleet verifies a new token; the others wait for its shared result,
@@ -245,17 +340,17 @@ export class VerificationCache {
     let lease = await shared.lease(`${sharedKey}:lease`, this.leaseTtlMs);
     while (lease.state === 'held' && polls-- > 0) {
       await pause(Math.round(LEASE_POLL_MS * (0.5 + Math.random())));
-      const written = await this.readShared(shared, sharedKey, key);
+      const written = await this.readShared(shared, sharedKey, key, digest);
       if (written) return written;
       lease = await shared.lease(`${sharedKey}:lease`, this.leaseTtlMs);
     }
     try {
       if (lease.state === 'acquired') {
         // The previous holder may have written and released between the first read and the lease.
-        const written = await this.readShared(shared, sharedKey, key);
+        const written = await this.readShared(shared, sharedKey, key, digest);
         if (written) return written;
       }
-      return await this.verifyAndShare(shared, sharedKey, key, verify);
+      return await this.verifyAndShare(shared, sharedKey, key, digest, verify);
     } finally {
       if (lease.state === 'acquired') await lease.release();
     }
@@ -266,6 +361,7 @@ export class VerificationCache {
     shared: SharedCache,
     sharedKey: string,
     key: string,
+    digest: string,
   ): Promise<VerifiedToken | undefined> {
     const found = readSharedVerification(await shared.get(sharedKey), {
       key: sharedKey,
@@ -279,7 +375,11 @@ export class VerificationCache {
       throw found.refused;
     }
     if (found) {
-      this.store(key, found.value, found.until);
+      this.throwIfTokenRevoked(digest);
+      // A stale entry of a revoked client without `iat` is verified again rather than taken.
+      if (!(await this.acceptableAfterClientRevocation(shared, found.value))) return undefined;
+      this.refuseIfRevoked(digest, found.value);
+      this.store(key, digest, found.value, found.until);
       return found.value;
     }
     return undefined;
@@ -290,6 +390,7 @@ export class VerificationCache {
     shared: SharedCache,
     sharedKey: string,
     key: string,
+    digest: string,
     verify: () => Promise<VerifiedToken>,
   ): Promise<VerifiedToken> {
     let value: VerifiedToken;
@@ -303,12 +404,121 @@ export class VerificationCache {
       }
       throw error;
     }
-    const until = this.store(key, value);
+    this.refuseIfRevoked(digest, value);
+    const until = this.store(key, digest, value);
     if (until !== undefined) {
       const now = Date.now();
       await shared.set(sharedKey, verifiedRecord(sharedKey, value, now, until), until - now);
     }
     return value;
+  }
+
+  /** Until when a revocation of `token` lasts: its `exp` where known, else `cacheTtlSeconds`. */
+  private revocationEnd(token: string, digest: string): number {
+    const now = Date.now();
+    let end = unverifiedExpiry(token);
+    for (const entry of this.positive.values()) {
+      if (entry.digest === digest && entry.value.expiresAt !== undefined) {
+        end = Math.max(end ?? 0, entry.value.expiresAt * 1000);
+      }
+    }
+    return end !== undefined && end > now ? end : now + Math.max(this.ttlMs, 1000);
+  }
+
+  private applyTokenRevocation(digest: string, until: number): void {
+    if (!(until > Date.now())) return;
+    this.revokedTokens.set(digest, Math.max(until, this.revokedTokens.get(digest) ?? 0));
+    for (const [key, entry] of this.positive) {
+      if (entry.digest === digest) this.positive.delete(key);
+    }
+    this.pruneRevocations();
+  }
+
+  private applyClientRevocation(clientId: string, before: number): void {
+    if (before <= (this.revokedClients.get(clientId) ?? -Infinity)) return;
+    this.revokedClients.set(clientId, before);
+    for (const [key, entry] of this.positive) {
+      if (entry.value.clientId === clientId) this.positive.delete(key);
+    }
+  }
+
+  /** Revocations announced by other instances (authenticated by the shared cache). */
+  private onRevocationMessage(body: Record<string, unknown>): void {
+    if (
+      body.kind === 'token' &&
+      typeof body.digest === 'string' &&
+      typeof body.until === 'number'
+    ) {
+      this.applyTokenRevocation(body.digest, body.until);
+    } else if (
+      body.kind === 'client' &&
+      typeof body.clientId === 'string' &&
+      typeof body.before === 'number' &&
+      body.before <= Date.now() + 60_000
+    ) {
+      this.applyClientRevocation(body.clientId, body.before);
+    }
+  }
+
+  /** Takes in a shared revocation record of the token, if there is one (instances that missed the message). */
+  private async sharedRevocationCheck(digest: string): Promise<void> {
+    const shared = this.shared;
+    if (!shared) return;
+    const key = shared.key('revoked', 'token', digest);
+    const record = await shared.get(key);
+    if (
+      record?.v === REVOCATION_RECORD_VERSION &&
+      record.kind === 'revoked-token' &&
+      record.key === key &&
+      typeof record.until === 'number'
+    ) {
+      this.applyTokenRevocation(digest, record.until);
+    }
+  }
+
+  /**
+   * Whether a shared result of `value`'s client may be taken: yes unless the client was revoked
+   * (here or in its shared record) and the result cannot show it was issued after that.
+   */
+  private async acceptableAfterClientRevocation(
+    shared: SharedCache,
+    value: VerifiedToken,
+  ): Promise<boolean> {
+    const key = shared.key('revoked', 'client', clientDigest(value.clientId));
+    const record = await shared.get(key);
+    if (
+      record?.v === REVOCATION_RECORD_VERSION &&
+      record.kind === 'revoked-client' &&
+      record.key === key &&
+      record.clientId === value.clientId &&
+      typeof record.before === 'number'
+    ) {
+      this.applyClientRevocation(value.clientId, record.before);
+    }
+    return !this.revokedClients.has(value.clientId) || typeof value.claims.iat === 'number';
+  }
+
+  private throwIfTokenRevoked(digest: string): void {
+    if ((this.revokedTokens.get(digest) ?? -Infinity) > Date.now()) throw revokedError();
+  }
+
+  /** Refuses a result of a revoked token, or of a revoked client's token issued before that. */
+  private refuseIfRevoked(digest: string, value: VerifiedToken): void {
+    this.throwIfTokenRevoked(digest);
+    const before = this.revokedClients.get(value.clientId);
+    const iat = value.claims.iat;
+    if (before !== undefined && typeof iat === 'number' && iat * 1000 < before) {
+      throw revokedError();
+    }
+  }
+
+  /** Drops token revocations past their end (they are bounded by the tokens' lifetimes). */
+  private pruneRevocations(): void {
+    if (this.revokedTokens.size < 1024) return;
+    const now = Date.now();
+    for (const [digest, until] of this.revokedTokens) {
+      if (until <= now) this.revokedTokens.delete(digest);
+    }
   }
 
   /**
@@ -326,13 +536,19 @@ export class VerificationCache {
   }
 
   /** Caches a positive result until min(TTL, `exp`, `notAfter`); returns that time, if cached. */
-  private store(key: string, value: VerifiedToken, notAfter = Infinity): number | undefined {
+  private store(
+    key: string,
+    digest: string,
+    value: VerifiedToken,
+    notAfter = Infinity,
+  ): number | undefined {
     const now = Date.now();
     const untilExp = value.expiresAt === undefined ? Infinity : value.expiresAt * 1000 - now;
     const ttl = Math.min(this.ttlMs, untilExp, notAfter - now);
     if (!(ttl > 0)) return undefined;
     this.positive.set(key, {
       value,
+      digest,
       promise: Promise.resolve(value),
       expiresAt: now + ttl,
       touchedAt: now,
