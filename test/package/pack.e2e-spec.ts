@@ -162,7 +162,9 @@ describe('the packed npm package', () => {
     await writeFile(join(appDir, 'testing.mjs'), TESTING_APP);
 
     idService = await FakeIdService.start({ clients: { 'pack-app': { secret: 'pack secret' } } });
-  }, 90_000);
+    // A build, a pack and an install: over a minute on a busy machine. The limit only catches a
+    // hang, so it is far beyond that.
+  }, 300_000);
 
   afterAll(async () => {
     await idService?.close();
