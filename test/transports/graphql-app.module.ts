@@ -6,14 +6,10 @@ import {
   ClientId,
   ClientTokenGuard,
   GraphqlWsAuthentication,
-  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
-  OidcClientCredentialsEvents,
   OidcClientCredentialsModule,
   Public,
   RequireScopes,
   TokenClaims,
-  TokenVerificationStrategy,
-  type ResolvedOptions,
   type VerifiedToken,
 } from 'nest-oidc-client-credentials';
 import { createTestingOptions, type FakeIdService } from 'nest-oidc-client-credentials/testing';
@@ -152,27 +148,12 @@ class OrdersResolver {
   }
 }
 
-/** The library, global so that the GraphQL module's factory can inject the strategy. */
+/** The library, global so that the GraphQL module's factory can inject its connection check. */
 function oidc(idp: FakeIdService) {
   return OidcClientCredentialsModule.forRoot({
     ...createTestingOptions(idp, { verification: { realm: 'orders', retryAfterSeconds: 7 } }),
     isGlobal: true,
   });
-}
-
-/** What the GraphQL module's factory injects to build the connection check. */
-const CONNECTION_CHECK_DEPS = [
-  TokenVerificationStrategy,
-  OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
-  OidcClientCredentialsEvents,
-];
-
-function connectionCheck(
-  strategy: TokenVerificationStrategy,
-  options: ResolvedOptions,
-  events: OidcClientCredentialsEvents,
-): GraphqlWsAuthentication {
-  return new GraphqlWsAuthentication(strategy, options, events);
 }
 
 /**
@@ -185,9 +166,9 @@ export function apolloAppModule(idp: FakeIdService): ModuleMetadata {
       oidc(idp),
       GraphQLModule.forRootAsync<ApolloDriverConfig>({
         driver: ApolloDriver,
-        inject: CONNECTION_CHECK_DEPS,
-        useFactory: (...deps: Parameters<typeof connectionCheck>) => {
-          const connections = connectionCheck(...deps);
+        // The module provides the connection check.
+        inject: [GraphqlWsAuthentication],
+        useFactory: (connections: GraphqlWsAuthentication) => {
           return {
             typeDefs: TYPE_DEFS,
             playground: false,
@@ -213,9 +194,8 @@ export function mercuriusAppModule(idp: FakeIdService): ModuleMetadata {
       oidc(idp),
       GraphQLModule.forRootAsync<MercuriusDriverConfig>({
         driver: MercuriusDriver,
-        inject: CONNECTION_CHECK_DEPS,
-        useFactory: (...deps: Parameters<typeof connectionCheck>) => {
-          const connections = connectionCheck(...deps);
+        inject: [GraphqlWsAuthentication],
+        useFactory: (connections: GraphqlWsAuthentication) => {
           return {
             typeDefs: TYPE_DEFS,
             graphiql: false,

@@ -4,6 +4,7 @@ import { ConfigurationError } from './errors/configuration.error.js';
 import type { NamedClientOptions } from './options/oidc-client-credentials-options.interface.js';
 import { IssuerMetadataProvider } from './idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from './observability/oidc-client-credentials-events.provider.js';
+import { GraphqlWsAuthentication } from './inbound/transports/graphql-ws-authentication.provider.js';
 import { OidcClientCredentialsHealthIndicator } from './observability/oidc-client-credentials.health.js';
 import { OidcClientCredentialsStartupCheck } from './observability/startup-check.health.js';
 import {
@@ -59,6 +60,7 @@ import {
     OidcClientCredentialsEvents,
     ...OUTBOUND_PROVIDERS,
     ...VERIFICATION_PROVIDERS,
+    GraphqlWsAuthentication,
     OidcClientCredentialsHealthIndicator,
     OidcClientCredentialsStartupCheck,
   ],
@@ -68,6 +70,7 @@ import {
     OidcClientCredentialsEvents,
     ...OUTBOUND_EXPORTS,
     ...VERIFICATION_EXPORTS,
+    GraphqlWsAuthentication,
     OidcClientCredentialsHealthIndicator,
   ],
 })
