@@ -23,7 +23,11 @@ export function verifierOptions(config: ConfigService): OidcClientCredentialsMod
     issuer: config.get<string>('OIDC_ISSUER') ?? config.getOrThrow<string>('ID_SERVICE_URL'),
     clientId: config.get<string>('CLIENT_ID'),
     clientSecret: config.get<string>('CLIENT_SECRET'),
-    verification: { realm: 'demo-api' },
+    verification: {
+      realm: 'demo-api',
+      // The API its callers' tokens must name in `aud`; unset, the library warns at startup.
+      audience: config.get<string>('API_AUDIENCE') || undefined,
+    },
   };
 }
 

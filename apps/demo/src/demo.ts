@@ -24,6 +24,11 @@ export interface DemoCredentials {
   clientSecret: string;
 }
 
+/** demo-api's client, and the `aud` it requires of its callers' tokens (none: any). */
+export interface DemoApiCredentials extends DemoCredentials {
+  audience?: string;
+}
+
 /** A demo-api and a demo client started for one purpose (the trace), closed after it. */
 export interface DemoPair {
   api: INestApplication;
@@ -103,7 +108,12 @@ const DEV_CLIENTS: DemoClientSpec[] = [
     description: 'opaque tokens, no scope',
   },
 ];
-const DEV_API_CLIENT: DemoCredentials = { clientId: 'demo-api', clientSecret: 'demo-api-secret' };
+/** demo-api's own client, and the audience its callers' tokens must name (clients.dev.json). */
+const DEV_API_CLIENT: DemoApiCredentials = {
+  clientId: 'demo-api',
+  clientSecret: 'demo-api-secret',
+  audience: 'demo-api',
+};
 
 /** What the demo checks against the development ID service (clients from clients.dev.json). */
 export const DEV_CHECKS: readonly DemoCheck[] = [
@@ -166,6 +176,7 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<DemoSta
       apiClient = {
         clientId: required(env, 'API_CLIENT_ID'),
         clientSecret: required(env, 'API_CLIENT_SECRET'),
+        audience: env.API_AUDIENCE,
       };
     }
 
@@ -236,7 +247,7 @@ interface StartAppOptions {
 /** demo-api (the 3rd party service) with its settings as environment variables, listening. */
 async function startDemoApi(
   issuer: string,
-  apiClient: DemoCredentials,
+  apiClient: DemoApiCredentials,
   { logger, port, onRequest }: StartAppOptions & { onRequest?: (request: Request) => void },
 ): Promise<INestApplication> {
   const app = await NestFactory.create(
@@ -244,6 +255,7 @@ async function startDemoApi(
       OIDC_ISSUER: issuer,
       CLIENT_ID: apiClient.clientId,
       CLIENT_SECRET: apiClient.clientSecret,
+      API_AUDIENCE: apiClient.audience,
     }),
     { logger, forceCloseConnections: true },
   );

@@ -18,6 +18,11 @@ export interface IdServiceClient {
   lifetimeSeconds?: number;
   /** May call the introspection endpoint about other clients' tokens (the seed's 3rd party client). */
   canIntrospect?: boolean;
+  /**
+   * `aud` of the client's tokens (JWT claim and introspection answer): the API they are meant for.
+   * Default the client id, as the seed's ID service.
+   */
+  audience?: string;
 }
 
 /** Clients by client id. */
@@ -37,6 +42,7 @@ const CLIENT_FIELDS = new Set([
   'scopes',
   'lifetimeSeconds',
   'canIntrospect',
+  'audience',
 ]);
 
 /**
@@ -51,8 +57,19 @@ export function validateClients(clients: unknown): IdServiceClients {
     for (const field of Object.keys(client)) {
       if (!CLIENT_FIELDS.has(field)) throw new Error(`${where}: unknown field "${field}"`);
     }
-    const { secret, jwks, tokenFormat, jwtProfile, scopes, lifetimeSeconds, canIntrospect } =
-      client;
+    const {
+      secret,
+      jwks,
+      tokenFormat,
+      jwtProfile,
+      scopes,
+      lifetimeSeconds,
+      canIntrospect,
+      audience,
+    } = client;
+    if (audience !== undefined && (typeof audience !== 'string' || audience === '')) {
+      throw new Error(`${where}: "audience" must be a non-empty string`);
+    }
     if (secret === undefined && jwks === undefined) {
       throw new Error(`${where} needs a "secret" or a "jwks"`);
     }
@@ -105,6 +122,7 @@ export function toEndpointClients(clients: IdServiceClients): Record<string, Fak
         jwtProfile: client.jwtProfile === 'rfc9068' ? 'rfc9068' : 'default',
         scopes: client.scopes ?? [],
         lifetimeSeconds: client.lifetimeSeconds,
+        audience: client.audience,
         canIntrospect: client.canIntrospect ?? false,
       } satisfies FakeClient,
     ]),
