@@ -22,3 +22,19 @@ export function safeCause(error: unknown): SafeCause {
     message: sanitizeForLog(error.message) ?? '',
   };
 }
+
+/**
+ * A member of an error-like value, or `undefined`. Duck-typed: errors of fetch and undici may come
+ * from another realm (a test VM) and fail `instanceof`.
+ */
+export function errorProperty(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)[name]
+    : undefined;
+}
+
+/** A string member of an error-like value (`name`, `message`, `code`), or `undefined`. */
+export function errorField(value: unknown, name: string): string | undefined {
+  const found = errorProperty(value, name);
+  return typeof found === 'string' ? found : undefined;
+}

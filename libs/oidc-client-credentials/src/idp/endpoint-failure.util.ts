@@ -1,4 +1,5 @@
 import { sanitizeForLog } from '../errors/sanitize.util.js';
+import { errorField, errorProperty } from '../errors/error-cause.util.js';
 import { redactCredentials } from './client-authentication.util.js';
 import { ResponseTooLargeError } from './safe-fetch.util.js';
 
@@ -47,7 +48,7 @@ export function noAnswerReason(error: unknown, timeoutMs: number): string {
     return `the answer is larger than ${error.limit} bytes (http.maxResponseBytes)`;
   }
   // Duck-typed: fetch's errors may come from another realm (vm contexts, test runners).
-  const name = field(error, 'name');
+  const name = errorField(error, 'name');
   if (name === 'TimeoutError') return `no answer within ${timeoutMs} ms (http.timeoutMs)`;
   if (name === 'AbortError') return 'the call was aborted';
   const code = systemErrorCode(error);
@@ -55,7 +56,7 @@ export function noAnswerReason(error: unknown, timeoutMs: number): string {
     const meaning = NETWORK_ERRORS[code] ?? (/CERT|TLS|SSL/.test(code) ? 'TLS failed' : 'failed');
     return `${meaning} (${code})`;
   }
-  const cause = field(property(error, 'cause'), 'message');
+  const cause = errorField(errorProperty(error, 'cause'), 'message');
   // Text without a code is kept only when it cannot hold a URL ("bad port", say).
   if (cause !== undefined && !/[/?@]/.test(cause)) return `failed (${sanitizeForLog(cause, 80)})`;
   return `failed (${sanitizeForLog(name, 60) || 'unknown error'})`;
@@ -92,7 +93,7 @@ export function answeredCall(
  * is unknown, or the path is gone), so the metadata that named it is worth fetching again.
  */
 export function suggestsMovedEndpoint(failure: { status: number } | unknown): boolean {
-  const status = property(failure, 'status');
+  const status = errorProperty(failure, 'status');
   if (typeof status === 'number') return status === 404 || status === 410;
   const code = systemErrorCode(failure);
   return code !== undefined && NOTHING_THERE.has(code);
@@ -100,9 +101,10 @@ export function suggestsMovedEndpoint(failure: { status: number } | unknown): bo
 
 /** Whether the call got no answer at all (unreachable, reset, timed out): worth another try. */
 export function isNetworkFailure(error: unknown): boolean {
-  const name = field(error, 'name');
+  const name = errorField(error, 'name');
   return (
-    name === 'TimeoutError' || (name === 'TypeError' && field(error, 'message') === 'fetch failed')
+    name === 'TimeoutError' ||
+    (name === 'TypeError' && errorField(error, 'message') === 'fetch failed')
   );
 }
 
@@ -138,21 +140,10 @@ function clean(value: unknown, redact: readonly string[], maxLength: number): st
 
 /** The system error code of fetch's `TypeError: fetch failed` (its `cause`), or of the error. */
 function systemErrorCode(error: unknown): string | undefined {
-  const cause = property(error, 'cause');
+  const cause = errorProperty(error, 'cause');
   const code =
-    field(cause, 'code') ??
-    field((property(cause, 'errors') as unknown[] | undefined)?.[0], 'code') ??
-    field(error, 'code');
+    errorField(cause, 'code') ??
+    errorField((errorProperty(cause, 'errors') as unknown[] | undefined)?.[0], 'code') ??
+    errorField(error, 'code');
   return code === undefined ? undefined : sanitizeForLog(code, 40);
-}
-
-function field(value: unknown, name: string): string | undefined {
-  const found = property(value, name);
-  return typeof found === 'string' ? found : undefined;
-}
-
-function property(value: unknown, name: string): unknown {
-  return typeof value === 'object' && value !== null
-    ? (value as Record<string, unknown>)[name]
-    : undefined;
 }

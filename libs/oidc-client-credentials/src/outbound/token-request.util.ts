@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { DiscoveryError } from '../errors/discovery.error.js';
 import { TokenRequestError } from '../errors/token-request.error.js';
+import { errorField, errorProperty } from '../errors/error-cause.util.js';
 import type { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { ResponseTooLargeError } from '../idp/safe-fetch.util.js';
 import { printableUrl, suggestsMovedEndpoint } from '../idp/endpoint-failure.util.js';
@@ -140,7 +141,7 @@ function transportError(error: unknown): TokenRequestError {
   if (name === 'TypeError' && errorField(error, 'message') === 'fetch failed') {
     // Only a system error code is kept: undici's messages may quote the URL, and with
     // client_secret_query the URL holds the secret.
-    const code = errorField(property(error, 'cause'), 'code');
+    const code = errorField(errorProperty(error, 'cause'), 'code');
     const detail = code ? ` (${sanitizeForLog(code, 40)})` : '';
     return new TokenRequestError(
       'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
@@ -230,16 +231,4 @@ async function oauthErrorFields(
 function clean(value: unknown, secrets: readonly string[], maxLength: number): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return undefined;
   return sanitizeForLog(redactCredentials(value, secrets), maxLength) || undefined;
-}
-
-/** A string field of an error-like value, or `undefined`. */
-function errorField(error: unknown, field: string): string | undefined {
-  const value = property(error, field);
-  return typeof value === 'string' ? value : undefined;
-}
-
-function property(value: unknown, field: string): unknown {
-  return typeof value === 'object' && value !== null
-    ? (value as Record<string, unknown>)[field]
-    : undefined;
 }
