@@ -53,11 +53,13 @@ export class TokenAcquisition {
    * Attempts with backoff until success, a final failure or the deadline — unless the circuit is
    * open (fail fast, nothing sent) or half-open (this is its probe: one attempt). Before each
    * retry, `recheck` may supply a token obtained elsewhere meanwhile (another instance, through
-   * the shared store), which ends the attempts without another request.
+   * the shared store), which ends the attempts without another request. `onAttempt` hears of
+   * each request sent (for the acquisition's trace span).
    */
   async request(
     authentication: ClientAuthentication,
     recheck?: () => Promise<TokenCacheEntry | undefined>,
+    onAttempt?: () => void,
   ): Promise<AcquiredEntry> {
     const permit = this.circuit.permit();
     if (permit === 'refuse') throw this.circuitOpenError();
@@ -73,6 +75,7 @@ export class TokenAcquisition {
     };
     for (let attempt = 1; ; attempt += 1) {
       const sentAt = Date.now();
+      onAttempt?.();
       try {
         const issued = await requestToken(context, deadlineSignal);
         const entry = createCacheEntry(issued, sentAt, tokenRenewal);

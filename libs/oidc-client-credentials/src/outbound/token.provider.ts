@@ -18,6 +18,7 @@ import type {
 import type { TokenClientEvent } from '../observability/oidc-client-credentials-events.interface.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
+import { TokenAcquireSpan, traceTokenCacheHit } from '../observability/tracing.util.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { SharedCache } from '../cache/shared-cache.provider.js';
 import {
@@ -216,12 +217,14 @@ export class TokenProvider
       if (now < entry.renewAt) {
         this.renewal.noteRead(now);
         this.events.emit('token.cache.hit', this.clientEvent);
+        traceTokenCacheHit(this.clientName, now);
         return entry;
       }
       if (now < entry.expiresAt) {
         this.renewal.noteRead(now);
         this.renewal.renewInBackground(now);
         this.events.emit('token.cache.hit', this.clientEvent);
+        traceTokenCacheHit(this.clientName, now);
         return entry;
       }
       this.cache.delete(this.cacheKey);
@@ -280,8 +283,12 @@ export class TokenProvider
   /** One acquisition, reported as an event and kept as the last outcome for {@link status}. */
   private async fetchToken(renewal: boolean): Promise<TokenCacheEntry> {
     const startedAt = Date.now();
+    const span = TokenAcquireSpan.start(this.clientName, renewal);
     try {
-      const { entry, source } = await this.obtainToken();
+      const { entry, source } = await (span
+        ? span.run(() => this.obtainToken(span))
+        : this.obtainToken());
+      span?.succeeded(source === 'shared-cache' ? 'shared' : 'network');
       this.lastAcquisition = { ok: true, at: Date.now() };
       this.events.emit(renewal ? 'token.renewed' : 'token.fetched', {
         client: this.clientName,
@@ -294,6 +301,7 @@ export class TokenProvider
       return entry;
     } catch (error) {
       const code = errorCode(error) ?? 'UNEXPECTED_ERROR';
+      span?.failed(code);
       this.lastAcquisition = { ok: false, at: Date.now(), code };
       const details = error instanceof TokenRequestError ? error.details : {};
       this.events.emit('token.failed', {
@@ -310,14 +318,14 @@ export class TokenProvider
   }
 
   /** Through the shared store when there is one; the result is cached here. */
-  private async obtainToken(): Promise<{
+  private async obtainToken(span?: TokenAcquireSpan): Promise<{
     entry: TokenCacheEntry;
     source: 'token-endpoint' | 'shared-cache';
   }> {
     const authentication = await this.clientAuthentication();
     const shared = this.sharedTokens;
     if (shared === undefined) {
-      const entry = await this.acquisition.request(authentication);
+      const entry = await this.acquisition.request(authentication, undefined, span?.attempted);
       if (entry.cacheable) this.keep(entry, true);
       return { entry, source: 'token-endpoint' };
     }
@@ -326,7 +334,7 @@ export class TokenProvider
     let requested = false;
     const entry = await shared.obtain((recheck) => {
       requested = true;
-      return this.acquisition.request(authentication, recheck);
+      return this.acquisition.request(authentication, recheck, span?.attempted);
     }, stale);
     // Jittered here, once: its timer fires at this jittered point.
     if (entry.expiresAt > Date.now()) this.keep(shared.jittered(entry), false);

@@ -1,3 +1,4 @@
+import { traceVerification } from '../observability/tracing.util.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import type { VerificationCache } from './verification-cache.provider.js';
 import { TokenVerificationStrategy } from './token-verification.strategy.js';
@@ -33,13 +34,21 @@ export abstract class CachedVerificationStrategy extends TokenVerificationStrate
     return true;
   }
 
-  /** The cached result, else `verifyUncached(token)`. */
+  /**
+   * The cached result, else `verifyUncached(token)`; in an `oidc.token.verify` span when an
+   * OpenTelemetry SDK is registered (see docs/observability.md).
+   */
   verify(token: string): Promise<VerifiedToken> {
-    return this.cache.wrap(
-      this.profileId,
-      token,
-      () => this.verifyUncached(token),
-      () => this.shareResultOf(token),
+    return traceVerification(this.constructor.name, (checked) =>
+      this.cache.wrap(
+        this.profileId,
+        token,
+        () => {
+          checked();
+          return this.verifyUncached(token);
+        },
+        () => this.shareResultOf(token),
+      ),
     );
   }
 
