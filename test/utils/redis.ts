@@ -11,10 +11,13 @@ export const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379
 
 /**
  * A Keyv store on `url` for one app instance, reconnecting fast so tests that stop Redis do not
- * wait for the default backoff. Disconnect it with {@link closeStores}.
+ * wait for the default backoff. The connect timeout is long: a stopped Redis refuses at once and a
+ * frozen one is still accepted by the kernel, so it never decides a test, while a short one fails
+ * a connection to a healthy Redis when the machine is busy (the store then logs itself unavailable).
+ * Disconnect it with {@link closeStores}.
  */
 export function redisStore(url: string = SHARED_REDIS_URL): Keyv {
-  return createKeyv({ url, socket: { reconnectStrategy: () => 20, connectTimeout: 200 } });
+  return createKeyv({ url, socket: { reconnectStrategy: () => 20, connectTimeout: 10_000 } });
 }
 
 /** The node-redis client behind a store created by {@link redisStore}. */
