@@ -153,8 +153,12 @@ describe('introspection and JWKS faults (guarded app)', () => {
     app = undefined;
   });
 
+  /** The guarded app; the ID service's answers are not cut short unless a test says so. */
   async function start(options: Partial<OidcClientCredentialsModuleOptions> = {}) {
-    app = await startHttpApp('express', hardeningAppModule(idp.issuer, {}, options));
+    app = await startHttpApp(
+      'express',
+      hardeningAppModule(idp.issuer, {}, { http: { timeoutMs: 5000 }, ...options }),
+    );
     return app;
   }
 
