@@ -15,6 +15,8 @@ import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { selectJwk } from './jwk-selection.util.js';
+import { isJwk, SharedJwksStore, type JwksSnapshot } from './shared-jwks.store.js';
+import { SharedCache } from '../cache/shared-cache.provider.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
 import { doNotCache } from './verification-cache.provider.js';
 
@@ -86,6 +88,8 @@ export class JwksProvider {
   /** `kid`s missing from a fetch since the last successful one. */
   private readonly unknownKids = new Set<string>();
   private readonly maxKidWaitMs: number;
+  /** The JWKS shared by the instances on a sealed shared cache, if there is one. */
+  private readonly fleet?: SharedJwksStore;
   private reportedStale = false;
   private reportedExpired = false;
   private readonly imported = new WeakMap<JWK, Map<string, Promise<VerificationKey>>>();
@@ -96,9 +100,14 @@ export class JwksProvider {
     private readonly metadata: IssuerMetadataProvider,
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
     @Optional() events?: OidcClientCredentialsEvents,
+    @Optional() shared?: SharedCache,
   ) {
     this.events = events ?? new OidcClientCredentialsEvents();
     const v = options.verification;
+    if (shared?.enabled && shared.sealed) {
+      const recordTtlMs = (v.jwksMaxAgeSeconds + v.jwksStaleWindowSeconds) * 1000;
+      this.fleet = new SharedJwksStore(shared, options.http.timeoutMs, recordTtlMs);
+    }
     this.maxAgeMs = v.jwksMaxAgeSeconds * 1000;
     this.cooldownMs = v.jwksCooldownSeconds * 1000;
     this.staleWindowMs = v.jwksStaleWindowSeconds * 1000;
@@ -117,10 +126,21 @@ export class JwksProvider {
     const seenAt = Date.now();
     let keys = await this.currentKeys();
     let selection = selectJwk(keys, alg, kid);
-    if (selection.kind === 'unknown') {
-      if (this.keysRequestedAt < seenAt) keys = await this.keysFetchedAfter(kid);
+    // Keys another instance fetched before this token was seen are not a fresh fetch for it:
+    // then it waits for, or is told when, the next one.
+    // Or a fetch lacked it since the last successful one, and no new fetch is allowed yet.
+    const checked = () =>
+      this.keysRequestedAt >= seenAt ||
+      (this.knownMissing(kid) &&
+        !this.lastAttemptFailed &&
+        Date.now() - this.lastAttemptAt < this.cooldownMs);
+    for (let round = 0; round < 2 && selection.kind === 'unknown' && !checked(); round++) {
+      keys = await this.keysFetchedAfter(kid);
       selection = selectJwk(keys, alg, kid);
-      if (selection.kind === 'unknown') this.rememberUnknownKid(kid);
+    }
+    if (selection.kind === 'unknown') {
+      if (!checked()) throw this.notCheckableYet();
+      this.rememberUnknownKid(kid);
     }
     if (selection.kind === 'unknown') {
       throw doNotCache(TokenVerificationError.invalid('No published key matches the token'));
@@ -143,14 +163,8 @@ export class JwksProvider {
     const untilAllowed = this.lastAttemptAt + this.cooldownMs - Date.now();
     if (untilAllowed <= 0) return this.refresh('unknown-kid');
     if (this.lastAttemptFailed) throw this.lastFailureAgain();
-    if (kid === undefined || this.unknownKids.has(kid)) return this.keys ?? [];
-    if (untilAllowed > this.maxKidWaitMs) {
-      throw new ValidatorUnavailableError(
-        'OIDC_CC_JWKS_UNAVAILABLE',
-        'The token names a key the JWKS did not hold when last fetched; the next fetch is allowed after jwksCooldownSeconds',
-        { retryAfterSeconds: Math.ceil(untilAllowed / 1000) },
-      );
-    }
+    if (this.knownMissing(kid)) return this.keys ?? [];
+    if (untilAllowed > this.maxKidWaitMs) throw this.notCheckableYet();
     this.scheduledRefresh ??= new Promise<void>((resolve) => {
       setTimeout(resolve, untilAllowed).unref?.();
     }).then(() => {
@@ -158,6 +172,24 @@ export class JwksProvider {
       return this.inflight ?? this.refresh('unknown-kid');
     });
     return this.scheduledRefresh;
+  }
+
+  /** A token naming a `kid` no fetch since it was seen could check: 503 until the next fetch. */
+  private notCheckableYet(): ValidatorUnavailableError {
+    const untilAllowed = this.lastAttemptAt + this.cooldownMs - Date.now();
+    return new ValidatorUnavailableError(
+      'OIDC_CC_JWKS_UNAVAILABLE',
+      'The token names a key the JWKS did not hold when last fetched; the next fetch is allowed after jwksCooldownSeconds',
+      { retryAfterSeconds: Math.max(1, Math.ceil(untilAllowed / 1000)) },
+    );
+  }
+
+  /**
+   * The last fetch already answered for this `kid`: it lacked it (or the token names none, and no
+   * key of the known ones fits it).
+   */
+  private knownMissing(kid: string | undefined): boolean {
+    return kid === undefined || this.unknownKids.has(kid);
   }
 
   /** A `kid` missing from a fetch: refused from memory until the next successful fetch. */
@@ -277,17 +309,24 @@ export class JwksProvider {
     if (!this.inflight) {
       const startedAt = Date.now();
       this.lastAttemptAt = startedAt;
-      this.inflight = this.fetchKeys().then(
-        (keys) => {
+      this.inflight = this.obtainKeys(reason).then(
+        (snapshot) => {
+          const { keys } = snapshot;
           this.keys = keys;
-          this.keysRequestedAt = startedAt;
+          this.keysRequestedAt = snapshot.requestedAt;
+          // With a shared JWKS the cooldown runs from the fleet's last fetch.
+          this.lastAttemptAt = snapshot.fetched
+            ? Math.max(this.lastAttemptAt, snapshot.requestedAt)
+            : snapshot.requestedAt;
           this.unknownKids.clear();
-          this.fetchedAt = Date.now();
-          this.events.emit('jwks.fetched', {
-            reason,
-            keyCount: keys.length,
-            durationMs: this.fetchedAt - startedAt,
-          });
+          this.fetchedAt = snapshot.fetchedAt;
+          if (snapshot.fetched) {
+            this.events.emit('jwks.fetched', {
+              reason,
+              keyCount: keys.length,
+              durationMs: Date.now() - startedAt,
+            });
+          }
           this.lastAttemptFailed = false;
           this.lastFailure = undefined;
           this.reportedExpired = false;
@@ -316,8 +355,23 @@ export class JwksProvider {
     return this.inflight;
   }
 
-  private async fetchKeys(): Promise<readonly JWK[]> {
+  /**
+   * The keys to use now: from the instances' shared record when one is recent enough (fetched
+   * within the cooldown for an unknown `kid`, within `jwksMaxAgeSeconds` otherwise), else fetched
+   * — by one instance for the fleet under a lease when the cache is shared.
+   */
+  private async obtainKeys(reason: JwksFetchReason): Promise<JwksSnapshot> {
     const jwksUri = (await this.metadata.requireForVerification('jwks_uri')).jwks_uri!;
+    if (this.fleet) {
+      const freshWithinMs = reason === 'unknown-kid' ? this.cooldownMs : this.maxAgeMs;
+      return this.fleet.obtain(jwksUri, freshWithinMs, () => this.fetchKeys(jwksUri));
+    }
+    const requestedAt = Date.now();
+    const keys = await this.fetchKeys(jwksUri);
+    return { keys, requestedAt, fetchedAt: Date.now(), fetched: true };
+  }
+
+  private async fetchKeys(jwksUri: string): Promise<readonly JWK[]> {
     let response: Response;
     try {
       response = await this.metadata.fetch(jwksUri, {
@@ -379,13 +433,4 @@ export class JwksProvider {
     }
     return key;
   }
-}
-
-function isJwk(value: unknown): value is JWK {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    typeof (value as { kty?: unknown }).kty === 'string'
-  );
 }
