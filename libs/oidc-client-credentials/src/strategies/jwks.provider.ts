@@ -62,6 +62,9 @@ export interface JwksStatus {
  *   `jwks_uri` that looks gone (refused connection, unknown host, 404) has discovery fetched again.
  * - Keys dropped from a successful response are no longer accepted; stale keys are only ever the
  *   last successful set.
+ * - With `cache.stores` and `cache.encryptionKey`, the instances share one JWKS: one fetches under
+ *   a Redis lease and stores it sealed with its fetch times, the others take it, and the cooldown
+ *   runs from the fleet's last fetch.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8725#section-3.10
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
