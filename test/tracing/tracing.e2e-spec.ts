@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Controller, Get, UseGuards, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -13,11 +14,13 @@ import {
   ClientId,
   ClientTokenGuard,
   JwtVerificationStrategy,
+  OidcClientCredentialsEvents,
   OidcClientCredentialsModule,
   TokenProvider,
   TokenProviderRegistry,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS, createTestingOptions } from 'nest-oidc-client-credentials/testing';
+import { fakeDateOnly } from '../utils/fake-date.js';
 import { SHARED_REDIS_URL, uniquePrefix, RedisInspector } from '../utils/redis.js';
 import { rawRequest, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
@@ -169,6 +172,48 @@ describe('OpenTelemetry traces (e2e)', () => {
       expect(new Set(parents)).toEqual(new Set([span.spanContext().spanId]));
       // Called outside any span: the acquisition is a root span.
       expect(parentOf(span)).toBeUndefined();
+    });
+
+    it("a background renewal is a root span of its own; the cache hit that starts it is the caller's", async () => {
+      const renewing = await NestFactory.createApplicationContext(
+        OidcClientCredentialsModule.forRoot({
+          issuer: idp.issuer,
+          clientId: 'orders',
+          clientSecret: ORDERS_SECRET,
+          tokenRenewal: { proactive: false },
+        }),
+        { logger: false },
+      );
+      try {
+        const tokens = renewing.get(TokenProvider);
+        secrets.add(await tokens.getToken());
+        exporter.reset();
+        // Past the renewal point (80 % of the hour), before expiry.
+        fakeDateOnly(new Date(Date.now() + 50 * 60_000));
+        const renewed = new Promise((resolve) =>
+          renewing.get(OidcClientCredentialsEvents).on('token.renewed', resolve),
+        );
+        const { parent } = await inParent(() => tokens.getToken());
+        await renewed;
+        const [hit, renewal] = [...oidcSpans()].sort((a, b) =>
+          String(a.attributes['oidc.token.source']).localeCompare(
+            String(b.attributes['oidc.token.source']),
+          ),
+        );
+        expect(hit.attributes['oidc.token.source']).toBe('cache');
+        expect(parentOf(hit)).toBe(parent.spanContext().spanId);
+        expect(renewal.attributes).toMatchObject({
+          'oidc.token.renewal': true,
+          'oidc.token.source': 'network',
+          'oidc.outcome': 'success',
+        });
+        expect(parentOf(renewal)).toBeUndefined();
+        expect(renewal.spanContext().traceId).not.toBe(parent.spanContext().traceId);
+        secrets.add(await tokens.getToken());
+      } finally {
+        jest.useRealTimers();
+        await renewing.close();
+      }
     });
 
     it('transient failures retried: the attempts sent, one span', async () => {

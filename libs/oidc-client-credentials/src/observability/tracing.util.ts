@@ -83,10 +83,15 @@ export class TokenAcquireSpan {
 
   private constructor(private readonly span: Span) {}
 
-  /** A span for this acquisition, a child of the active span; `undefined` when tracing is off. */
+  /**
+   * A span for this acquisition, a child of the active span; a renewal's is a root span, since no
+   * caller waits for it (and a renewal timer would otherwise chain each renewal to the last one).
+   * `undefined` when tracing is off.
+   */
   static start(client: string, renewal: boolean): TokenAcquireSpan | undefined {
     if (!tracingEnabled()) return undefined;
     const span = tracer().startSpan(SPAN_NAMES.tokenAcquire, {
+      root: renewal,
       attributes: { 'oidc.client.name': client, 'oidc.token.renewal': renewal },
     });
     return new TokenAcquireSpan(span);
