@@ -25,22 +25,23 @@ export function pubSubClientOf(store: unknown): PubSubClient | undefined {
     : undefined;
 }
 
-/** A subscription on its own connection; `close()` ends it. */
+/** A subscription on its own connection: `ready` once subscribed; `close()` ends it. */
 export interface Subscription {
+  readonly ready: Promise<void>;
   close(): void;
 }
 
 /**
  * Subscribes to `channel` on a duplicate of `client` (a connection in subscriber mode can do
- * nothing else). Connection errors are logged once until it is subscribed again; node-redis
+ * nothing else). Connection errors are logged once until a message arrives again; node-redis
  * reconnects and resubscribes by itself.
  */
-export async function subscribeTo(
+export function subscribeTo(
   client: PubSubClient,
   channel: string,
   listener: (message: string) => void,
   logger: Logger,
-): Promise<Subscription> {
+): Subscription {
   const subscriber = client.duplicate();
   let reported = false;
   subscriber.on('error', (error: unknown) => {
@@ -49,15 +50,21 @@ export async function subscribeTo(
     const reason = error instanceof Error ? error.message : String(error);
     logger.warn(`The subscription to ${channel} failed (${reason}); it is retried`);
   });
-  await subscriber.connect();
-  await subscriber.subscribe(channel, (message) => {
-    reported = false;
-    listener(message);
+  const ready = subscriber.connect().then(async () => {
+    await subscriber.subscribe(channel, (message) => {
+      reported = false;
+      listener(message);
+    });
   });
   return {
+    ready,
     close: () => {
-      if (subscriber.destroy) subscriber.destroy();
-      else void subscriber.disconnect?.().catch(() => undefined);
+      try {
+        if (subscriber.destroy) subscriber.destroy();
+        else void subscriber.disconnect?.().catch(() => undefined);
+      } catch {
+        // Not connected yet: nothing to end.
+      }
     },
   };
 }

@@ -166,6 +166,7 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
    * once, and only if its signature holds, it is at most 30 s old and its id is new: a forged,
    * altered or replayed message is dropped. Uses a second connection of the first @keyv/redis
    * store; without one (or without `cache.encryptionKey`) it does nothing and returns false.
+   * Waits for the subscription at most as long as for a store's connection at start-up.
    */
   async subscribe(
     name: string,
@@ -175,24 +176,37 @@ export class SharedCache implements OnModuleInit, OnModuleDestroy {
     const key = this.messageKey;
     if (!client || !key) return false;
     const channel = this.key(name);
+    const subscription = subscribeTo(
+      client,
+      channel,
+      (raw) => {
+        const body = openMessage(key, channel, raw, this.seenMessages);
+        if (body) listener(body);
+      },
+      this.logger,
+    );
+    this.subscriptions.push(subscription);
+    // Start-up waits for the subscription as for the store's connection, no longer: an
+    // unreachable Redis delays nothing, and the subscription goes on trying.
+    let timer: NodeJS.Timeout | undefined;
+    const subscribed = subscription.ready.then(
+      () => true,
+      (error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.logger.warn(
+          `Cannot subscribe to ${channel} (${reason}); messages from other instances are not received`,
+        );
+        return false;
+      },
+    );
+    const waited = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), SHARED_CACHE_CONNECT_WAIT_MS);
+      timer.unref?.();
+    });
     try {
-      const subscription = await subscribeTo(
-        client,
-        channel,
-        (raw) => {
-          const body = openMessage(key, channel, raw, this.seenMessages);
-          if (body) listener(body);
-        },
-        this.logger,
-      );
-      this.subscriptions.push(subscription);
-      return true;
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      this.logger.warn(
-        `Cannot subscribe to ${channel} (${reason}); messages from other instances are not received`,
-      );
-      return false;
+      return await Promise.race([subscribed, waited]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
