@@ -1,31 +1,23 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { errorCode } from '../errors/error-code.util.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../errors/validator-unavailable.error.js';
 import type { JwksFetchReason } from '../observability/oidc-client-credentials-events.interface.js';
-import {
-  answeredCall,
-  printableUrl,
-  readOAuthError,
-  suggestsMovedEndpoint,
-  unansweredCall,
-} from '../idp/endpoint-failure.util.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { selectJwk } from './jwk-selection.util.js';
-import { isJwk, SharedJwksStore, type JwksSnapshot } from './shared-jwks.store.js';
+import { SharedJwksStore, type JwksSnapshot } from './shared-jwks.store.js';
+import { fetchJwks } from './jwks-fetch.util.js';
+import { ImportedJwks, type VerificationKey } from './jwk-import.util.js';
+import { UnknownKids } from './unknown-kid.util.js';
 import { SharedCache } from '../cache/shared-cache.provider.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
 import { doNotCache } from './verification-cache.provider.js';
 
 /** The longest a token naming an unknown `kid` waits for the cooldown to end (or half `http.timeoutMs`). */
 const MAX_KID_WAIT_MS = 2000;
-/** `kid`s remembered as missing from the last fetch; the oldest goes first (a flood of random ones). */
-const MAX_UNKNOWN_KIDS = 10_000;
-
-type VerificationKey = Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>;
 
 /** Where the JWKS stands, from {@link JwksProvider.status}. */
 export interface JwksStatus {
@@ -89,13 +81,13 @@ export class JwksProvider {
   /** The fetch that tokens naming an unknown `kid` wait for when the cooldown ends soon. */
   private scheduledRefresh?: Promise<readonly JWK[]>;
   /** `kid`s missing from a fetch since the last successful one. */
-  private readonly unknownKids = new Set<string>();
+  private readonly unknownKids = new UnknownKids();
   private readonly maxKidWaitMs: number;
   /** The JWKS shared by the instances on a sealed shared cache, if there is one. */
   private readonly fleet?: SharedJwksStore;
   private reportedStale = false;
   private reportedExpired = false;
-  private readonly imported = new WeakMap<JWK, Map<string, Promise<VerificationKey>>>();
+  private readonly imported = new ImportedJwks();
 
   private readonly events: OidcClientCredentialsEvents;
 
@@ -134,7 +126,7 @@ export class JwksProvider {
     // Or a fetch lacked it since the last successful one, and no new fetch is allowed yet.
     const checked = () =>
       this.keysRequestedAt >= seenAt ||
-      (this.knownMissing(kid) &&
+      (this.unknownKids.knownMissing(kid) &&
         !this.lastAttemptFailed &&
         Date.now() - this.lastAttemptAt < this.cooldownMs);
     for (let round = 0; round < 2 && selection.kind === 'unknown' && !checked(); round++) {
@@ -143,7 +135,7 @@ export class JwksProvider {
     }
     if (selection.kind === 'unknown') {
       if (!checked()) throw this.notCheckableYet();
-      this.rememberUnknownKid(kid);
+      this.unknownKids.remember(kid);
     }
     if (selection.kind === 'unknown') {
       throw doNotCache(TokenVerificationError.invalid('No published key matches the token'));
@@ -151,7 +143,7 @@ export class JwksProvider {
     if (selection.kind === 'refused') {
       throw TokenVerificationError.invalid(`The token cannot be verified: ${selection.reason}`);
     }
-    return this.importKey(selection.jwk, alg);
+    return this.imported.get(selection.jwk, alg);
   }
 
   /**
@@ -166,7 +158,7 @@ export class JwksProvider {
     const untilAllowed = this.lastAttemptAt + this.cooldownMs - Date.now();
     if (untilAllowed <= 0) return this.refresh('unknown-kid');
     if (this.lastAttemptFailed) throw this.lastFailureAgain();
-    if (this.knownMissing(kid)) return this.keys ?? [];
+    if (this.unknownKids.knownMissing(kid)) return this.keys ?? [];
     if (untilAllowed > this.maxKidWaitMs) throw this.notCheckableYet();
     this.scheduledRefresh ??= new Promise<void>((resolve) => {
       setTimeout(resolve, untilAllowed).unref?.();
@@ -185,24 +177,6 @@ export class JwksProvider {
       'The token names a key the JWKS did not hold when last fetched; the next fetch is allowed after jwksCooldownSeconds',
       { retryAfterSeconds: Math.max(1, Math.ceil(untilAllowed / 1000)) },
     );
-  }
-
-  /**
-   * The last fetch already answered for this `kid`: it lacked it (or the token names none, and no
-   * key of the known ones fits it).
-   */
-  private knownMissing(kid: string | undefined): boolean {
-    return kid === undefined || this.unknownKids.has(kid);
-  }
-
-  /** A `kid` missing from a fetch: refused from memory until the next successful fetch. */
-  private rememberUnknownKid(kid: string | undefined): void {
-    if (kid === undefined) return;
-    if (this.unknownKids.size >= MAX_UNKNOWN_KIDS) {
-      const oldest = this.unknownKids.values().next().value;
-      if (oldest !== undefined) this.unknownKids.delete(oldest);
-    }
-    this.unknownKids.add(kid);
   }
 
   /** The keys of the last successful fetch (for diagnostics); empty before the first one. */
@@ -374,66 +348,7 @@ export class JwksProvider {
     return { keys, requestedAt, fetchedAt: Date.now(), fetched: true };
   }
 
-  private async fetchKeys(jwksUri: string): Promise<readonly JWK[]> {
-    let response: Response;
-    try {
-      response = await this.metadata.fetch(jwksUri, {
-        headers: { accept: 'application/jwk-set+json, application/json' },
-      });
-    } catch (error) {
-      if (suggestsMovedEndpoint(error)) this.metadata.reportEndpointFailure('jwks_uri');
-      throw this.unavailable(unansweredCall('GET', jwksUri, error, this.timeoutMs), error);
-    }
-    if (response.status !== 200) {
-      if (suggestsMovedEndpoint(response)) this.metadata.reportEndpointFailure('jwks_uri');
-      const oauthError = await readOAuthError(response);
-      throw this.unavailable(answeredCall('GET', jwksUri, response.status, oauthError));
-    }
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch (error) {
-      throw this.unavailable(`GET ${printableUrl(jwksUri)} answered invalid JSON`, error);
-    }
-    const keys = (body as { keys?: unknown } | null)?.keys;
-    if (typeof body !== 'object' || Array.isArray(body) || !Array.isArray(keys)) {
-      throw this.unavailable(
-        `GET ${printableUrl(jwksUri)} answered something other than a JWK Set`,
-      );
-    }
-    // Entries that are not JWK objects are dropped; the others stay usable.
-    return Object.freeze(keys.filter(isJwk).map((key) => Object.freeze({ ...key })));
-  }
-
-  private unavailable(reason: string, cause?: unknown): ValidatorUnavailableError {
-    return ValidatorUnavailableError.of(
-      'OIDC_CC_JWKS_UNAVAILABLE',
-      `JWKS fetch failed: ${reason}`,
-      cause,
-    );
-  }
-
-  private importKey(jwk: JWK, alg: string): Promise<VerificationKey> {
-    let byAlg = this.imported.get(jwk);
-    if (!byAlg) {
-      byAlg = new Map();
-      this.imported.set(jwk, byAlg);
-    }
-    let key = byAlg.get(alg);
-    if (!key) {
-      key = importJWK(jwk, alg)
-        .then((imported) => {
-          if (imported instanceof Uint8Array) throw new TypeError('symmetric key');
-          return imported;
-        })
-        .catch((error: unknown) => {
-          throw TokenVerificationError.invalid(
-            'The published key of this token cannot be imported',
-            error,
-          );
-        });
-      byAlg.set(alg, key);
-    }
-    return key;
+  private fetchKeys(jwksUri: string): Promise<readonly JWK[]> {
+    return fetchJwks(this.metadata, jwksUri, this.timeoutMs);
   }
 }
