@@ -19,6 +19,14 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS configuration files of tools (dependency-cruiser).
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { module: 'writable', require: 'readonly' },
+    },
+  },
+  {
     files: ['scripts/**', 'benchmarks/**', 'apps/**/main.ts'],
     rules: { 'no-console': 'off' },
   },
