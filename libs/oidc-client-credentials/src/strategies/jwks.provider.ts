@@ -14,7 +14,7 @@ import { ImportedJwks, type VerificationKey } from './jwk-import.util.js';
 import { UnknownKids } from './unknown-kid.util.js';
 import { SharedCache } from '../cache/shared-cache.provider.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
-import { doNotCache } from './verification-cache.provider.js';
+import { doNotCache } from './verification-results.util.js';
 
 /** The longest a token naming an unknown `kid` waits for the cooldown to end (or half `http.timeoutMs`). */
 const MAX_KID_WAIT_MS = 2000;
