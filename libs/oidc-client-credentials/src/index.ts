@@ -146,5 +146,6 @@ export type {
   TokenRenewalOptions,
   VerificationOptions,
   VerificationStrategyName,
+  VerifyOnStartupOptions,
 } from './options/oidc-client-credentials-options.interface.js';
 export type { VerifiedToken } from './strategies/verified-token.interface.js';
