@@ -28,7 +28,9 @@ export type OidcClientCredentialsErrorCode =
   | 'OIDC_CC_USERINFO_UNAVAILABLE'
   | 'OIDC_CC_VALIDATOR_UNAVAILABLE'
   | 'OIDC_CC_VERIFIED_TOKEN_MISSING'
-  | 'OIDC_CC_INSECURE_REQUEST';
+  | 'OIDC_CC_INSECURE_REQUEST'
+  | 'OIDC_CC_SIGNING_FAILED'
+  | 'OIDC_CC_CREDENTIAL_UNAVAILABLE';
 
 /**
  * Base class of every error this library throws. `code` is stable; `message` never contains a
