@@ -1,4 +1,6 @@
+import { errors as joseErrors } from 'jose';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
+import { tokenConfirmation } from './token-confirmation.util.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 
 /**
@@ -21,6 +23,8 @@ export type ClientIdSource = 'client_id' | 'introspection' | 'sub';
  *   read: RFC 9068 §2.2.3 and RFC 7662 §2.2 define `scope` as a space-delimited string, and
  *   guessing another format would grant scopes nobody checked.
  * - `audience`: `aud` as a list; a malformed `aud` is refused.
+ * - `confirmation`: the key a sender-constrained token is bound to (`cnf`); a `cnf` with members
+ *   that cannot be checked is refused.
  *
  * @throws TokenVerificationError `OIDC_CC_TOKEN_INVALID` when no client can be named or a claim
  *   has the wrong type.
@@ -43,6 +47,7 @@ export function toVerifiedToken(
   const audience = audienceList(claims.aud);
   const issuer = claims.iss;
   const expiresAt = claims.exp;
+  const confirmation = tokenConfirmation(claims.cnf);
   return Object.freeze({
     clientId,
     subject,
@@ -51,6 +56,7 @@ export function toVerifiedToken(
     issuer: typeof issuer === 'string' ? issuer : undefined,
     audience: audience && (Object.freeze(audience) as string[]),
     claims: nullPrototypeCopy(claims),
+    ...(confirmation && { confirmation }),
   });
 }
 
@@ -78,16 +84,156 @@ export function audienceMatches(aud: readonly string[], expected: readonly strin
   return aud.some((item) => expected.includes(item));
 }
 
-/** A shallow, frozen, null-prototype copy: own members only, no inherited behaviour. */
+/**
+ * A shallow, frozen, null-prototype copy: own members only, no inherited behaviour. Built as a
+ * plain object whose prototype is then removed, so it keeps V8's fast properties (an object
+ * created with a null prototype starts, and stays, a dictionary).
+ */
 export function nullPrototypeCopy(
   source: Readonly<Record<string, unknown>>,
 ): Readonly<Record<string, unknown>> {
-  const copy = Object.create(null) as Record<string, unknown>;
-  for (const [name, value] of Object.entries(source)) {
-    // defineProperty, not assignment: a "__proto__" member stays an ordinary data member.
-    Object.defineProperty(copy, name, { value, enumerable: true });
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(source)) {
+    // defineProperty for "__proto__" and any other inherited name: an assignment would set the
+    // prototype or meet an accessor (or a frozen intrinsic) instead of adding a member.
+    if (name in copy) {
+      Object.defineProperty(copy, name, {
+        value: source[name],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      copy[name] = source[name];
+    }
   }
+  Object.setPrototypeOf(copy, null);
   return Object.freeze(copy);
+}
+
+/** What {@link checkJwtClaimsSet} demands of a JWT claims set, as jose's `jwtVerify` options. */
+export interface JwtClaimsRules {
+  /** `iss` must be exactly this. */
+  readonly issuer: string;
+  /** `aud` must name one of these, when set. */
+  readonly audience?: readonly string[];
+  /** Claims that must be present (besides `iss`, and `aud` when an audience is set). */
+  readonly requiredClaims: readonly string[];
+  /** Seconds of leeway for `nbf` and `exp`. */
+  readonly clockTolerance: number;
+  /** The media type `typ` must be (`at+jwt`), when set. */
+  readonly typ?: string;
+}
+
+const CHECK_FAILED = 'check_failed';
+
+/**
+ * The claim checks of jose's `jwtVerify`, on a claims set already parsed (so a JWT's payload is
+ * parsed once): `typ`, presence of the required claims (`iss`, `aud` when an audience is set, then
+ * `rules.requiredClaims`), `iss`, `aud`, `iat` and `nbf` and `exp` numbers, `nbf` and `exp` with
+ * the leeway. Throws jose's own errors (`JWTClaimValidationFailed`, `JWTExpired`) with jose's
+ * messages, in jose's order, for the caller to map as it maps jose's.
+ */
+export function checkJwtClaimsSet(
+  header: Readonly<Record<string, unknown>>,
+  claims: Readonly<Record<string, unknown>>,
+  rules: JwtClaimsRules,
+  now = Math.floor(Date.now() / 1000),
+): void {
+  const { typ } = rules;
+  if (
+    typ !== undefined &&
+    (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ))
+  ) {
+    throw new joseErrors.JWTClaimValidationFailed(
+      'unexpected "typ" JWT header value',
+      claims,
+      'typ',
+      CHECK_FAILED,
+    );
+  }
+  // jose's order: iss, aud, then the required claims from the last.
+  if (!Object.hasOwn(claims, 'iss')) throw missingClaim(claims, 'iss');
+  if (rules.audience !== undefined && !Object.hasOwn(claims, 'aud')) {
+    throw missingClaim(claims, 'aud');
+  }
+  for (let i = rules.requiredClaims.length - 1; i >= 0; i -= 1) {
+    const name = rules.requiredClaims[i];
+    if (!Object.hasOwn(claims, name)) throw missingClaim(claims, name);
+  }
+  if (claims.iss !== rules.issuer) throw unexpectedClaim(claims, 'iss');
+  if (rules.audience !== undefined && !audiencePresent(claims.aud, rules.audience)) {
+    throw unexpectedClaim(claims, 'aud');
+  }
+  const tolerance = rules.clockTolerance;
+  numericDate(claims, 'iat');
+  const nbf = numericDate(claims, 'nbf');
+  if (nbf !== undefined && nbf > now + tolerance) {
+    throw new joseErrors.JWTClaimValidationFailed(
+      '"nbf" claim timestamp check failed',
+      claims,
+      'nbf',
+      CHECK_FAILED,
+    );
+  }
+  const exp = numericDate(claims, 'exp');
+  if (exp !== undefined && exp <= now - tolerance) {
+    throw new joseErrors.JWTExpired(
+      '"exp" claim timestamp check failed',
+      claims,
+      'exp',
+      CHECK_FAILED,
+    );
+  }
+}
+
+function normalizeTyp(value: string): string {
+  const lower = value.toLowerCase();
+  return value.includes('/') ? lower : `application/${lower}`;
+}
+
+function audiencePresent(aud: unknown, expected: readonly string[]): boolean {
+  if (typeof aud === 'string') return expected.includes(aud);
+  if (Array.isArray(aud)) return expected.some((item) => aud.includes(item));
+  return false;
+}
+
+function numericDate(claims: Readonly<Record<string, unknown>>, name: string): number | undefined {
+  const value = claims[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') {
+    throw new joseErrors.JWTClaimValidationFailed(
+      `"${name}" claim must be a number`,
+      claims,
+      name,
+      'invalid',
+    );
+  }
+  return value;
+}
+
+function missingClaim(
+  claims: Readonly<Record<string, unknown>>,
+  name: string,
+): joseErrors.JWTClaimValidationFailed {
+  return new joseErrors.JWTClaimValidationFailed(
+    `missing required "${name}" claim`,
+    claims,
+    name,
+    'missing',
+  );
+}
+
+function unexpectedClaim(
+  claims: Readonly<Record<string, unknown>>,
+  name: string,
+): joseErrors.JWTClaimValidationFailed {
+  return new joseErrors.JWTClaimValidationFailed(
+    `unexpected "${name}" claim value`,
+    claims,
+    name,
+    CHECK_FAILED,
+  );
 }
 
 function optionalString(

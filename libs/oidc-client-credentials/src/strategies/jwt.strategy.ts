@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { jwtVerify, type JWTVerifyOptions } from 'jose';
+import { compactVerify, errors as joseErrors } from 'jose';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import { JwksProvider } from './jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
-import { toVerifiedToken } from './claims.util.js';
+import { checkJwtClaimsSet, toVerifiedToken, type JwtClaimsRules } from './claims.util.js';
 import { decodeJsonObject, type JwsHeader } from './jwt-shape.util.js';
 import {
   jwsSignaturePolicy,
@@ -50,7 +50,7 @@ const RFC9068_TYPE = 'application/at+jwt';
 export class JwtVerificationStrategy extends CachedVerificationStrategy {
   private readonly v: ResolvedOptions['verification'];
   private readonly signature: JwsSignaturePolicy;
-  private readonly jwtOptions: JWTVerifyOptions;
+  private readonly claimsRules: JwtClaimsRules;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) options: ResolvedOptions,
@@ -61,7 +61,7 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
     this.v = options.verification;
     this.signature = jwsSignaturePolicy(options, jwks);
     const strict = this.v.profile === 'rfc9068';
-    this.jwtOptions = {
+    this.claimsRules = {
       issuer: options.issuer,
       audience: this.v.audience,
       requiredClaims: strict ? ['exp', 'sub', 'iat', 'jti', 'client_id', 'aud'] : ['exp', 'sub'],
@@ -75,14 +75,22 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
     return false;
   }
 
-  /** Verifies a JWT access token (steps above) without the cache. */
+  /**
+   * Verifies a JWT access token (steps above) without the cache. The header and the payload are
+   * decoded and parsed once: jose checks the signature (`compactVerify`), the claims are checked on
+   * the payload parsed here, as jose's `jwtVerify` would check them.
+   */
   async verifyUncached(token: string): Promise<VerifiedToken> {
     const jws = parseAllowedJws(token, this.signature);
     this.checkType(jws.header);
-    decodeJsonObject(jws.encodedPayload, 'payload');
-    const { payload } = await withSignatureKey(jws, this.signature, (key, algorithms) =>
-      jwtVerify(token, key, { ...this.jwtOptions, algorithms }),
-    );
+    const payload = decodeJsonObject(jws.encodedPayload, 'payload');
+    await withSignatureKey(jws, this.signature, async (key, algorithms) => {
+      await compactVerify(token, key, { algorithms });
+      if (unencodedPayload(jws.header)) {
+        throw new joseErrors.JWTInvalid('JWTs MUST NOT use unencoded payload');
+      }
+      checkJwtClaimsSet(jws.header, payload, this.claimsRules);
+    });
     this.checkClaims(payload);
     return toVerifiedToken(payload);
   }
@@ -116,13 +124,9 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
       throw TokenVerificationError.invalid('The token "sub" claim is not a non-empty string');
     }
-    // A key-bound token (DPoP, mTLS) replayed as a plain bearer token would skip its proof of
-    // possession, which this guard does not check (RFC 9449 §7, RFC 8705 §3).
-    if (payload.cnf !== undefined) {
-      throw TokenVerificationError.invalid(
-        'The token is bound to a key ("cnf"): it is not accepted as a bearer token',
-      );
-    }
+    // A key-bound token (DPoP, mTLS): its "cnf" is recorded by toVerifiedToken (an unknown
+    // member is refused there) and the guard demands the proof of possession (RFC 9449 §7,
+    // RFC 8705 §3).
     if (this.v.profile === 'rfc9068') {
       for (const name of ['jti', 'client_id'] as const) {
         const value = payload[name];
@@ -134,6 +138,11 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
       }
     }
   }
+}
+
+/** Whether the JWS says its payload is not base64url-encoded (RFC 7797): never a JWT's. */
+function unencodedPayload(header: JwsHeader): boolean {
+  return Array.isArray(header.crit) && header.crit.includes('b64') && header.b64 === false;
 }
 
 /** `typ` as a media type: lower case, `application/` added when there is no `/` (RFC 7515 §4.1.9). */
