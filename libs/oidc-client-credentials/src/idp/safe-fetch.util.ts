@@ -1,7 +1,21 @@
+import { Agent, request, type Dispatcher } from 'undici';
+
 /** Limits applied to every call to the ID service. */
 export interface SafeFetchLimits {
   timeoutMs: number;
   maxResponseBytes: number;
+}
+
+/** A `fetch`-compatible function (the global `fetch`, undici's, or a wrapper around one). */
+export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * How calls reach the ID service: an undici `Dispatcher` (a proxy, a private CA, a client
+ * certificate), or a `fetch` of your own; neither: a keep-alive undici `Agent`.
+ */
+export interface SafeFetchTransport {
+  dispatcher?: Dispatcher;
+  fetch?: FetchLike;
 }
 
 /** Raised when a response body exceeds the configured size cap. */
@@ -14,14 +28,238 @@ export class ResponseTooLargeError extends Error {
 
 /**
  * A `fetch` for the ID service: never follows redirects (RFC 9700 §4.12 — a redirected POST would
- * carry credentials elsewhere), aborts after the timeout, and buffers at most `maxResponseBytes`.
- * Usable as oauth4webapi's and jose's `customFetch`.
+ * carry credentials elsewhere), fails after `timeoutMs` (answer and body together), and buffers at
+ * most `maxResponseBytes`. Usable as oauth4webapi's and jose's `customFetch`.
  */
-export function createSafeFetch(limits: SafeFetchLimits) {
+export type SafeFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The {@link SafeFetch} of one transport. With a dispatcher, or none, each call is one
+ * `undici.request` on it (keep-alive, no web streams); with `transport.fetch`, that function is
+ * called with `redirect: 'manual'` and a timeout signal, and its body is read under the cap.
+ * Failures look like `fetch`'s: `TypeError('fetch failed')` with the system or undici error as
+ * `cause`, a `TimeoutError` after `timeoutMs`, the caller's abort reason when its signal aborts.
+ */
+export function createSafeFetch(
+  limits: SafeFetchLimits,
+  transport: SafeFetchTransport = {},
+): SafeFetch {
+  if (transport.fetch) return throughFetch(transport.fetch, limits);
+  return throughDispatcher(transport.dispatcher ?? createKeepAliveAgent(), limits);
+}
+
+/** The dispatcher used when none is configured: keep-alive connections, no redirects. */
+export function createKeepAliveAgent(connect?: Agent.Options['connect']): Agent {
+  return new Agent({ keepAliveTimeout: 10_000, connections: 16, connect });
+}
+
+function throughDispatcher(dispatcher: Dispatcher, limits: SafeFetchLimits): SafeFetch {
+  return function safeFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    return new DispatchedCall(dispatcher, limits, url, init).promise;
+  };
+}
+
+/** The abort of a call that ran out of time, as `AbortSignal.timeout` words it. */
+function timeoutError(): DOMException {
+  return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+}
+
+/** Emits `abort` like an `AbortSignal`, as undici takes it, without one per call. */
+interface AbortEmitter {
+  aborted: boolean;
+  reason?: unknown;
+  on(event: 'abort', listener: () => void): void;
+  once(event: 'abort', listener: () => void): void;
+  removeListener(event: 'abort', listener: () => void): void;
+}
+
+/**
+ * One request on a dispatcher, its body read under the cap, settled once: by the answer, an error,
+ * the timeout or the caller's signal.
+ */
+class DispatchedCall implements AbortEmitter {
+  readonly promise: Promise<Response>;
+  aborted = false;
+  reason?: unknown;
+  private listener?: () => void;
+  private resolve!: (response: Response) => void;
+  private reject!: (error: unknown) => void;
+  private readonly timer: NodeJS.Timeout;
+  private readonly callerSignal?: AbortSignal;
+  private readonly onCallerAbort = () => this.abort(this.callerSignal?.reason);
+  private settled = false;
+
+  constructor(
+    dispatcher: Dispatcher,
+    private readonly limits: SafeFetchLimits,
+    url: string | URL,
+    init: RequestInit,
+  ) {
+    this.promise = new Promise<Response>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.timer = setTimeout(() => this.abort(timeoutError()), limits.timeoutMs);
+    const signal = init.signal ?? undefined;
+    if (signal) {
+      this.callerSignal = signal;
+      if (signal.aborted) {
+        this.abort(signal.reason);
+      } else {
+        signal.addEventListener('abort', this.onCallerAbort, { once: true });
+      }
+    }
+    if (this.settled) return;
+    request(typeof url === 'string' ? url : url.href, {
+      dispatcher,
+      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: requestHeaders(init.headers),
+      body: requestBody(init.body),
+      signal: this,
+    }).then(
+      (answer) => this.read(answer),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  on(_event: 'abort', listener: () => void): void {
+    this.listener = listener;
+  }
+
+  once(_event: 'abort', listener: () => void): void {
+    this.listener = listener;
+  }
+
+  removeListener(): void {
+    this.listener = undefined;
+  }
+
+  private abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    if (this.listener) {
+      // undici rejects the request, or destroys the body being read, with `reason`.
+      this.listener();
+    } else {
+      this.fail(reason);
+    }
+  }
+
+  private read(answer: Dispatcher.ResponseData): void {
+    const { statusCode, statusText, headers, body } = answer;
+    const limit = this.limits.maxResponseBytes;
+    const declared = Number(headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      body.destroy();
+      this.fail(new ResponseTooLargeError(limit));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        body.destroy();
+        this.fail(new ResponseTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.on('error', (error: unknown) => this.fail(error));
+    body.on('end', () => {
+      if (this.settled) return;
+      const content = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      this.settle();
+      try {
+        this.resolve(
+          new Response(nullBodyStatus(statusCode) ? null : content, {
+            status: statusCode,
+            statusText,
+            headers: responseHeaders(headers),
+          }),
+        );
+      } catch (error) {
+        // A status `Response` cannot hold (1xx other than 101, above 599): no usable answer.
+        this.reject(new TypeError('fetch failed', { cause: error }));
+      }
+    });
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settle();
+    if (this.aborted && error === this.reason) {
+      this.reject(error);
+    } else if (error instanceof ResponseTooLargeError) {
+      this.reject(error);
+    } else {
+      this.reject(new TypeError('fetch failed', { cause: withProxyStatus(error) }));
+    }
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
+
+/**
+ * undici's error for a proxy that answered the CONNECT with another status than 200, with that
+ * status as `proxyStatus` and the code `UND_ERR_PROXY_TUNNEL`: it is not an abort of the call.
+ */
+function withProxyStatus(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  const match = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(message);
+  if (!match) return error;
+  return Object.assign(new Error(`the proxy answered the CONNECT with HTTP ${match[1]}`), {
+    code: 'UND_ERR_PROXY_TUNNEL',
+    proxyStatus: Number(match[1]),
+  });
+}
+
+type UndiciHeaders = Record<string, string | string[] | undefined>;
+
+function requestHeaders(headers: HeadersInit | undefined): UndiciHeaders | undefined {
+  if (headers === undefined) return undefined;
+  if (headers instanceof Headers || Array.isArray(headers)) {
+    const flat: Record<string, string> = {};
+    for (const [name, value] of headers instanceof Headers ? headers : headers) {
+      flat[name.toLowerCase()] = value;
+    }
+    return flat;
+  }
+  return headers as UndiciHeaders;
+}
+
+function requestBody(body: RequestInit['body']): string | Uint8Array | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string' || body instanceof Uint8Array) return body;
+  if (body instanceof URLSearchParams) return body.toString();
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  throw new TypeError('only string, URLSearchParams and byte bodies are sent to the ID service');
+}
+
+function responseHeaders(headers: UndiciHeaders): HeadersInit {
+  const pairs: [string, string][] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string') {
+      pairs.push([name, value]);
+    } else if (value !== undefined) {
+      for (const each of value) pairs.push([name, each]);
+    }
+  }
+  return pairs;
+}
+
+/** The user's `fetch`, with the same limits: no redirects, the timeout, the body cap. */
+function throughFetch(fetchImpl: FetchLike, limits: SafeFetchLimits): SafeFetch {
   return async function safeFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const timeout = AbortSignal.timeout(limits.timeoutMs);
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    const response = await fetch(url, { ...init, redirect: 'manual', signal });
+    const response = await fetchImpl(url, { ...init, redirect: 'manual', signal });
     const body = await readCapped(response, limits.maxResponseBytes);
     return new Response(nullBodyStatus(response.status) ? null : body, {
       status: response.status,
@@ -30,8 +268,6 @@ export function createSafeFetch(limits: SafeFetchLimits) {
     });
   };
 }
-
-export type SafeFetch = ReturnType<typeof createSafeFetch>;
 
 function nullBodyStatus(status: number): boolean {
   return status === 101 || status === 204 || status === 205 || status === 304;
