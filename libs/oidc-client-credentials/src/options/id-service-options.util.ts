@@ -50,13 +50,17 @@ function verifyOnStartup(value: unknown): ResolvedOptions['verifyOnStartup'] {
   };
 }
 
-function validIssuer(value: string, allowInsecureHttp: boolean): string {
-  const url = parseEndpointUrl('issuer', value, allowInsecureHttp);
+/**
+ * An issuer identifier as discovery takes it: an absolute https URL (http on loopback, or with
+ * `allowInsecureHttp`), without query or fragment. `option` names it in the error.
+ */
+export function validIssuer(value: string, allowInsecureHttp: boolean, option = 'issuer'): string {
+  const url = parseEndpointUrl(option, value, allowInsecureHttp);
   // An empty "?" or "#" leaves url.search and url.hash empty but still breaks the discovery URL.
   if (url.search || value.includes('?')) {
-    throw new ConfigurationError('issuer', 'must not contain a query');
+    throw new ConfigurationError(option, 'must not contain a query');
   }
-  if (value.includes('#')) throw new ConfigurationError('issuer', 'must not contain a fragment');
+  if (value.includes('#')) throw new ConfigurationError(option, 'must not contain a fragment');
   return value;
 }
 

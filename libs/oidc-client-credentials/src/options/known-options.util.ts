@@ -3,6 +3,7 @@ import { sanitizeForLog } from '../errors/sanitize.util.js';
 import { closestKey } from './closest-key.util.js';
 import type { OidcClientCredentialsModuleExtras } from '../oidc-client-credentials.module-definition.js';
 import type {
+  NamedClientIssuerOptions,
   NamedClientOptions,
   OidcClientCredentialsModuleOptions,
 } from './oidc-client-credentials-options.interface.js';
@@ -40,6 +41,8 @@ type SectionOf<K extends keyof OidcClientCredentialsModuleOptions> = NonNullable
   OidcClientCredentialsModuleOptions[K]
 >;
 
+type VerificationSection = SectionOf<'verification'>;
+
 /** A section whose keys are exactly those of `T`: a key added to `T` and not here fails to compile. */
 function section<T>(
   keys: Record<keyof T, KnownKey>,
@@ -58,6 +61,8 @@ const ENDPOINTS = section<SectionOf<'endpoints'>>({
 const CLIENT_ASSERTION = section<SectionOf<'clientAssertion'>>({
   audience: VALUE,
   explicitType: VALUE,
+  file: VALUE,
+  get: VALUE,
 });
 
 const TOKEN_RENEWAL = section<SectionOf<'tokenRenewal'>>({
@@ -94,6 +99,31 @@ const AUTHORIZED_HTTP = section<SectionOf<'authorizedHttp'>>(
       : undefined,
 );
 
+/** One entry of `verification.issuers` (checked entry by entry: the list is an array). */
+export const TRUSTED_ISSUER = section<NonNullable<VerificationSection['issuers']>[number]>({
+  issuer: VALUE,
+  audience: VALUE,
+  endpoints: section<NonNullable<NonNullable<VerificationSection['issuers']>[number]['endpoints']>>({
+    jwks: VALUE,
+    introspection: VALUE,
+    userinfo: VALUE,
+  }),
+  strategy: VALUE,
+  clientId: VALUE,
+  clientSecret: VALUE,
+});
+
+const RESOURCE_METADATA = section<NonNullable<VerificationSection['resourceMetadata']>>({
+  resource: VALUE,
+  scopesSupported: VALUE,
+  resourceName: VALUE,
+  resourceDocumentation: VALUE,
+});
+
+const INTROSPECTION = section<NonNullable<VerificationSection['introspection']>>({
+  signedResponse: VALUE,
+});
+
 const VERIFICATION = section<SectionOf<'verification'>>({
   strategy: VALUE,
   audience: VALUE,
@@ -113,6 +143,18 @@ const VERIFICATION = section<SectionOf<'verification'>>({
   jwksMaxAgeSeconds: VALUE,
   jwksStaleWindowSeconds: VALUE,
   retryAfterSeconds: VALUE,
+  // An array: each entry is checked against TRUSTED_ISSUER by the verification resolver.
+  issuers: VALUE,
+  issuerResolver: VALUE,
+  resourceMetadata: RESOURCE_METADATA,
+  introspection: INTROSPECTION,
+  dpop: VALUE,
+  dpopAlgorithms: VALUE,
+  dpopProofMaxAgeSeconds: VALUE,
+  dpopNonce: VALUE,
+  trustForwardedHeaders: VALUE,
+  mtls: VALUE,
+  clientCertificateHeader: VALUE,
 });
 
 const VERIFY_ON_STARTUP: OptionSection = {
@@ -151,16 +193,41 @@ const TOKEN_PARAM_KEYS = {
   extraParams: VALUE,
 } as const satisfies ClientKeys;
 
-/** Everything a named client may set. */
-const CLIENT_KEYS = { ...IDENTITY_KEYS, ...TOKEN_PARAM_KEYS } satisfies Record<
-  keyof NamedClientOptions,
+/** DPoP: `true`, or its options (a private key held there is data, not options). */
+const DPOP: OptionSection = {
+  ...section<Exclude<NonNullable<NamedClientOptions['dpop']>, boolean>>({
+    alg: VALUE,
+    privateKey: VALUE,
+  }),
+  expected: 'expected true, false or { alg?: string, privateKey?: JWK | CryptoKey | DpopSigner }',
+  orBoolean: true,
+};
+
+/** How a client's tokens are bound to it: each client's own, else the root's. */
+const SENDER_CONSTRAINT_KEYS = { dpop: DPOP } as const satisfies ClientKeys;
+
+/** The keys a named client shares with the root options. */
+type SharedClientKey = Exclude<keyof NamedClientOptions, keyof NamedClientIssuerOptions>;
+
+/** Everything a named client may set that the root may set too, with the same meaning. */
+const CLIENT_KEYS = { ...IDENTITY_KEYS, ...TOKEN_PARAM_KEYS, ...SENDER_CONSTRAINT_KEYS } satisfies Record<
+  SharedClientKey,
   KnownKey
 >;
+
+/** A named client's own ID service: its issuer and, at most, its token endpoint. */
+const CLIENT_ISSUER_KEYS = {
+  issuer: VALUE,
+  endpoints: section<NonNullable<NamedClientIssuerOptions['endpoints']>>({ token: VALUE }),
+} as const satisfies Record<keyof NamedClientIssuerOptions, KnownKey>;
 
 /** A named client's options (`clients.<name>`, `forFeature(name, options)`). */
 export const NAMED_CLIENT_OPTIONS: OptionSection = {
   expected: 'expected an object with the client options (clientId, clientSecret, scope, …)',
-  keys: CLIENT_KEYS,
+  keys: { ...CLIENT_KEYS, ...CLIENT_ISSUER_KEYS } satisfies Record<
+    keyof NamedClientOptions,
+    KnownKey
+  >,
   takes: 'a named client may set',
   elsewhere: (key) =>
     Object.hasOwn(ROOT_ONLY_KEYS, key)
@@ -188,7 +255,7 @@ const ROOT_ONLY_KEYS = {
     eachOf: NAMED_CLIENT_OPTIONS,
   },
 } as const satisfies Partial<
-  Record<Exclude<keyof OidcClientCredentialsModuleOptions, keyof NamedClientOptions>, KnownKey>
+  Record<Exclude<keyof OidcClientCredentialsModuleOptions, SharedClientKey>, KnownKey>
 >;
 
 /**

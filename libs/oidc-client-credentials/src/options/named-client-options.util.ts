@@ -1,5 +1,8 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
+import { parseEndpointUrl } from './endpoint-url.util.js';
+import { validIssuer } from './id-service-options.util.js';
+import { assertDpopSharable, resolveDpop } from './dpop-options.util.js';
 import {
   assertOutboundCredentials,
   resolveIdentity,
@@ -50,10 +53,16 @@ export function resolveNamedClient(
     );
   }
   assertKnownOptions(entry, NAMED_CLIENT_OPTIONS, label);
+  const idService = ownIdService(entry, root, label);
   const ownIdentity = entry.clientId !== undefined;
   let identity: ClientIdentity;
   if (ownIdentity) {
     identity = resolveIdentity(entry, `${label}.`);
+  } else if (idService !== undefined) {
+    throw new ConfigurationError(
+      `${label}.clientId`,
+      `required with ${label}.issuer: a client of another issuer has credentials of its own and never uses the root's`,
+    );
   } else {
     const stray = CREDENTIAL_KEYS.find((option) => entry[option] !== undefined);
     if (stray !== undefined) {
@@ -72,16 +81,56 @@ export function resolveNamedClient(
     identity = { clientId, clientSecret, clientAuthMethod, privateKey, clientAssertion };
   }
   // The client's own parameters are checked under its label before the root's fill the gaps.
-  tokenParams(entry, `${label}.`);
+  const ownParams = tokenParams(entry, `${label}.`);
+  // A client of another issuer takes nothing of the root's requests: they were meant for the root's.
+  const inheritsRoot = idService === undefined;
   const client: ResolvedOptions = {
     ...root,
+    ...idService,
     ...identity,
-    tokenParams: tokenParams(inheritTokenParams(rootOptions, entry)),
+    tokenParams: inheritsRoot ? tokenParams(inheritTokenParams(rootOptions, entry)) : ownParams,
+    // Its own setting, else the root's (a generated key is still the client's own).
+    dpop:
+      entry.dpop === undefined
+        ? inheritsRoot
+          ? root.dpop
+          : undefined
+        : resolveDpop(entry.dpop, `${label}.`),
     clientName: name,
     // An inherited identity's problems are the root options' to fix.
     credentialsOptionPrefix: ownIdentity ? `${label}.` : undefined,
     clients: {},
   };
   assertOutboundCredentials(client);
+  assertDpopSharable(client, entry.dpop === undefined ? '' : `${label}.`);
   return client;
+}
+
+/**
+ * The issuer and token endpoint of a named client with an `issuer` of its own, checked as the
+ * root's are; `undefined` for a client of the root's issuer (which takes no `endpoints`).
+ */
+function ownIdService(
+  entry: NamedClientOptions,
+  root: ResolvedOptions,
+  label: string,
+): Pick<ResolvedOptions, 'issuer' | 'endpoints'> | undefined {
+  if (entry.issuer === undefined) {
+    if (entry.endpoints !== undefined) {
+      throw new ConfigurationError(
+        `${label}.endpoints`,
+        `only with ${label}.issuer: a client of the root issuer uses the root endpoints`,
+      );
+    }
+    return undefined;
+  }
+  const issuer = validIssuer(entry.issuer, root.allowInsecureHttp, `${label}.issuer`);
+  const token = entry.endpoints?.token;
+  return {
+    issuer,
+    endpoints:
+      token === undefined
+        ? {}
+        : { token: parseEndpointUrl(`${label}.endpoints.token`, token, root.allowInsecureHttp) },
+  };
 }

@@ -1,7 +1,8 @@
 import type { Type } from '@nestjs/common';
-import type { JWK } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
 import type { Keyv } from 'keyv';
 import type { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
+import type { JwsSigner } from '../idp/jws-signer.util.js';
 
 /**
  * How this service authenticates to the ID service's token (and introspection) endpoint.
@@ -11,13 +12,62 @@ import type { TokenVerificationStrategy } from '../strategies/token-verification
  * - `client_secret_post`: `client_id` and `client_secret` in the form body.
  * - `client_secret_query`: `client_id` and `client_secret` in the URL query of the POST, for ID
  *   services that take them only there. Compatibility only; secrets in URLs end up in access logs.
- * - `private_key_jwt`: a signed assertion (RFC 7523), fresh for every request.
+ * - `private_key_jwt`: a signed assertion (RFC 7523), fresh for every request (signed with
+ *   `privateKey`), or one read from `clientAssertion.file` / `clientAssertion.get`.
+ * - `client_secret_jwt`: an assertion signed with HS256 over the client secret (RFC 7523), fresh
+ *   for every request.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
  */
 export type ClientAuthMethod =
-  'client_secret_basic' | 'client_secret_post' | 'client_secret_query' | 'private_key_jwt';
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_query'
+  | 'private_key_jwt'
+  | 'client_secret_jwt';
+
+/**
+ * A client secret read when it is needed (from a vault, a secret manager): asked before each
+ * token request, and once more after the ID service refuses the secret (`invalid_client`), so a
+ * secret rotated under a running service costs one extra token request. It must settle within the
+ * token request's deadline (`retry.deadlineMs`); cache in it what should not be fetched each time.
+ */
+export type ClientSecretProvider = () => Promise<string>;
+
+/**
+ * A DPoP key that signs elsewhere (a KMS, an HSM): the JWS algorithm, a `sign()` over the JWS
+ * signing input that answers the signature as JWS wants it (raw `r||s` for ES256, not DER), and
+ * the public JWK every proof carries.
+ */
+export interface DpopSigner {
+  /** JWS algorithm of the signatures, e.g. `'ES256'`. */
+  readonly alg: string;
+  readonly kid?: string;
+  /** The public key (no private members), as the proofs' `jwk` header. */
+  readonly jwk: JWK;
+  /** Signs the JWS signing input (`base64url(header).base64url(payload)` as bytes). */
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * DPoP (RFC 9449): tokens bound to a key this client holds. Each token request and each call of
+ * the module's HttpServices carries a fresh proof signed with it.
+ */
+export interface DpopOptions {
+  /**
+   * JWS algorithm of the proofs: of the generated key, or of `privateKey` when its JWK has no
+   * `alg`. One of `ES256` (default), `ES384`, `ES512`, `PS256`, `PS384`, `PS512`, `RS256`,
+   * `RS384`, `RS512`, `EdDSA`.
+   */
+  alg?: string;
+  /**
+   * A key of your own instead of a generated one: a private JWK, a private `CryptoKey`, or a
+   * {@link DpopSigner}. Without it the library generates a key pair per client (with
+   * `cache.stores`, one per client for the whole fleet, sealed with `cache.encryptionKey`).
+   */
+  privateKey?: JWK | CryptoKey | DpopSigner;
+}
 
 /** Explicit ID service endpoints; each one given makes its discovery unnecessary. */
 export interface OidcEndpoints {
@@ -90,6 +140,19 @@ export interface ClientAssertionOptions {
   audience?: 'issuer' | 'token_endpoint';
   /** Send `typ: client-authentication+jwt` (draft-ietf-oauth-rfc7523bis). Default `false`. */
   explicitType?: boolean;
+  /**
+   * A file holding a ready-made assertion JWT (a Kubernetes projected service account token, a
+   * workload identity token), sent as `client_assertion` with the `jwt-bearer` assertion type
+   * (RFC 7523 §2.2). Read again before a token request whenever its mtime changed; an expired JWT
+   * in it fails at once, naming the file. Not with `get`, `privateKey`, `audience`, `explicitType`.
+   */
+  file?: string;
+  /**
+   * Gives a ready-made assertion JWT, asked before each token request (and once more after an
+   * `invalid_client` refusal); sent as `file`'s is. Not with `file`, `privateKey`, `audience`,
+   * `explicitType`.
+   */
+  get?: () => Promise<string>;
 }
 
 /**
@@ -113,6 +176,69 @@ export type TokenLocation = 'header' | 'query' | 'body';
 
 /** Built-in verification strategy names; the registry's `BUILT_IN_STRATEGIES` has their classes. */
 export type VerificationStrategyName = 'jwt' | 'introspection' | 'userinfo' | 'auto';
+
+/**
+ * One issuer whose tokens this service accepts (`verification.issuers`). Everything else of
+ * `verification` (algorithms, profile, clock tolerance, caches, JWKS timing) is shared.
+ */
+export interface TrustedIssuerOptions {
+  /**
+   * The issuer identifier, compared with a JWT's `iss` exactly (an absolute `https://` URL;
+   * `http://` on loopback hosts, or with `allowInsecureHttp`). Discovery is at its well-known URL.
+   */
+  issuer: string;
+  /** When set, `aud` must contain one of these. Default: `verification.audience`. */
+  audience?: string | string[];
+  /**
+   * Explicit endpoints of this issuer; each one given makes its discovery unnecessary. An entry
+   * for the root `issuer` uses the root `endpoints` when it sets none.
+   */
+  endpoints?: Pick<OidcEndpoints, 'jwks' | 'introspection' | 'userinfo'>;
+  /**
+   * How this issuer's tokens are checked. Default: `verification.strategy` when it is a built-in
+   * name, else `'auto'`.
+   */
+  strategy?: VerificationStrategyName;
+  /**
+   * This service's client id at this issuer, for introspection. An entry for the root `issuer`
+   * uses the root's credentials when it sets none; other issuers never receive them.
+   */
+  clientId?: string;
+  /** This service's client secret at this issuer, for introspection (Basic authentication). */
+  clientSecret?: string;
+}
+
+/**
+ * Picks the issuer of an opaque token (`verification.issuerResolver`): the `issuer` of one of
+ * `verification.issuers`, or `undefined` to refuse the token (401). Not asked for JWTs, which are
+ * routed by their `iss`.
+ */
+export type IssuerResolver = (token: string) => string | undefined | Promise<string | undefined>;
+
+/**
+ * RFC 9728 protected resource metadata, served at `/.well-known/oauth-protected-resource` (with
+ * the resource's path appended) and named by every `WWW-Authenticate` challenge.
+ */
+export interface ResourceMetadataOptions {
+  /** This API's resource identifier: an absolute `https://` URL without query or fragment. */
+  resource: string;
+  /** `scopes_supported`. Default: every scope that `@RequireScopes()` names in the app. */
+  scopesSupported?: string[];
+  /** `resource_name`: a human-readable name of this API. */
+  resourceName?: string;
+  /** `resource_documentation`: a URL of this API's documentation for developers. */
+  resourceDocumentation?: string;
+}
+
+/** How introspection answers are asked for and checked. */
+export interface IntrospectionOptions {
+  /**
+   * Ask for a signed answer (RFC 9701, `Accept: application/token-introspection+jwt`) and trust it
+   * only when it is a JWT of `typ` `token-introspection+jwt`, signed with a key of the issuer's
+   * JWKS, from the issuer to this client. Anything else is answered 503. Default `false`.
+   */
+  signedResponse?: boolean;
+}
 
 /** Inbound verification options. */
 export interface VerificationOptions {
@@ -159,6 +285,64 @@ export interface VerificationOptions {
   jwksStaleWindowSeconds?: number;
   /** `Retry-After` sent with 503 when the ID service is unavailable. Default `5`. */
   retryAfterSeconds?: number;
+  /**
+   * Several trusted issuers: a JWT goes to the entry whose `issuer` is its `iss` exactly, and is
+   * verified against that issuer alone; an `iss` not listed is refused without any request. Opaque
+   * tokens: see `issuerResolver`. When set, only the issuers listed are trusted inbound (list the
+   * root `issuer` too to keep trusting it). See docs/issuers.md.
+   */
+  issuers?: TrustedIssuerOptions[];
+  /**
+   * With `issuers`: picks the issuer of a token that is not a JWT. Without it such a token is
+   * introspected at each listed issuer whose strategy introspects (`introspection`, `auto` with
+   * credentials), in order, until one answers it active.
+   */
+  issuerResolver?: IssuerResolver;
+  /** Serve RFC 9728 protected resource metadata and name it in every challenge. */
+  resourceMetadata?: ResourceMetadataOptions;
+  /** Introspection answers: signed ones (RFC 9701). */
+  introspection?: IntrospectionOptions;
+  /**
+   * DPoP-bound tokens (RFC 9449, `cnf.jkt`): `'allowed'` (default) accepts them with
+   * `Authorization: DPoP` and a valid `DPoP` proof, and plain bearer tokens too; `'required'`
+   * accepts DPoP-bound tokens only. A DPoP-bound token sent with `Bearer` is always refused.
+   * See docs/sender-constrained.md.
+   */
+  dpop?: 'allowed' | 'required';
+  /**
+   * JWS algorithms accepted for DPoP proofs (asymmetric only; `none` and HMAC refused). Default
+   * `['ES256', 'ES384', 'ES512', 'PS256', 'RS256', 'EdDSA', 'Ed25519']`; sent as the challenge's `algs`.
+   */
+  dpopAlgorithms?: string[];
+  /**
+   * How old a DPoP proof's `iat` may be, in seconds (plus `clockToleranceSeconds` either way); a
+   * proof's `jti` is remembered this long to refuse its replay. Default `60`, at most `600`.
+   */
+  dpopProofMaxAgeSeconds?: number;
+  /**
+   * Demand a server nonce in every DPoP proof (RFC 9449 §9): a proof without a current one is
+   * answered 401 `use_dpop_nonce` with a fresh `DPoP-Nonce`. Nonces are stateless and valid on every
+   * instance sharing `cache.stores` and `cache.encryptionKey`. Default `false`.
+   */
+  dpopNonce?: boolean;
+  /**
+   * Take the scheme and host a DPoP proof's `htu` is compared with from `X-Forwarded-Proto` and
+   * `X-Forwarded-Host` (first value), for apps behind a proxy that sets them and drops the
+   * clients' own. Default `false`: the connection's scheme and the `Host` header.
+   */
+  trustForwardedHeaders?: boolean;
+  /**
+   * Certificate-bound tokens (RFC 8705, `cnf["x5t#S256"]`): `'allowed'` (default) accepts them when
+   * the client certificate has that thumbprint, and other tokens too; `'required'` accepts only
+   * certificate-bound tokens.
+   */
+  mtls?: 'allowed' | 'required';
+  /**
+   * Where the client certificate comes from. Default: the TLS connection (the Node server must
+   * request one: `requestCert`). `'client-cert'`: the RFC 9440 `Client-Cert` header set by a
+   * TLS-terminating proxy, which must remove any `Client-Cert` header the client sent.
+   */
+  clientCertificateHeader?: 'client-cert';
 }
 
 /**
@@ -231,13 +415,19 @@ export interface OidcClientCredentialsModuleOptions {
   endpoints?: OidcEndpoints;
   /** This service's client id at the ID service. */
   clientId?: string;
-  /** This service's client secret (not with `private_key_jwt`). */
-  clientSecret?: string;
+  /**
+   * This service's client secret (not with `private_key_jwt`): a string, or a
+   * {@link ClientSecretProvider} that reads it when a token is requested.
+   */
+  clientSecret?: string | ClientSecretProvider;
   /** Default `'client_secret_basic'`. */
   clientAuthMethod?: ClientAuthMethod;
-  /** Private JWK (with `kid` and `alg`) for `private_key_jwt`. */
-  privateKey?: JWK;
-  /** Assertion details for `private_key_jwt`. */
+  /**
+   * The key that signs `private_key_jwt` assertions: a private JWK (with `kid` and `alg`), a
+   * private `CryptoKey`, or a {@link JwsSigner} (a KMS or HSM key that never leaves it).
+   */
+  privateKey?: JWK | CryptoKey | JwsSigner;
+  /** Assertion details for `private_key_jwt`, or a ready-made assertion from a file or a function. */
   clientAssertion?: ClientAssertionOptions;
   /** Scope(s) requested with the token. */
   scope?: string | string[];
@@ -247,6 +437,12 @@ export interface OidcClientCredentialsModuleOptions {
   resource?: string | string[];
   /** Any further token request parameters. */
   extraParams?: Record<string, string>;
+  /**
+   * Request DPoP-bound tokens (RFC 9449) and send them with a proof of the key: `true` for a
+   * generated ES256 key pair, or {@link DpopOptions}. Default off (bearer tokens). A named client
+   * that leaves it out inherits the root's setting, with a key pair of its own when generated.
+   */
+  dpop?: boolean | DpopOptions;
   /** Renewal timing of outbound tokens. */
   tokenRenewal?: TokenRenewalOptions;
   /** Retry policy of the token endpoint. */
@@ -281,22 +477,26 @@ export interface OidcClientCredentialsModuleOptions {
 }
 
 /**
- * A named outbound client. It shares the root's issuer, endpoints, discovery, `http`, `retry`,
- * `circuitBreaker` policy, `tokenRenewal`, `authorizedHttp` and `cache`, and has its own token
- * cache entry, shared-cache key, single flight and circuit.
+ * A named outbound client. It shares the root's `http`, `retry`, `circuitBreaker` policy,
+ * `tokenRenewal`, `authorizedHttp` and `cache`, and has its own token cache entry, shared-cache
+ * key, single flight and circuit. Without `issuer` it is a client of the root's issuer and shares
+ * its endpoints and discovery.
  *
  * - Identity: without `clientId` it is the root's client (id, secret or private key, auth method);
  *   with `clientId` it brings its own credentials, nothing of the root's.
  * - `scope`, `audience`, `resource`, `extraParams`: each one set here replaces the root's; each one
  *   left out is the root's.
+ * - `issuer` (another ID service): its own discovery, `clientId` and credentials required, and
+ *   nothing of the root's identity, token parameters or `dpop` inherited. See docs/issuers.md.
  *
  * @example
  * clients: {
  *   billing: { clientId: 'billing', clientSecret: process.env.BILLING_SECRET, scope: 'invoices:write' },
  *   reports: { scope: 'reports:read' },
+ *   partner: { issuer: 'https://id.partner.example', clientId: 'us', clientSecret: process.env.PARTNER_SECRET },
  * }
  */
-export type NamedClientOptions = Pick<
+export type NamedClientOptions = NamedClientIssuerOptions & Pick<
   OidcClientCredentialsModuleOptions,
   | 'clientId'
   | 'clientSecret'
@@ -307,4 +507,17 @@ export type NamedClientOptions = Pick<
   | 'audience'
   | 'resource'
   | 'extraParams'
+  | 'dpop'
 >;
+
+/** The ID service of a named client that is not the root's (`clients.<name>.issuer`). */
+export interface NamedClientIssuerOptions {
+  /**
+   * The issuer this client gets its tokens from, when not the root's: an absolute `https://` URL
+   * (plain `http://` on loopback, as for the root `issuer`), discovered on its own (OpenID
+   * Connect discovery, then RFC 8414). Requires the client's own `clientId` and credentials.
+   */
+  issuer?: string;
+  /** With `issuer`: its token endpoint, which makes its discovery unnecessary. */
+  endpoints?: Pick<OidcEndpoints, 'token'>;
+}

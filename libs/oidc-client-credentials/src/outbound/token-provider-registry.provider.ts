@@ -25,8 +25,9 @@ import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-o
 
 /**
  * Every outbound client of one module: the root client (`'default'`) and the named ones, each a
- * {@link TokenProvider} with its own cache entry, single flight and circuit, all sharing the
- * issuer's discovery metadata, the shared cache and the events.
+ * {@link TokenProvider} with its own cache entry, single flight and circuit, all sharing the shared
+ * cache and the events. Clients of the root issuer share its discovery; a client with an `issuer`
+ * of its own has that issuer's discovery (one per issuer).
  *
  * Inject a client by name with `@InjectTokenProvider('billing')`; use the registry itself to pick
  * one at run time. A named client is created once, on first use, whoever asks for it.
@@ -43,6 +44,8 @@ export class TokenProviderRegistry
   private readonly httpServices = new Map<string, ClientCredentialsHttpService>();
   /** Digest of the `forFeature` options a named client was created with (none: as configured). */
   private readonly definitions = new Map<string, string | undefined>();
+  /** The discovery of each other issuer a named client gets its tokens from. */
+  private readonly issuerMetadata = new Map<string, IssuerMetadataProvider>();
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS)
@@ -110,6 +113,23 @@ export class TokenProviderRegistry
     return service;
   }
 
+  /**
+   * The discovery of a client's issuer: the root's for a client of the root issuer, else one per
+   * distinct issuer and token endpoint, with its own retries and refresh.
+   */
+  private metadataFor(client: ResolvedOptions): IssuerMetadataProvider {
+    if (client.issuer === this.options.issuer && client.endpoints === this.options.endpoints) {
+      return this.metadata;
+    }
+    const key = JSON.stringify([client.issuer, client.endpoints.token?.href ?? null]);
+    let metadata = this.issuerMetadata.get(key);
+    if (metadata === undefined) {
+      metadata = new IssuerMetadataProvider(client);
+      this.issuerMetadata.set(key, metadata);
+    }
+    return metadata;
+  }
+
   /** Names of the clients in use: `'default'` first, then the named ones created so far. */
   names(): string[] {
     return [...this.providers.keys()];
@@ -155,7 +175,12 @@ export class TokenProviderRegistry
             { ...sameIdentity(configured, options), ...options },
             label,
           );
-    const provider = new TokenProvider(resolved, this.metadata, this.sharedCache, this.events);
+    const provider = new TokenProvider(
+      resolved,
+      this.metadataFor(resolved),
+      this.sharedCache,
+      this.events,
+    );
     this.providers.set(name, provider);
     this.definitions.set(name, definition);
     return provider;
@@ -172,8 +197,9 @@ function sameIdentity(
 ): NamedClientOptions | undefined {
   if (configured === undefined || options.clientId === undefined) return configured;
   if (options.clientId === configured.clientId) return configured;
-  const { scope, audience, resource, extraParams } = configured;
-  return { scope, audience, resource, extraParams };
+  // Where the client gets its tokens is not a secret: it stays.
+  const { scope, audience, resource, extraParams, issuer, endpoints } = configured;
+  return { scope, audience, resource, extraParams, issuer, endpoints };
 }
 
 /** A digest of a client's options, to tell two definitions apart without keeping a copy of them. */
