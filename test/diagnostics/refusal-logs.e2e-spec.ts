@@ -103,7 +103,7 @@ describe('R31 the guard says why it answers 503, once per cause and minute', () 
       async () => ({
         options: { issuer: `${idp.issuer}/openid`, ...jwtStrategy },
         token: await idp.mintJwt(),
-        line: `Token verification unavailable (OIDC_CC_DISCOVERY_FAILED): Discovery failed: GET ${idp.issuer}/openid${WELL_KNOWN} answered HTTP 404 (not_found; expected 200 with the ID service's metadata; is "issuer" right?); answered 503`,
+        line: `Token verification unavailable (OIDC_CC_DISCOVERY_FAILED): Discovery failed: GET ${idp.issuer}/openid${WELL_KNOWN} answered HTTP 404 (not_found; expected 200 with the ID service's metadata; is "issuer" right?); GET ${idp.issuer}/.well-known/oauth-authorization-server/openid (RFC 8414) answered HTTP 404 too; answered 503`,
       }),
     ],
     [

@@ -73,7 +73,7 @@ describe('IssuerMetadataProvider: failures that explain themselves, retries and 
         'wrong-issuer-path: 404 and the path actually fetched',
         async () => ({ issuer: `${idp.issuer}/openid` }),
         () =>
-          `Discovery failed: GET ${idp.issuer}/openid${WELL_KNOWN} answered HTTP 404 (not_found; expected 200 with the ID service's metadata; is "issuer" right?)`,
+          `Discovery failed: GET ${idp.issuer}/openid${WELL_KNOWN} answered HTTP 404 (not_found; expected 200 with the ID service's metadata; is "issuer" right?); GET ${idp.issuer}/.well-known/oauth-authorization-server/openid (RFC 8414) answered HTTP 404 too`,
       ],
       [
         'issuer-mismatch: the configured and the discovered value',

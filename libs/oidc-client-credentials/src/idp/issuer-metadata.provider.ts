@@ -46,6 +46,8 @@ class FailedAttempt {
     readonly error: DiscoveryError,
     readonly transient: boolean,
     readonly retryAfterSeconds?: number,
+    /** Nothing is published there (404, 410): the next well-known URL may have it. */
+    readonly notFound?: { url: string; status: number },
   ) {}
 }
 
@@ -72,7 +74,11 @@ interface KnownMetadata {
  *
  * Also owns the hardened `fetch` and oauth4webapi request options every ID-service call uses.
  *
+ * - Discovery asks OpenID Connect's well-known URL first and, only when nothing is there (404,
+ *   410), RFC 8414's `oauth-authorization-server` one.
+ *
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-3.1 (where the metadata is)
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3.3 (issuer must match exactly)
  */
 @Injectable()
@@ -220,10 +226,36 @@ export class IssuerMetadataProvider {
     };
   }
 
-  /** One discovery request: the merged metadata, or why it failed. */
+  /**
+   * One discovery: OpenID Connect's `/.well-known/openid-configuration` (appended to the issuer's
+   * path), and only when that is not there (404, 410) RFC 8414's
+   * `/.well-known/oauth-authorization-server` (inserted before the issuer's path, §3.1). Any
+   * other failure of the first (5xx, timeout, invalid metadata) is the answer: the issuer does
+   * publish there.
+   */
   private async discoverOnce(): Promise<oauth.AuthorizationServer | FailedAttempt> {
     const issuer = new URL(this.options.issuer);
-    let fetched = wellKnownUrl(issuer);
+    const openid = await this.discoverAt(issuer, 'oidc');
+    if (!(openid instanceof FailedAttempt) || !openid.notFound) return openid;
+    const oauth2 = await this.discoverAt(issuer, 'oauth2');
+    if (!(oauth2 instanceof FailedAttempt) || !oauth2.notFound) return oauth2;
+    const { url, status } = oauth2.notFound;
+    return new FailedAttempt(
+      new DiscoveryError(
+        `${openid.error.message}; GET ${printableUrl(url)} (RFC 8414) answered HTTP ${status} too`,
+      ),
+      false,
+      undefined,
+      oauth2.notFound,
+    );
+  }
+
+  /** One discovery request at the well-known URL of `algorithm`: the merged metadata, or why not. */
+  private async discoverAt(
+    issuer: URL,
+    algorithm: 'oidc' | 'oauth2',
+  ): Promise<oauth.AuthorizationServer | FailedAttempt> {
+    let fetched = wellKnownUrl(issuer, algorithm);
     const recordingFetch = ((url, init) => {
       fetched = String(url);
       return this.fetch(url, init);
@@ -233,6 +265,7 @@ export class IssuerMetadataProvider {
       response = await oauth.discoveryRequest(issuer, {
         ...this.requestOptions(),
         [oauth.customFetch]: recordingFetch,
+        algorithm,
       });
     } catch (error) {
       const reason = unansweredCall('GET', fetched, error, this.options.http.timeoutMs);
@@ -267,6 +300,7 @@ export class IssuerMetadataProvider {
       ),
       transient,
       parseRetryAfter(response.headers.get('retry-after')),
+      status === 404 || status === 410 ? { url: fetched, status } : undefined,
     );
   }
 
@@ -334,10 +368,16 @@ function failed(reason: string, transient = false, cause?: unknown): FailedAttem
   return new FailedAttempt(new DiscoveryError(`Discovery failed: ${reason}`, options), transient);
 }
 
-/** Where oauth4webapi looks for OpenID Connect metadata: the issuer's path, then the well-known one. */
-function wellKnownUrl(issuer: URL): string {
+/**
+ * Where oauth4webapi looks for the metadata: OpenID Connect's well-known path after the issuer's
+ * path; RFC 8414's before it (§3.1: `https://h/tenant` → `https://h/.well-known/oauth-authorization-server/tenant`).
+ */
+function wellKnownUrl(issuer: URL, algorithm: 'oidc' | 'oauth2'): string {
   const url = new URL(issuer.href);
-  url.pathname = `${url.pathname}/.well-known/openid-configuration`.replace('//', '/');
+  url.pathname =
+    algorithm === 'oidc'
+      ? `${url.pathname}/.well-known/openid-configuration`.replace('//', '/')
+      : `/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`;
   return url.href;
 }
 
