@@ -27,6 +27,7 @@ import {
   VERIFICATION_EXPORTS,
   VERIFICATION_PROVIDERS,
 } from './strategies/verification.providers.js';
+import { ResourceMetadataRoute } from './inbound/resource-metadata/resource-metadata.route.js';
 
 /**
  * OAuth 2.0 client credentials for NestJS, both directions: `TokenProvider` (and a token-attaching
@@ -63,6 +64,7 @@ import {
     GraphqlWsAuthentication,
     OidcClientCredentialsHealthIndicator,
     OidcClientCredentialsStartupCheck,
+    ResourceMetadataRoute,
   ],
   exports: [
     OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,

@@ -11,7 +11,12 @@ import type {
   TransportRefusal,
   TransportRefusalCode,
 } from './transports/transport-refusal.interface.js';
-import { buildBearerChallenge, type BearerErrorCode } from './www-authenticate.util.js';
+import { SenderConstraintError, type ChallengeScheme } from '../errors/sender-constraint.error.js';
+import {
+  buildBearerChallenge,
+  buildDpopChallenge,
+  type DpopErrorCode,
+} from './www-authenticate.util.js';
 
 /** `realm` of the challenge when `verification.realm` is not set. */
 export const DEFAULT_REALM = 'api';
@@ -20,8 +25,18 @@ export const DEFAULT_REALM = 'api';
 export interface BearerAnswer {
   /** 400, 401, 403 or 503. */
   status: number;
-  /** RFC 6750 error code; absent for a request without credentials and for 503. */
-  error?: BearerErrorCode;
+  /**
+   * RFC 6750 error code (or RFC 9449's, for DPoP); absent for a request without credentials and
+   * for 503.
+   */
+  error?: DpopErrorCode;
+  /**
+   * The challenge that carries the error: `'DPoP'` when the request used the DPoP scheme or its
+   * token needed it; else `Bearer` (the default).
+   */
+  scheme?: ChallengeScheme;
+  /** A fresh server nonce, sent as `DPoP-Nonce` with `use_dpop_nonce`. */
+  dpopNonce?: string;
   /** Short fixed text for `error_description` and the body's `message`; never from the token. */
   description: string;
   /** Required scopes, for `insufficient_scope`. */
@@ -40,6 +55,7 @@ const INVALID_TOKEN_DESCRIPTIONS: Partial<Record<OidcClientCredentialsErrorCode,
   OIDC_CC_TOKEN_MALFORMED: 'The access token is malformed',
 };
 const UNAVAILABLE_CODES: ReadonlySet<string> = new Set<OidcClientCredentialsErrorCode>([
+  'OIDC_CC_DPOP_REPLAY_CHECK_UNAVAILABLE',
   'OIDC_CC_JWKS_UNAVAILABLE',
   'OIDC_CC_INTROSPECTION_UNAVAILABLE',
   'OIDC_CC_USERINFO_UNAVAILABLE',
@@ -128,6 +144,10 @@ export function bearerAnswerFor(error: unknown, retryAfterSeconds: number): Bear
         error: 'insufficient_scope',
         description: 'The access token lacks a claim this route requires',
       };
+    case 'OIDC_CC_DPOP_PROOF_INVALID':
+    case 'OIDC_CC_DPOP_NONCE_REQUIRED':
+    case 'OIDC_CC_TOKEN_BINDING_INVALID':
+      return senderConstraintAnswer(error);
     case 'OIDC_CC_TOKEN_INVALID':
     case 'OIDC_CC_TOKEN_EXPIRED':
     case 'OIDC_CC_TOKEN_INACTIVE':
@@ -148,20 +168,83 @@ export function bearerAnswerFor(error: unknown, retryAfterSeconds: number): Bear
   };
 }
 
+/** What the DPoP challenge says, when the service accepts DPoP tokens. */
+export interface DpopChallengeOptions {
+  /** The proofs' accepted algorithms (`algs`). */
+  algorithms: readonly string[];
+  /** `verification.dpop: 'required'`: no Bearer challenge, the DPoP one always. */
+  required: boolean;
+}
+
 /**
- * `WWW-Authenticate` with the RFC 6750 challenge, or `Retry-After` for 503.
+ * `WWW-Authenticate` with the RFC 6750 challenge (naming the RFC 9728 metadata URL when
+ * `verification.resourceMetadata` is set), or `Retry-After` for 503.
+ *
+ * With `dpop`, a `DPoP` challenge (RFC 9449 §7.1, with `algs`) comes too when the answer is for
+ * the DPoP scheme or DPoP is required, and carries the error then; the `Bearer` challenge stays
+ * (without the error) while bearer tokens are accepted. Both go in one header value.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ * @see https://www.rfc-editor.org/rfc/rfc9728#section-5.1
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
  */
-export function challengeHeader(realm: string, answer: BearerAnswer): ChallengeHeader {
+export function challengeHeader(
+  realm: string,
+  answer: BearerAnswer,
+  resourceMetadata?: string,
+  dpop?: DpopChallengeOptions,
+): ChallengeHeader {
   if (answer.status === 503) return ['Retry-After', String(wholeRetryAfterSeconds(answer))];
-  const challenge = buildBearerChallenge({
-    realm,
-    error: answer.error,
-    errorDescription: answer.description,
-    scope: answer.scope,
-  });
-  return ['WWW-Authenticate', challenge];
+  const onDpop = dpop !== undefined && (answer.scheme === 'DPoP' || dpop.required);
+  const challenges: string[] = [];
+  if (!dpop?.required) {
+    const bearerError = onDpop ? undefined : answer.error;
+    challenges.push(
+      buildBearerChallenge({
+        realm,
+        error:
+          bearerError === 'invalid_dpop_proof' || bearerError === 'use_dpop_nonce'
+            ? undefined
+            : bearerError,
+        errorDescription: answer.description,
+        scope: onDpop ? undefined : answer.scope,
+        resourceMetadata,
+      }),
+    );
+  }
+  if (onDpop) {
+    challenges.push(
+      buildDpopChallenge({
+        realm,
+        algs: dpop.algorithms,
+        error: answer.error,
+        errorDescription: answer.description,
+        scope: answer.scope,
+        resourceMetadata,
+      }),
+    );
+  }
+  return ['WWW-Authenticate', challenges.join(', ')];
+}
+
+/** A refused proof of possession: its fixed reason, in the challenge of its scheme. */
+function senderConstraintAnswer(error: unknown): BearerAnswer {
+  if (!(error instanceof SenderConstraintError)) {
+    return { status: 401, error: 'invalid_token', description: 'The access token is invalid' };
+  }
+  const answer: BearerAnswer = {
+    status: 401,
+    error:
+      error.code === 'OIDC_CC_DPOP_PROOF_INVALID'
+        ? 'invalid_dpop_proof'
+        : error.code === 'OIDC_CC_DPOP_NONCE_REQUIRED'
+          ? 'use_dpop_nonce'
+          : 'invalid_token',
+    scheme: error.scheme,
+    description: error.message,
+  };
+  if (error.nonce !== undefined) answer.dpopNonce = error.nonce;
+  return answer;
 }
 
 /** The answer as data, for the transports that have no headers. */

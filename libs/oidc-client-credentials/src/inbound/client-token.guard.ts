@@ -17,6 +17,7 @@ import {
   OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS,
   type ResolvedOptions,
 } from '../options/resolved-options.js';
+import { CachedVerificationStrategy } from '../strategies/cached-verification.strategy.js';
 import { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
 import { VerificationStrategyRegistry } from '../strategies/verification-strategy-registry.provider.js';
 import type { VerifiedToken } from '../strategies/verified-token.interface.js';
@@ -28,7 +29,11 @@ import {
   transportRefusalOf,
   type BearerAnswer,
 } from './bearer-answer.js';
-import { bearerRequestParts, extractBearerToken } from './bearer-token.util.js';
+import {
+  bearerRequestParts,
+  extractBearerToken,
+  headerBearerCandidate,
+} from './bearer-token.util.js';
 import type { ClaimsPredicateFailure } from './require-claims.decorator.js';
 import {
   checkRequirements,
@@ -47,6 +52,8 @@ import {
   type GuardedTransport,
 } from './transports/transport-adapters.js';
 import { checkedVerifiedToken, keepVerifiedToken } from './verified-tokens.js';
+import { usedDpopScheme, withDpopScheme } from './sender-constraint/dpop-authorization.util.js';
+import { SenderConstraintVerifier } from './sender-constraint/sender-constraint.verifier.js';
 
 /** Options whose missing audience was already reported: once per app, however many guards. */
 const warnedWithoutAudience = new WeakSet<ResolvedOptions>();
@@ -86,10 +93,22 @@ export class ClientTokenGuard implements CanActivate {
   protected readonly realm: string;
   private readonly routes: RoutePolicies;
   private readonly warned = new Set<string>();
+  /** Whether a cached result may be answered synchronously (no subclass changed the async steps). */
+  private readonly cachedHits: boolean;
+  /** The same for GraphQL, microservice and WebSocket requests. */
+  private readonly transportHits: boolean;
+  /** Whether the HTTP token is read from the header alone, by {@link extractToken} as it is. */
+  private readonly headerCandidate: boolean;
   /** Where `@VerifyWith()` choices come from (a property, so subclasses keep their constructors). */
   @Optional()
   @Inject(VerificationStrategyRegistry)
   protected readonly strategies?: VerificationStrategyRegistry;
+  /** Checks the proof of possession of key-bound tokens (a property, as {@link strategies}). */
+  @Optional()
+  @Inject(SenderConstraintVerifier)
+  protected readonly senderConstraints?: SenderConstraintVerifier;
+  /** Built when the module's verifier is not injected (a guard made with `new`). */
+  private ownSenderConstraints?: SenderConstraintVerifier;
   /** Where accepted and refused requests are reported (a property, as {@link strategies}). */
   @Optional()
   @Inject(OidcClientCredentialsEvents)
@@ -103,16 +122,40 @@ export class ClientTokenGuard implements CanActivate {
     this.realm = bearerRealm(options.verification.realm);
     this.routes = new RoutePolicies(reflector);
     warnOnceWithoutAudience(options, this.logger);
+    // A subclass that changes how a request is checked or its token verified keeps its own steps:
+    // cached results are then answered through them, asynchronously.
+    const steps = ClientTokenGuard.prototype;
+    this.cachedHits =
+      this.checkRequest === steps.checkRequest && this.verifyToken === steps.verifyToken;
+    this.transportHits =
+      this.cachedHits && this.canActivateTransport === steps.canActivateTransport;
+    const { tokenLocations } = options.verification;
+    this.headerCandidate =
+      this.extractToken === steps.extractToken &&
+      tokenLocations.length === 1 &&
+      tokenLocations[0] === 'header';
   }
 
   /**
-   * Lets `@Public()` routes through and checks the others. Not `async`: an HTTP request's promise
-   * is {@link checkRequest}'s own.
+   * Lets `@Public()` routes through and checks the others. A token whose verified result is in
+   * the strategy's in-process cache (a `CachedVerificationStrategy`, as the built-ins are) is
+   * checked synchronously: `true`, with no promise, once the route's requirements are met. Any
+   * other request is {@link checkRequest}'s promise.
    */
-  canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.isPublic(context)) return Promise.resolve(true);
     const type = context.getType();
-    if (type !== 'http') return this.canActivateTransport(context, type);
+    if (type !== 'http') {
+      if (this.transportHits && isGuardedTransport(type)) {
+        const answer = this.answerFromCache(context, type);
+        if (answer !== undefined) return answer;
+      }
+      return this.canActivateTransport(context, type);
+    }
+    if (this.cachedHits) {
+      const answer = this.answerFromCache(context, 'http');
+      if (answer !== undefined) return answer;
+    }
     return this.checkRequest(context, 'http');
   }
 
@@ -134,11 +177,8 @@ export class ClientTokenGuard implements CanActivate {
         throw new BearerRequestError('OIDC_CC_TOKEN_MISSING', 'missing', 'No bearer token');
       }
       const verified = await this.verifyToken(token, this.strategyFor(context));
-      this.authorize(verified, context);
-      keepVerifiedToken(context, TRANSPORT_ADAPTERS[transport], verified);
-      if (this.events?.observed('verification.succeeded')) {
-        this.events.emit('verification.succeeded', { clientId: verified.clientId });
-      }
+      await this.checkSenderConstraint(token, verified, context, transport);
+      this.admit(verified, context, transport);
       return true;
     } catch (error) {
       throw transport === 'http'
@@ -175,7 +215,29 @@ export class ClientTokenGuard implements CanActivate {
    */
   protected extractToken(request: object): string | undefined {
     const { tokenLocations: locations, maxTokenLength } = this.options.verification;
-    return extractBearerToken(bearerRequestParts(request), { locations, maxTokenLength });
+    const parts = bearerRequestParts(request);
+    const bearer = extractBearerToken(parts, { locations, maxTokenLength });
+    return withDpopScheme(request, parts.authorization, bearer, maxTokenLength);
+  }
+
+  /**
+   * Proof of possession of a key-bound token (`verified.confirmation`, its `cnf`): a valid DPoP
+   * proof for `cnf.jkt` with the `DPoP` scheme, the client certificate for `cnf["x5t#S256"]`; and
+   * `verification.dpop` / `verification.mtls` `'required'`. Synchronous (no promise) for a token
+   * bound to no key sent with `Bearer`. GraphQL over HTTP carries proofs as HTTP does; the
+   * microservice and WebSocket transports carry none, so key-bound tokens are refused there.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc9449#section-7
+   * @see https://www.rfc-editor.org/rfc/rfc8705#section-3
+   */
+  protected checkSenderConstraint(
+    token: string,
+    verified: VerifiedToken,
+    context: ExecutionContext,
+    transport: ContextTransport,
+  ): void | Promise<void> {
+    const request = TRANSPORT_ADAPTERS[transport].httpRequest?.(context);
+    return this.senderConstraintVerifier().check({ token, verified, request });
   }
 
   /**
@@ -216,7 +278,7 @@ export class ClientTokenGuard implements CanActivate {
    */
   protected challenge(error: unknown, context: ExecutionContext): HttpException {
     if (error instanceof HttpException) return error;
-    return httpTransport.refuse(this.refusal(error), context);
+    return httpTransport.refuse(this.refusal(error, context, 'http'), context);
   }
 
   /** Other context types: {@link checkRequest} when a transport adapter reads them, else denied. */
@@ -243,7 +305,11 @@ export class ClientTokenGuard implements CanActivate {
       return undefined;
     }
     const locations = adapter.locations(tokenLocations);
-    return extractBearerToken(parts, { locations, maxTokenLength });
+    const bearer = extractBearerToken(parts, { locations, maxTokenLength });
+    // GraphQL over HTTP carries DPoP proofs; the other transports carry no DPoP token.
+    const request = adapter.httpRequest?.(context);
+    if (request === undefined) return bearer;
+    return withDpopScheme(request, parts.authorization, bearer, maxTokenLength);
   }
 
   /**
@@ -256,7 +322,7 @@ export class ClientTokenGuard implements CanActivate {
     transport: GuardedTransport,
     context?: ExecutionContext,
   ): Promise<Error> {
-    return TRANSPORT_ADAPTERS[transport].refuse(this.refusal(error), context);
+    return TRANSPORT_ADAPTERS[transport].refuse(this.refusal(error, context, transport), context);
   }
 
   /** The HTTP answer as data, for the transports that have no headers. */
@@ -275,8 +341,96 @@ export class ClientTokenGuard implements CanActivate {
     return false;
   }
 
-  /** A failure's answer in every form, reported unless a subclass threw an `HttpException`. */
-  private refusal(error: unknown): Refusal {
+  /**
+   * The request checked synchronously when its token's verified result is cached (see
+   * {@link canActivate}): `true` when it passes, a rejected promise with the transport's refusal
+   * when the route refuses it, `undefined` when the asynchronous path must answer (no token, a
+   * token the full extraction would refuse, no cached result, a strategy without a synchronous
+   * cache, a key-bound token). The steps run as on that path: {@link extractToken} (or
+   * {@link extractTransportToken}), {@link strategyFor}, the cached result checked as
+   * {@link verifyToken} checks one, {@link authorize}. With the header-only default, the token's
+   * `b64token` check is left to a miss: a hit is keyed by the exact string of a token that passed it.
+   */
+  private answerFromCache(
+    context: ExecutionContext,
+    transport: ContextTransport,
+  ): true | Promise<boolean> | undefined {
+    let strategy: TokenVerificationStrategy;
+    let verified: VerifiedToken | undefined;
+    let token: string | undefined;
+    try {
+      token =
+        transport !== 'http'
+          ? this.extractTransportToken(context, transport)
+          : this.headerCandidate
+            ? headerBearerCandidate(
+                httpTransport.carrier(context),
+                this.options.verification.maxTokenLength,
+              )
+            : this.extractToken(httpTransport.carrier(context));
+      if (token === undefined) return undefined;
+      strategy = this.strategyFor(context);
+      if (!(strategy instanceof CachedVerificationStrategy) || strategy.verify !== cachedVerify) {
+        return undefined;
+      }
+      verified = strategy.cachedResult(token, bearerOnly);
+    } catch {
+      // The asynchronous path meets the same failure and answers it.
+      return undefined;
+    }
+    if (verified === undefined) return undefined;
+    try {
+      const { clockToleranceSeconds } = this.options.verification;
+      const checked = checkedVerifiedToken(verified, clockToleranceSeconds);
+      const proof = this.checkSenderConstraint(token, checked, context, transport);
+      if (proof !== undefined) {
+        // A key-bound token: its proof is checked asynchronously.
+        return proof.then(
+          () => {
+            this.admit(checked, context, transport);
+            return true;
+          },
+          (error: unknown) =>
+            transport === 'http'
+              ? Promise.reject(this.challenge(error, context))
+              : this.transportRefusal(error, transport, context).then((refusal) =>
+                  Promise.reject(refusal),
+                ),
+        );
+      }
+      this.admit(checked, context, transport);
+      return true;
+    } catch (error) {
+      return transport === 'http'
+        ? Promise.reject(this.challenge(error, context))
+        : this.transportRefusal(error, transport, context).then((refusal) =>
+            Promise.reject(refusal),
+          );
+    }
+  }
+
+  /**
+   * A verified token admitted to the route: {@link authorize}, then kept for the request and
+   * reported (`verification.succeeded`).
+   */
+  private admit(verified: VerifiedToken, context: ExecutionContext, transport: ContextTransport) {
+    this.authorize(verified, context);
+    keepVerifiedToken(context, TRANSPORT_ADAPTERS[transport], verified);
+    if (this.events?.observed('verification.succeeded')) {
+      this.events.emit('verification.succeeded', { clientId: verified.clientId });
+    }
+  }
+
+  /**
+   * A failure's answer in every form, reported unless a subclass threw an `HttpException`. A
+   * request that used the DPoP scheme is answered in the DPoP challenge, with `DPoP-Nonce` when a
+   * nonce is due.
+   */
+  private refusal(
+    error: unknown,
+    context?: ExecutionContext,
+    transport?: ContextTransport,
+  ): Refusal {
     let answer: BearerAnswer;
     if (error instanceof HttpException) {
       answer = { status: error.getStatus(), description: sanitizeForLog(error.message) ?? '' };
@@ -284,11 +438,26 @@ export class ClientTokenGuard implements CanActivate {
       answer = this.answerFor(error);
       reportRefusal(error, answer, this.logger, this.events);
     }
+    const request =
+      context && transport ? TRANSPORT_ADAPTERS[transport].httpRequest?.(context) : undefined;
+    if (answer.scheme === undefined && usedDpopScheme(request)) answer.scheme = 'DPoP';
+    const verifier = this.senderConstraintVerifier();
+    const dpop = { algorithms: verifier.dpopAlgorithms, required: verifier.dpopRequired };
+    const resourceMetadata = this.options.verification.resourceMetadata?.url;
     return {
       answer,
-      header: challengeHeader(this.realm, answer),
+      header: challengeHeader(this.realm, answer, resourceMetadata, dpop),
+      headers: answer.dpopNonce === undefined ? undefined : [['DPoP-Nonce', answer.dpopNonce]],
       payload: this.refusalFor(answer),
     };
+  }
+
+  /** The module's {@link SenderConstraintVerifier}, else one of this guard's own. */
+  private senderConstraintVerifier(): SenderConstraintVerifier {
+    return (
+      this.senderConstraints ??
+      (this.ownSenderConstraints ??= new SenderConstraintVerifier(this.options))
+    );
   }
 
   private warnOnce(key: string, message: () => string): void {
@@ -332,6 +501,17 @@ export class ClientTokenGuard implements CanActivate {
       required,
     );
   }
+}
+
+/** The cache lookup of the built-in `verify`: a subclass with its own `verify` is asked instead. */
+const cachedVerify = CachedVerificationStrategy.prototype.verify;
+
+/**
+ * Whether a cached result may be answered without the asynchronous path: not for a token bound
+ * to a key (`cnf`), whose proof of possession is checked there.
+ */
+function bearerOnly(result: VerifiedToken): boolean {
+  return result.claims.cnf === undefined;
 }
 
 /** A thrown value for a log line: its name and message, made log-safe. */

@@ -15,6 +15,8 @@ export interface BearerChallenge {
   errorDescription?: string;
   /** Scopes needed for the request, with `insufficient_scope`. */
   scope?: readonly string[];
+  /** URL of the protected resource metadata (RFC 9728 §5.1), on every challenge. */
+  resourceMetadata?: string;
 }
 
 const ERROR_CODES: ReadonlySet<string> = new Set([
@@ -45,7 +47,55 @@ export function buildBearerChallenge(challenge: BearerChallenge): string {
     .map((s) => (typeof s === 'string' ? s.replace(NOT_SCOPE_TOKEN_CHARS, '') : ''))
     .filter((s) => s.length > 0);
   if (scope.length > 0) attributes.push(`scope="${[...new Set(scope)].join(' ')}"`);
+  const metadata = sanitizeForLog(challenge.resourceMetadata, 2048);
+  if (metadata) attributes.push(`resource_metadata="${metadata}"`);
   return `Bearer ${attributes.join(', ')}`;
+}
+
+/**
+ * Error codes of a DPoP challenge: RFC 6750's and RFC 9449's own.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ */
+export type DpopErrorCode = BearerErrorCode | 'invalid_dpop_proof' | 'use_dpop_nonce';
+
+/** Attributes of one `WWW-Authenticate: DPoP` challenge. */
+export interface DpopChallenge extends Omit<BearerChallenge, 'error'> {
+  error?: DpopErrorCode;
+  /** The JWS algorithms accepted for proofs (`algs`). */
+  algs: readonly string[];
+}
+
+const DPOP_ERROR_CODES: ReadonlySet<string> = new Set([
+  ...ERROR_CODES,
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
+]);
+const ALG = /^[A-Za-z0-9+\-._]+$/;
+
+/**
+ * Builds a `WWW-Authenticate` value such as `DPoP realm="api", algs="ES256 PS256",
+ * error="invalid_dpop_proof", error_description="The DPoP proof is too old"`, with the same rules
+ * as {@link buildBearerChallenge}.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ */
+export function buildDpopChallenge(challenge: DpopChallenge): string {
+  const attributes = [`realm="${sanitizeForLog(challenge.realm, 100) ?? ''}"`];
+  const algs = challenge.algs.filter((alg) => ALG.test(alg));
+  if (algs.length > 0) attributes.push(`algs="${algs.join(' ')}"`);
+  if (challenge.error !== undefined && DPOP_ERROR_CODES.has(challenge.error)) {
+    attributes.push(`error="${challenge.error}"`);
+    const description = sanitizeForLog(challenge.errorDescription);
+    if (description) attributes.push(`error_description="${description}"`);
+  }
+  const scope = (challenge.scope ?? [])
+    .map((s) => (typeof s === 'string' ? s.replace(NOT_SCOPE_TOKEN_CHARS, '') : ''))
+    .filter((s) => s.length > 0);
+  if (scope.length > 0) attributes.push(`scope="${[...new Set(scope)].join(' ')}"`);
+  const metadata = sanitizeForLog(challenge.resourceMetadata, 2048);
+  if (metadata) attributes.push(`resource_metadata="${metadata}"`);
+  return `DPoP ${attributes.join(', ')}`;
 }
 
 /** Whether a string is a valid RFC 6749 §3.3 scope token (what `@RequireScopes()` accepts). */

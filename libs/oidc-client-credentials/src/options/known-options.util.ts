@@ -42,6 +42,7 @@ type SectionOf<K extends keyof OidcClientCredentialsModuleOptions> = NonNullable
 >;
 
 type VerificationSection = SectionOf<'verification'>;
+type TrustedIssuerEntry = NonNullable<VerificationSection['issuers']>[number];
 
 /** A section whose keys are exactly those of `T`: a key added to `T` and not here fails to compile. */
 function section<T>(
@@ -72,6 +73,7 @@ const TOKEN_RENEWAL = section<SectionOf<'tokenRenewal'>>({
   maxLifetimeSeconds: VALUE,
   proactive: VALUE,
   prefetch: VALUE,
+  maxParameterSets: VALUE,
 });
 
 const RETRY = section<SectionOf<'retry'>>({
@@ -89,7 +91,13 @@ const CIRCUIT_BREAKER = section<SectionOf<'circuitBreaker'>>({
 const HTTP = section<SectionOf<'http'>>({
   timeoutMs: VALUE,
   maxResponseBytes: VALUE,
+  // A Dispatcher or a fetch function is data, not options.
+  dispatcher: VALUE,
+  fetch: VALUE,
+  proxy: VALUE,
 });
+
+const MTLS = section<SectionOf<'mtls'>>({ cert: VALUE, key: VALUE, ca: VALUE });
 
 const AUTHORIZED_HTTP = section<SectionOf<'authorizedHttp'>>(
   { retryOnUnauthorized: VALUE },
@@ -100,10 +108,10 @@ const AUTHORIZED_HTTP = section<SectionOf<'authorizedHttp'>>(
 );
 
 /** One entry of `verification.issuers` (checked entry by entry: the list is an array). */
-export const TRUSTED_ISSUER = section<NonNullable<VerificationSection['issuers']>[number]>({
+export const TRUSTED_ISSUER = section<TrustedIssuerEntry>({
   issuer: VALUE,
   audience: VALUE,
-  endpoints: section<NonNullable<NonNullable<VerificationSection['issuers']>[number]['endpoints']>>({
+  endpoints: section<NonNullable<TrustedIssuerEntry['endpoints']>>({
     jwks: VALUE,
     introspection: VALUE,
     userinfo: VALUE,
@@ -182,6 +190,7 @@ const IDENTITY_KEYS = {
   clientAuthMethod: VALUE,
   privateKey: VALUE,
   clientAssertion: CLIENT_ASSERTION,
+  mtls: MTLS,
 } as const satisfies ClientKeys;
 
 /** Token request parameters: each one a named client sets replaces the root's. */

@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { CryptoKey, JWK } from 'jose';
 import type { Keyv } from 'keyv';
+import type { Dispatcher } from 'undici';
 import type { TokenVerificationStrategy } from '../strategies/token-verification.strategy.js';
 import type { JwsSigner } from '../idp/jws-signer.util.js';
 
@@ -16,6 +17,8 @@ import type { JwsSigner } from '../idp/jws-signer.util.js';
  *   `privateKey`), or one read from `clientAssertion.file` / `clientAssertion.get`.
  * - `client_secret_jwt`: an assertion signed with HS256 over the client secret (RFC 7523), fresh
  *   for every request.
+ * - `tls_client_auth` / `self_signed_tls_client_auth`: mutual TLS with the certificate of `mtls`
+ *   (RFC 8705 §2); the request carries `client_id` and no secret.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
@@ -25,7 +28,9 @@ export type ClientAuthMethod =
   | 'client_secret_post'
   | 'client_secret_query'
   | 'private_key_jwt'
-  | 'client_secret_jwt';
+  | 'client_secret_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
 
 /**
  * A client secret read when it is needed (from a vault, a secret manager): asked before each
@@ -95,6 +100,12 @@ export interface TokenRenewalOptions {
   proactive?: boolean;
   /** Fetch the token while the application bootstraps, before the first caller. Default `false`. */
   prefetch?: boolean;
+  /**
+   * How many parameter sets of `getToken({ scope, resource, audience })` one client keeps a token
+   * for, besides its own: one more forgets the least recently used one (its token and renewal
+   * timer), which is requested anew when asked for again. Default `32`.
+   */
+  maxParameterSets?: number;
 }
 
 /** Retries of transient token endpoint failures (network, timeout, 5xx, 429). */
@@ -123,12 +134,42 @@ export interface CircuitBreakerOptions {
   cooldownMs?: number;
 }
 
-/** Limits of every HTTP call the library makes to the ID service. */
+/** A client certificate for mutual TLS (RFC 8705), as PEM strings. */
+export interface MtlsOptions {
+  /** The client's certificate (PEM), with its chain after it if the ID service needs one. */
+  cert: string;
+  /** Its private key (PEM, unencrypted). Never logged nor shown in an error. */
+  key: string;
+  /** CA certificates (PEM) the ID service's certificate is checked against, instead of Node's. */
+  ca?: string;
+}
+
+/** Limits of every HTTP call the library makes to the ID service, and the way it goes there. */
 export interface HttpLimitsOptions {
   /** Per-request timeout. Default `5000`. */
   timeoutMs?: number;
   /** Largest response body accepted. Default `65536`. */
   maxResponseBytes?: number;
+  /**
+   * The undici `Dispatcher` every call to the ID service goes through (discovery, JWKS, token,
+   * introspection, userinfo): a `ProxyAgent`, an `EnvHttpProxyAgent`, an `Agent` with a private
+   * CA (`connect: { ca }`) or a client certificate. You own it: the module does not close it.
+   * Default: a keep-alive `Agent` of the module's own. Not with `fetch` or `proxy`.
+   */
+  dispatcher?: Dispatcher;
+  /**
+   * A fetch-compatible function for every call to the ID service instead (e.g. one that adds
+   * headers or goes through a library of your own). The limits apply to it too: it is called with
+   * `redirect: 'manual'` and a timeout signal, and its body is read under `maxResponseBytes`.
+   * Not with `dispatcher` or `proxy`.
+   */
+  fetch?: (input: string | URL, init?: RequestInit) => Promise<Response>;
+  /**
+   * `'env'`: honour `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (or their lowercase forms) for the
+   * calls to the ID service, through undici's `EnvHttpProxyAgent`. Default: no proxy, whatever
+   * the environment says. Not with `dispatcher` or `fetch`.
+   */
+  proxy?: 'env';
 }
 
 /** Options of the assertion sent with `private_key_jwt`. */
@@ -443,6 +484,16 @@ export interface OidcClientCredentialsModuleOptions {
    * that leaves it out inherits the root's setting, with a key pair of its own when generated.
    */
   dpop?: boolean | DpopOptions;
+  /**
+   * Mutual TLS with the ID service (RFC 8705): this client's certificate, presented on every call
+   * to the ID service and by the client's `ClientCredentialsHttpService` to the APIs it calls.
+   * With `clientAuthMethod: 'tls_client_auth'` or `'self_signed_tls_client_auth'` it is the
+   * client's credential; with any other method the tokens are bound to it
+   * (`cnf["x5t#S256"]`). The token, introspection and userinfo requests go to the discovery
+   * document's `mtls_endpoint_aliases` when it has them. A named client without its own
+   * `clientId` uses the root's.
+   */
+  mtls?: MtlsOptions;
   /** Renewal timing of outbound tokens. */
   tokenRenewal?: TokenRenewalOptions;
   /** Retry policy of the token endpoint. */
@@ -508,6 +559,7 @@ export type NamedClientOptions = NamedClientIssuerOptions & Pick<
   | 'resource'
   | 'extraParams'
   | 'dpop'
+  | 'mtls'
 >;
 
 /** The ID service of a named client that is not the root's (`clients.<name>.issuer`). */

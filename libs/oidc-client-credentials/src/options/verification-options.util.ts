@@ -6,6 +6,8 @@ import type {
 } from './oidc-client-credentials-options.interface.js';
 import { nonNegative, optionalBoolean, positive, stringList } from './option-values.util.js';
 import type { ResolvedOptions } from './resolved-options.js';
+import { resolveInboundIssuers } from './inbound-issuers-options.util.js';
+import { resolveSenderConstraint } from './sender-constraint-options.util.js';
 
 const TOKEN_LOCATIONS: readonly TokenLocation[] = ['header', 'query', 'body'];
 /** The built-in strategies that check `verification.audience` (userinfo answers carry no `aud`). */
@@ -59,6 +61,8 @@ export function resolveVerification(
       3600,
     ),
     retryAfterSeconds: positive('verification.retryAfterSeconds', v.retryAfterSeconds, 5),
+    ...resolveInboundIssuers(v, options.allowInsecureHttp === true),
+    ...resolveSenderConstraint(options),
   };
   if (!['default', 'rfc9068'].includes(verification.profile)) {
     throw new ConfigurationError('verification.profile', "expected 'default' or 'rfc9068'");

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { TokenVerificationError } from '../errors/token-verification.error.js';
@@ -15,6 +15,7 @@ import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import {
   clientSecretBasic,
+  authenticationForRequest,
   createClientAuthentication,
   withSentCredentials,
   type ClientAuthentication,
@@ -27,14 +28,20 @@ import { hasClientCredentials } from '../options/identity-options.util.js';
 import { type ResolvedOptions } from '../options/resolved-options.js';
 import { VerificationCache, verificationProfileId } from './verification-cache.provider.js';
 import { CachedVerificationStrategy } from './cached-verification.strategy.js';
+import { JwksProvider } from './jwks.provider.js';
+import {
+  readSignedIntrospection,
+  signedIntrospectionCheck,
+  type SignedIntrospectionCheck,
+} from './signed-introspection.util.js';
 
 const REFRESH_TOKEN_TYPES = new Set([
   'refresh_token',
   'refresh',
   'urn:ietf:params:oauth:token-type:refresh_token',
 ]);
-/** `token_type` values of sender-constrained tokens (RFC 9449 DPoP, and proof-of-possession). */
-const KEY_BOUND_TOKEN_TYPES = new Set(['dpop', 'pop', 'mac']);
+/** `token_type` values of proof-of-possession tokens this library has no proof check for. */
+const KEY_BOUND_TOKEN_TYPES = new Set(['pop', 'mac']);
 
 /**
  * Asks the ID service's introspection endpoint (RFC 7662) about each token: `POST` with
@@ -46,7 +53,8 @@ const KEY_BOUND_TOKEN_TYPES = new Set(['dpop', 'pop', 'mac']);
  * Accepted only when `active` is boolean `true`, `exp` (if any) has not passed and `nbf` (if any)
  * has, `iss` (if any) is the configured issuer, `aud` names one of ours when
  * `verification.audience` is set (an answer without `aud` is then refused), `token_type` is not a
- * refresh token and the token is not bound to a key (`cnf`, DPoP). The client is `client_id`,
+ * refresh token, and a key the token is bound to (`cnf`: DPoP's `jkt`, mTLS's `x5t#S256`) is one
+ * the guard can check. The client is `client_id`,
  * else a non-standard `clientId` member (which some ID services answer with instead), else `sub`.
  *
  * The endpoint refusing to introspect (401/403, or a 4xx with an OAuth `error`) is a configuration
@@ -64,14 +72,25 @@ const KEY_BOUND_TOKEN_TYPES = new Set(['dpop', 'pop', 'mac']);
 export class IntrospectionVerificationStrategy extends CachedVerificationStrategy {
   private readonly client: oauth.Client;
   private authentication?: Promise<ClientAuthentication>;
+  /** With `verification.introspection.signedResponse`: how a signed answer (RFC 9701) is checked. */
+  private readonly signedAnswers?: SignedIntrospectionCheck;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
     private readonly metadata: IssuerMetadataProvider,
     cache: VerificationCache,
+    @Optional() jwks?: JwksProvider,
   ) {
-    super(cache, verificationProfileId('introspection', options, [options.clientId ?? null]));
+    const signed = options.verification.introspection?.signedResponse === true;
+    super(
+      cache,
+      verificationProfileId('introspection', options, [
+        options.clientId ?? null,
+        ...(signed ? ['signed'] : []),
+      ]),
+    );
     this.client = { client_id: options.clientId ?? '' };
+    if (signed && jwks) this.signedAnswers = signedIntrospectionCheck(options, jwks);
   }
 
   /** Throws at startup when introspection is configured without credentials. */
@@ -89,11 +108,12 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     const as = await this.metadata.requireForVerification('introspection_endpoint');
     const endpoint = as.introspection_endpoint!;
     // What this request sends is redacted from the answer's error, the token too.
-    const { authenticate, secrets } = withSentCredentials(await this.clientAuthentication());
+    const { authenticate, secrets } = withSentCredentials(await this.requestAuthentication());
     let response: Response;
     try {
       response = await oauth.introspectionRequest(as, this.client, authenticate, token, {
         additionalParameters: { token_type_hint: 'access_token' },
+        requestJwtResponse: this.signedAnswers !== undefined,
         ...this.metadata.requestOptions(),
       });
     } catch (error) {
@@ -105,6 +125,11 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     }
     if (response.status !== 200) {
       throw await this.notAnswered(endpoint, response, [token, ...secrets]);
+    }
+    if (this.signedAnswers) {
+      const answer = await readSignedIntrospection(response, endpoint, this.signedAnswers);
+      if (typeof answer.active !== 'boolean') throw TokenVerificationError.inactive();
+      return this.toVerifiedToken(answer as oauth.IntrospectionResponse);
     }
     if (mediaType(response) !== 'application/json') {
       await response.body?.cancel();
@@ -188,16 +213,39 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
     if (typeof tokenType === 'string' && REFRESH_TOKEN_TYPES.has(tokenType.toLowerCase())) {
       throw TokenVerificationError.invalid('A refresh token is not an access token');
     }
-    // Key-bound tokens (DPoP, mTLS) need a proof of possession this guard does not check.
-    if (
-      (body as Record<string, unknown>).cnf !== undefined ||
-      (typeof tokenType === 'string' && KEY_BOUND_TOKEN_TYPES.has(tokenType.toLowerCase()))
-    ) {
+    // Key-bound tokens: "cnf" is recorded (an unknown member is refused) and the guard demands
+    // the proof of possession. A DPoP token must name its key; other proof-of-possession token
+    // types have no proof this library checks.
+    const type = typeof tokenType === 'string' ? tokenType.toLowerCase() : undefined;
+    if (type !== undefined && KEY_BOUND_TOKEN_TYPES.has(type)) {
       throw TokenVerificationError.invalid(
-        'The token is bound to a key: it is not accepted as a bearer token',
+        'The token is bound to a key in a way this service cannot check',
       );
     }
-    return toVerifiedToken(body, 'introspection');
+    const verified = toVerifiedToken(body, 'introspection');
+    if (type === 'dpop' && verified.confirmation?.jkt === undefined) {
+      throw TokenVerificationError.invalid('The DPoP token names no key ("cnf.jkt")');
+    }
+    return verified;
+  }
+
+  /**
+   * The authentication of one introspection request: a secret provider or an assertion file is
+   * read now, within the HTTP timeout; when it cannot be, the endpoint is unavailable (503).
+   */
+  private async requestAuthentication(): Promise<ClientAuthentication> {
+    const authentication = await this.clientAuthentication();
+    try {
+      return await authenticationForRequest(
+        authentication,
+        AbortSignal.timeout(this.options.http.timeoutMs),
+      );
+    } catch (error) {
+      throw unavailable(
+        `client credentials unavailable: ${error instanceof Error ? error.message : 'unknown error'}`,
+        error,
+      );
+    }
   }
 
   /** Built once: a private key is imported only the first time. */
@@ -206,7 +254,8 @@ export class IntrospectionVerificationStrategy extends CachedVerificationStrateg
       const authentication = await createClientAuthentication(this.options);
       if (this.options.clientAuthMethod !== 'client_secret_query') return authentication;
       return {
-        authenticate: clientSecretBasic(this.options.clientSecret ?? ''),
+        // A secret provider is refused with client_secret_query: the secret is a string here.
+        authenticate: clientSecretBasic(String(this.options.clientSecret ?? '')),
         endpoint: (as) => as,
         secrets: authentication.secrets,
       };

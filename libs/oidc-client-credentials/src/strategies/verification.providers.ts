@@ -1,4 +1,5 @@
 import type { ModuleMetadata, Provider } from '@nestjs/common';
+import { IssuerRegistry } from './issuers/issuer-registry.provider.js';
 import { JwksProvider } from './jwks.provider.js';
 import { TokenVerificationStrategy } from './token-verification.strategy.js';
 import { VerificationCache } from './verification-cache.provider.js';
@@ -15,12 +16,15 @@ export const VERIFICATION_PROVIDERS: Provider[] = [
   VerificationCache,
   VerificationStrategyRegistry,
   JwksProvider,
+  IssuerRegistry,
   ...Object.values(BUILT_IN_STRATEGIES),
   {
     provide: TokenVerificationStrategy,
-    // The registry injects the built-in strategies, so Nest has constructed them first.
-    useFactory: (registry: VerificationStrategyRegistry) => registry.configured(),
-    inject: [VerificationStrategyRegistry],
+    // The registry injects the built-in strategies, so Nest has constructed them first. With
+    // verification.issuers, the issuers' router is the module's strategy.
+    useFactory: (registry: VerificationStrategyRegistry, issuers: IssuerRegistry) =>
+      issuers.routing() ?? registry.configured(),
+    inject: [VerificationStrategyRegistry, IssuerRegistry],
   },
 ];
 
@@ -30,5 +34,6 @@ export const VERIFICATION_EXPORTS: NonNullable<ModuleMetadata['exports']> = [
   VerificationStrategyRegistry,
   VerificationCache,
   JwksProvider,
+  IssuerRegistry,
   ...Object.values(BUILT_IN_STRATEGIES),
 ];
