@@ -1,6 +1,15 @@
 import type { JWK } from 'jose';
 import { ConfigurationError } from '../errors/configuration.error.js';
+import { sanitizeForLog } from '../errors/sanitize.util.js';
+import {
+  ASYMMETRIC_JWS_ALGORITHMS,
+  isCryptoKey,
+  isJwsSigner,
+  signingAlgorithm,
+  type SigningKey,
+} from '../idp/jws-signer.util.js';
 import type {
+  ClientAssertionOptions,
   ClientAuthMethod,
   NamedClientOptions,
 } from './oidc-client-credentials-options.interface.js';
@@ -12,7 +21,15 @@ const AUTH_METHODS: readonly ClientAuthMethod[] = [
   'client_secret_post',
   'client_secret_query',
   'private_key_jwt',
+  'client_secret_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
 ];
+
+/** Methods whose credential is the certificate of `mtls` (RFC 8705 §2). */
+export function isTlsClientAuth(method: ClientAuthMethod): boolean {
+  return method === 'tls_client_auth' || method === 'self_signed_tls_client_auth';
+}
 
 /** The options that identify a client to the ID service, resolved. */
 export type ClientIdentity = Pick<
@@ -30,7 +47,10 @@ export function resolveIdentity(
   entry: Pick<NamedClientOptions, keyof ClientIdentity>,
   optionPrefix: string,
 ): ClientIdentity {
-  const clientAuthMethod = entry.clientAuthMethod ?? 'client_secret_basic';
+  const assertion = resolveAssertionSource(entry.clientAssertion, optionPrefix);
+  // A ready-made assertion is a private_key_jwt credential (RFC 7523 §2.2): no need to say so.
+  const clientAuthMethod =
+    entry.clientAuthMethod ?? (assertion ? 'private_key_jwt' : 'client_secret_basic');
   if (!AUTH_METHODS.includes(clientAuthMethod)) {
     throw new ConfigurationError(
       `${optionPrefix}clientAuthMethod`,
@@ -38,7 +58,19 @@ export function resolveIdentity(
     );
   }
   optionalString(`${optionPrefix}clientId`, entry.clientId);
-  optionalString(`${optionPrefix}clientSecret`, entry.clientSecret);
+  const secret = entry.clientSecret;
+  if (secret !== undefined && typeof secret !== 'string' && typeof secret !== 'function') {
+    throw new ConfigurationError(
+      `${optionPrefix}clientSecret`,
+      'expected a string or a function answering a Promise of a string',
+    );
+  }
+  if (typeof secret === 'function' && clientAuthMethod === 'client_secret_query') {
+    throw new ConfigurationError(
+      `${optionPrefix}clientSecret`,
+      'a secret provider is not supported with client_secret_query (use client_secret_basic or client_secret_post)',
+    );
+  }
   if (clientAuthMethod === 'private_key_jwt') {
     if (entry.clientSecret !== undefined) {
       throw new ConfigurationError(
@@ -47,8 +79,19 @@ export function resolveIdentity(
       );
     }
     if (entry.privateKey !== undefined) {
+      if (assertion) {
+        throw new ConfigurationError(
+          `${optionPrefix}clientAssertion.${assertion}`,
+          `not with ${optionPrefix}privateKey: the assertion is either ready-made or signed here`,
+        );
+      }
       validatePrivateKey(entry.privateKey, `${optionPrefix}privateKey`);
     }
+  } else if (assertion) {
+    throw new ConfigurationError(
+      `${optionPrefix}clientAssertion.${assertion}`,
+      `a ready-made assertion authenticates with private_key_jwt, not ${clientAuthMethod}`,
+    );
   }
   return {
     clientId: entry.clientId,
@@ -61,22 +104,87 @@ export function resolveIdentity(
         'token_endpoint',
       ]),
       explicitType: entry.clientAssertion?.explicitType ?? false,
+      ...(entry.clientAssertion?.file === undefined ? {} : { file: entry.clientAssertion.file }),
+      ...(entry.clientAssertion?.get === undefined ? {} : { get: entry.clientAssertion.get }),
     },
   };
 }
 
-function validatePrivateKey(key: JWK, option: string): void {
-  if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') {
-    throw new ConfigurationError(option, 'expected a private JWK object');
+/** Which ready-made assertion source (`file` or `get`) is set, checked; `undefined` for none. */
+function resolveAssertionSource(
+  assertion: ClientAssertionOptions | undefined,
+  optionPrefix: string,
+): 'file' | 'get' | undefined {
+  if (assertion === undefined || assertion === null || typeof assertion !== 'object') {
+    return undefined;
   }
-  if (key.kty === 'oct' || typeof key.d !== 'string') {
+  const { file, get } = assertion;
+  const option = `${optionPrefix}clientAssertion`;
+  if (file !== undefined && get !== undefined) {
+    throw new ConfigurationError(`${option}.get`, `not with ${option}.file: one assertion source`);
+  }
+  if (file !== undefined && (typeof file !== 'string' || file.trim() === '')) {
+    throw new ConfigurationError(`${option}.file`, 'expected the path of a file');
+  }
+  if (get !== undefined && typeof get !== 'function') {
+    throw new ConfigurationError(
+      `${option}.get`,
+      'expected a function answering a Promise of the assertion JWT',
+    );
+  }
+  const source = file !== undefined ? 'file' : get !== undefined ? 'get' : undefined;
+  if (source === undefined) return undefined;
+  for (const signedHere of ['audience', 'explicitType'] as const) {
+    if (assertion[signedHere] !== undefined) {
+      throw new ConfigurationError(
+        `${option}.${signedHere}`,
+        `not with ${option}.${source}: it shapes assertions signed here, and a ready-made one is sent as it is`,
+      );
+    }
+  }
+  return source;
+}
+
+/** A private JWK, a private `CryptoKey` that signs, or a {@link JwsSigner}. */
+function validatePrivateKey(key: SigningKey, option: string): void {
+  if (isJwsSigner(key)) {
+    if (!ASYMMETRIC_JWS_ALGORITHMS.includes(key.alg)) {
+      throw new ConfigurationError(
+        option,
+        `the signer's alg "${sanitizeForLog(key.alg, 20) ?? ''}" is not one of ${ASYMMETRIC_JWS_ALGORITHMS.join(', ')}`,
+      );
+    }
+    if (key.kid !== undefined && (typeof key.kid !== 'string' || key.kid === '')) {
+      throw new ConfigurationError(option, "the signer's kid must be a non-empty string");
+    }
+    return;
+  }
+  if (isCryptoKey(key)) {
+    if (key.type !== 'private' || !key.usages.includes('sign')) {
+      throw new ConfigurationError(option, 'expected a private CryptoKey usable to sign');
+    }
+    try {
+      signingAlgorithm(key);
+    } catch (error) {
+      throw new ConfigurationError(option, (error as Error).message);
+    }
+    return;
+  }
+  const jwk = key as JWK;
+  if (typeof jwk !== 'object' || jwk === null || typeof jwk.kty !== 'string') {
+    throw new ConfigurationError(
+      option,
+      'expected a private JWK, a private CryptoKey or a signer { kid, alg, sign }',
+    );
+  }
+  if (jwk.kty === 'oct' || typeof jwk.d !== 'string') {
     throw new ConfigurationError(option, 'expected an asymmetric private JWK (with "d")');
   }
-  if (typeof key.alg !== 'string') {
+  if (typeof jwk.alg !== 'string') {
     throw new ConfigurationError(option, 'the JWK must name its "alg" (e.g. RS256, ES256)');
   }
   // The assertion's header carries it, so the ID service picks the registered key without guessing.
-  if (typeof key.kid !== 'string' || key.kid === '') {
+  if (typeof jwk.kid !== 'string' || jwk.kid === '') {
     throw new ConfigurationError(option, 'the JWK must have a "kid"');
   }
 }
@@ -85,27 +193,40 @@ function validatePrivateKey(key: JWK, option: string): void {
 type ClientCredentialOptions = Pick<
   ResolvedOptions,
   'clientId' | 'clientSecret' | 'clientAuthMethod' | 'privateKey'
->;
+> & { clientAssertion?: Partial<ResolvedOptions['clientAssertion']>; mtls?: unknown };
+
+/** Whether a ready-made assertion (`clientAssertion.file` or `.get`) is set. */
+function hasAssertionSource(options: ClientCredentialOptions): boolean {
+  return options.clientAssertion?.file !== undefined || options.clientAssertion?.get !== undefined;
+}
 
 /**
  * Whether the options hold complete client credentials: a `clientId` and the credential its
- * `clientAuthMethod` needs (`privateKey` for private_key_jwt, `clientSecret` otherwise). What
+ * `clientAuthMethod` needs (`privateKey` or a ready-made assertion for private_key_jwt,
+ * `clientSecret` otherwise). What
  * requesting tokens and introspecting need.
  */
 export function hasClientCredentials(options: ClientCredentialOptions): boolean {
   if (!options.clientId) return false;
+  if (isTlsClientAuth(options.clientAuthMethod)) return options.mtls !== undefined;
   return options.clientAuthMethod === 'private_key_jwt'
-    ? Boolean(options.privateKey)
+    ? Boolean(options.privateKey) || hasAssertionSource(options)
     : Boolean(options.clientSecret);
 }
 
 /**
- * Whether a client credential (`clientSecret` or `privateKey`) is set, complete or not: the sign
+ * Whether a client credential (`clientSecret`, `privateKey` or a ready-made assertion) is set,
+ * complete or not: the sign
  * that this service requests tokens. A `clientId` alone names this service without requesting
  * any, so a service with no credential is inbound only.
  */
 export function hasAnyClientCredential(options: ClientCredentialOptions): boolean {
-  return options.clientSecret !== undefined || options.privateKey !== undefined;
+  return (
+    options.clientSecret !== undefined ||
+    options.privateKey !== undefined ||
+    hasAssertionSource(options) ||
+    (isTlsClientAuth(options.clientAuthMethod) && options.mtls !== undefined)
+  );
 }
 
 /**
@@ -120,10 +241,16 @@ export function assertOutboundCredentials(options: ResolvedOptions): void {
   if (!options.clientId) {
     throw new ConfigurationError(`${prefix}clientId`, 'required to request tokens');
   }
+  if (isTlsClientAuth(options.clientAuthMethod)) {
+    throw new ConfigurationError(
+      `${prefix}mtls`,
+      `required with ${options.clientAuthMethod}: the client certificate and key ({ cert, key })`,
+    );
+  }
   if (options.clientAuthMethod === 'private_key_jwt') {
     throw new ConfigurationError(
       `${prefix}privateKey`,
-      'required with private_key_jwt: a private JWK with kid and alg',
+      'required with private_key_jwt: a private JWK with kid and alg, a private CryptoKey or a signer (or set clientAssertion.file / clientAssertion.get)',
     );
   }
   throw new ConfigurationError(

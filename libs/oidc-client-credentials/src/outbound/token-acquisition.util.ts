@@ -1,6 +1,9 @@
 import type { Logger } from '@nestjs/common';
 import { TokenRequestError } from '../errors/token-request.error.js';
-import type { ClientAuthentication } from '../idp/client-authentication.util.js';
+import {
+  authenticationForRequest,
+  type ClientAuthentication,
+} from '../idp/client-authentication.util.js';
 import type { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import type { TokenClientEvent } from '../observability/oidc-client-credentials-events.interface.js';
 import type { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
@@ -9,6 +12,7 @@ import { fullJitterDelayMs, sleep } from './backoff.util.js';
 import { CircuitBreaker } from './circuit-breaker.util.js';
 import { createCacheEntry, type TokenCacheEntry } from './token-cache.store.js';
 import { isTransient, requestToken } from './token-request.util.js';
+import type { DpopProofs } from './dpop-proof.util.js';
 
 /**
  * After a final refusal (400/401, a redirect, a malformed answer) new requests wait this long;
@@ -33,8 +37,10 @@ export class TokenAcquisition {
     private readonly logger: Logger,
     private readonly events: OidcClientCredentialsEvents,
     private readonly clientEvent: TokenClientEvent,
+    /** The circuit of the token endpoint, when another acquisition of the client has it. */
+    circuit?: CircuitBreaker,
   ) {
-    this.circuit = new CircuitBreaker(options.circuitBreaker);
+    this.circuit = circuit ?? new CircuitBreaker(options.circuitBreaker);
   }
 
   /** The error new requests get at once while a cooldown runs at `now`, else `undefined`. */
@@ -60,6 +66,7 @@ export class TokenAcquisition {
     authentication: ClientAuthentication,
     recheck?: () => Promise<TokenCacheEntry | undefined>,
     onAttempt?: () => void,
+    dpop?: DpopProofs,
   ): Promise<AcquiredEntry> {
     const permit = this.circuit.permit();
     if (permit === 'refuse') throw this.circuitOpenError();
@@ -72,12 +79,18 @@ export class TokenAcquisition {
       clientId: this.options.clientId!,
       authentication,
       params: this.options.tokenParams,
+      ...(dpop === undefined ? {} : { dpop }),
     };
+    // A credential that comes from a provider or a file is asked for again once after an
+    // invalid_client refusal: a secret rotated under a running service costs one more request.
+    let reread = false;
     for (let attempt = 1; ; attempt += 1) {
-      const sentAt = Date.now();
-      onAttempt?.();
+      let sent: ClientAuthentication | undefined;
       try {
-        const issued = await requestToken(context, deadlineSignal);
+        sent = await authenticationForRequest(authentication, deadlineSignal);
+        const sentAt = Date.now();
+        onAttempt?.();
+        const issued = await requestToken({ ...context, authentication: sent }, deadlineSignal);
         const entry = createCacheEntry(issued, sentAt, tokenRenewal);
         this.cooldown = undefined;
         this.recordCircuit(undefined);
@@ -86,6 +99,14 @@ export class TokenAcquisition {
         if (!(error instanceof TokenRequestError)) {
           this.circuit.recordAbandoned();
           throw error;
+        }
+        if (
+          !reread &&
+          sent &&
+          (await this.rereadAfterRefusal(error, authentication, sent, deadlineSignal))
+        ) {
+          reread = true;
+          continue;
         }
         const delay = this.retryDelay(error, attempt, deadline, maxAttempts);
         if (delay === undefined) {
@@ -100,6 +121,33 @@ export class TokenAcquisition {
         const found = await recheck?.();
         if (found !== undefined) return { ...found, cacheable: false };
       }
+    }
+  }
+
+  /**
+   * Whether the credential refused by `error` (`invalid_client`) came from a provider or a file
+   * that now gives another one: then one more request is worth sending. A source that fails now
+   * leaves the refusal as it is.
+   */
+  private async rereadAfterRefusal(
+    error: TokenRequestError,
+    authentication: ClientAuthentication,
+    sent: ClientAuthentication,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    if (error.error !== 'invalid_client' || authentication.reread === undefined) return false;
+    try {
+      const changed = await authentication.reread(signal, sent);
+      this.logger.debug(
+        changed
+          ? 'Token request refused (invalid_client); the credential source gave a new credential: trying it'
+          : 'Token request refused (invalid_client); the credential source gives the same credential',
+      );
+      return changed;
+    } catch (failure) {
+      const code = failure instanceof TokenRequestError ? failure.code : 'unknown error';
+      this.logger.debug(`Credential source failed after an invalid_client refusal (${code})`);
+      return false;
     }
   }
 
@@ -120,7 +168,7 @@ export class TokenAcquisition {
     const retryAfterMs = (error.details.retryAfterSeconds ?? 0) * 1000;
     if (retryAfterMs > 0) {
       this.cooldown = { until: Date.now() + retryAfterMs, error };
-    } else if (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED') {
+    } else if (!isTransient(error) && !neverReachedEndpoint(error)) {
       this.cooldown = { until: Date.now() + REFUSAL_COOLDOWN_MS, error };
     }
     const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
@@ -136,7 +184,7 @@ export class TokenAcquisition {
    */
   private recordCircuit(error: TokenRequestError | undefined): void {
     const wasClosed = this.circuit.state === 'closed';
-    if (error === undefined || (!isTransient(error) && error.code !== 'OIDC_CC_DISCOVERY_FAILED')) {
+    if (error === undefined || (!isTransient(error) && !neverReachedEndpoint(error))) {
       this.circuit.recordSuccess();
       if (!wasClosed) {
         this.logger.log('Token endpoint circuit closed: the endpoint answers again');
@@ -167,4 +215,15 @@ export class TokenAcquisition {
       { retryAfterSeconds: seconds },
     );
   }
+}
+
+/**
+ * A failure before anything was sent to the token endpoint: discovery failed, or the credential
+ * could not be read (a provider, a file). No cooldown (a file fixed a second later works at
+ * once), and nothing for the circuit breaker, which is about the endpoint.
+ */
+function neverReachedEndpoint(error: TokenRequestError): boolean {
+  return (
+    error.code === 'OIDC_CC_DISCOVERY_FAILED' || error.code === 'OIDC_CC_CREDENTIAL_UNAVAILABLE'
+  );
 }
