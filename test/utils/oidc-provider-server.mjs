@@ -35,7 +35,14 @@ function clientMetadata(client) {
 }
 
 async function start(options) {
-  const { clients, accessTokenFormat, ttlSeconds = 3600, audience, introspectors } = options;
+  const {
+    clients,
+    accessTokenFormat,
+    ttlSeconds = 3600,
+    audience,
+    introspectors,
+    jwtIntrospection,
+  } = options;
   const server = createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -60,6 +67,7 @@ async function start(options) {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
+      jwtIntrospection: { enabled: jwtIntrospection === true },
       introspection: {
         enabled: true,
         // As the seed requires: a client may introspect its own tokens; tokens of other clients only

@@ -37,6 +37,11 @@ export interface OidcProviderOptions {
    * Default: every confidential client.
    */
   introspectors?: string[];
+  /**
+   * Signed introspection answers (RFC 9701, `features.jwtIntrospection`) for clients registered with
+   * `introspection_signed_response_alg` that ask for them. Default `false`.
+   */
+  jwtIntrospection?: boolean;
 }
 
 /** A running oidc-provider child process. */

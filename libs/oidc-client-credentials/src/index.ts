@@ -27,6 +27,7 @@ export {
   type RpcTokenTransport,
 } from './outbound/client-credentials-rpc.client.js';
 export type {
+  AuthorizationHeaders,
   ClientCredentialsToken,
   GetTokenOptions,
   TokenProviderStatus,
@@ -106,7 +107,16 @@ export {
   type ClientCredentialsSecurityOptions,
   type OAuth2DocumentBuilder,
 } from './inbound/client-credentials-openapi.util.js';
-export type { BearerErrorCode } from './inbound/www-authenticate.util.js';
+export type { BearerErrorCode, DpopErrorCode } from './inbound/www-authenticate.util.js';
+export {
+  SenderConstraintVerifier,
+  type SenderConstraintInput,
+} from './inbound/sender-constraint/sender-constraint.verifier.js';
+export {
+  SenderConstraintError,
+  type SenderConstraintErrorCode,
+  type ChallengeScheme,
+} from './errors/sender-constraint.error.js';
 export {
   BearerRequestError,
   type BearerRequestErrorCode,
@@ -136,6 +146,8 @@ export type {
   CircuitBreakerOptions,
   ClientAssertionOptions,
   ClientAuthMethod,
+  DpopOptions,
+  DpopSigner,
   HttpLimitsOptions,
   NamedClientOptions,
   OidcClientCredentialsModuleOptions,
@@ -148,4 +160,14 @@ export type {
   VerificationStrategyName,
   VerifyOnStartupOptions,
 } from './options/oidc-client-credentials-options.interface.js';
-export type { VerifiedToken } from './strategies/verified-token.interface.js';
+export type { TokenConfirmation, VerifiedToken } from './strategies/verified-token.interface.js';
+export type {
+  IntrospectionOptions,
+  IssuerResolver,
+  ResourceMetadataOptions,
+  TrustedIssuerOptions,
+} from './options/oidc-client-credentials-options.interface.js';
+export { IssuerRegistry } from './strategies/issuers/issuer-registry.provider.js';
+export { IssuerRoutingStrategy } from './strategies/issuers/issuer-routing.strategy.js';
+export type { IssuerVerifier } from './strategies/issuers/issuer-verifier.util.js';
+export type { ProtectedResourceMetadata } from './inbound/resource-metadata/resource-metadata.document.js';
