@@ -4,6 +4,22 @@
  * failures are described by their stable error `code`.
  */
 
+import type { CredentialSource } from '../idp/credential-source.util.js';
+
+/**
+ * Which credential an outbound client authenticated with (never the credential itself): its
+ * source, and when a provider last gave it or its file was last read.
+ */
+export interface TokenCredentialEvent {
+  /**
+   * `secret`, `secret-provider`, `assertion-file`, `assertion-provider`, `private-key` or
+   * `signer`.
+   */
+  readonly source: CredentialSource;
+  /** When the provider last gave, or the file was last read into, a value (ms since the epoch). */
+  readonly readAt?: number;
+}
+
 /** `client` names the outbound client: `'default'` for the root one, else its name. */
 export interface TokenClientEvent {
   /** `'default'` or the name under `clients` / `forFeature`. */
@@ -22,6 +38,8 @@ export interface TokenFetchedEvent extends TokenClientEvent {
   readonly scope?: string;
   /** Duration of the acquisition, retries and shared-cache waits included. */
   readonly durationMs: number;
+  /** The credential the token request authenticated with (absent for a shared-cache token). */
+  readonly credential?: TokenCredentialEvent;
 }
 
 /** An acquisition that ended without a token (`token.failed`). */
@@ -37,6 +55,8 @@ export interface TokenFailedEvent extends TokenClientEvent {
   /** A background renewal failed: callers keep getting the still valid current token. */
   readonly renewal: boolean;
   readonly durationMs: number;
+  /** The credential the client authenticates with, once it is known. */
+  readonly credential?: TokenCredentialEvent;
 }
 
 /** The token endpoint's circuit opened (`token.circuit.opened`). */

@@ -70,6 +70,12 @@ export type OidcClientHealth = {
   expiresInSeconds?: number;
   /** Error code of the last failed acquisition, when down or degraded. */
   error?: string;
+  /**
+   * Which credential the client authenticates with (`secret`, `secret-provider`,
+   * `assertion-file`, `assertion-provider`, `private-key`, `signer`) and when it was last read
+   * (ISO 8601), never its value; absent before the first token request.
+   */
+  credential?: { source: string; lastReadAt?: string };
 };
 
 /** What the indicator reports under its key. */
@@ -247,13 +253,27 @@ async function clientHealth(client: TokenProvider, timeoutMs: number): Promise<O
     status = client.status();
   }
   const { circuit, tokenExpiresAt, lastAcquisition } = status;
+  const credential = status.credential && {
+    credential: {
+      source: status.credential.source,
+      ...(status.credential.readAt === undefined
+        ? {}
+        : { lastReadAt: new Date(status.credential.readAt).toISOString() }),
+    },
+  };
   if (tokenExpiresAt === undefined) {
-    return { status: 'down', circuit, error: error ?? lastAcquisition?.code ?? 'UNEXPECTED_ERROR' };
+    return {
+      status: 'down',
+      circuit,
+      error: error ?? lastAcquisition?.code ?? 'UNEXPECTED_ERROR',
+      ...credential,
+    };
   }
   const failing = circuit !== 'closed' || lastAcquisition?.ok === false;
   return {
     status: failing ? 'degraded' : 'up',
     circuit,
+    ...credential,
     expiresInSeconds: Math.max(0, Math.floor((tokenExpiresAt - Date.now()) / 1000)),
     ...(failing && lastAcquisition?.code ? { error: lastAcquisition.code } : {}),
   };

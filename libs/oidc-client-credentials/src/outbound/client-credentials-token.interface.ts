@@ -1,3 +1,5 @@
+import type { CredentialStatus } from '../idp/credential-source.util.js';
+
 /**
  * An access token obtained with the client credentials grant, as {@link TokenProvider.getTokenResponse}
  * hands it out. Times are from this host's clock, not from the token's own claims.
@@ -5,10 +7,14 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
 export interface ClientCredentialsToken {
-  /** The bearer token. Never log it. */
+  /** The access token. Never log it. */
   readonly accessToken: string;
-  /** Always `'bearer'` (compared case-insensitively; other types are refused). */
-  readonly tokenType: 'bearer';
+  /**
+   * `'bearer'`, or `'dpop'` for a client with the `dpop` option: a DPoP-bound token (RFC 9449),
+   * sent as `Authorization: DPoP <token>` with a proof of the client's key. The ID service's
+   * `token_type` is compared case-insensitively, and any other type is refused.
+   */
+  readonly tokenType: 'bearer' | 'dpop';
   /** Milliseconds since the epoch, local clock, after which the token is no longer handed out. */
   readonly expiresAt: number;
   /**
@@ -18,8 +24,36 @@ export interface ClientCredentialsToken {
   readonly scope?: string;
 }
 
+/**
+ * The headers that authorize one request, from {@link TokenProvider.getAuthorizationHeaders}:
+ * set both on the request as they are. Never log them.
+ */
+export interface AuthorizationHeaders {
+  /** `Bearer <token>`, or `DPoP <token>` for a DPoP-bound token. */
+  readonly authorization: string;
+  /** With DPoP: the proof for this one request (RFC 9449 §4), as the `DPoP` header. */
+  readonly dpop?: string;
+}
+
+/**
+ * Token request parameters of one call (`getToken({ resource })`): each one set replaces the
+ * client's configured one (the others, and `extraParams`, stay). Each distinct set — normalised:
+ * scope order and duplicates, audience and resource order do not matter — has its own cached
+ * token, single flight and renewal, and its own shared-cache entry; at most
+ * `tokenRenewal.maxParameterSets` sets per client are kept, the least recently used forgotten
+ * first. A call that sets none gets the client's own token.
+ */
+export interface TokenRequestParameters {
+  /** Scope(s) to request instead of the client's `scope`: a space-separated string or an array. */
+  scope?: string | string[];
+  /** RFC 8707 resource indicator(s) (absolute URIs without fragment) instead of `resource`. */
+  resource?: string | string[];
+  /** `audience` value(s) instead of the client's `audience`. */
+  audience?: string | string[];
+}
+
 /** Options of one {@link TokenProvider.getToken} call. */
-export interface GetTokenOptions {
+export interface GetTokenOptions extends TokenRequestParameters {
   /**
    * Ignore the cached token and obtain a new one. Joins a renewal already in flight instead of
    * starting a second one.
@@ -52,6 +86,11 @@ export interface TokenProviderStatus {
   readonly renewsAt?: number;
   /** The token endpoint's circuit breaker. */
   readonly circuit: 'closed' | 'open' | 'half-open';
+  /**
+   * Which credential the client authenticates with and when it was last read (a provider asked,
+   * a file read), never its value; absent before the first token request.
+   */
+  readonly credential?: CredentialStatus;
   /** The last acquisition's outcome (absent before the first one) and, if it failed, its code. */
   readonly lastAcquisition?: {
     readonly ok: boolean;

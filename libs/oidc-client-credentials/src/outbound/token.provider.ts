@@ -11,11 +11,16 @@ import {
 import { errorCode } from '../errors/error-code.util.js';
 import { TokenRequestError } from '../errors/token-request.error.js';
 import type {
+  AuthorizationHeaders,
   ClientCredentialsToken,
   GetTokenOptions,
   TokenProviderStatus,
 } from './client-credentials-token.interface.js';
-import type { TokenClientEvent } from '../observability/oidc-client-credentials-events.interface.js';
+import type {
+  TokenClientEvent,
+  TokenCredentialEvent,
+} from '../observability/oidc-client-credentials-events.interface.js';
+import type { CredentialStatus } from '../idp/credential-source.util.js';
 import { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
 import { OidcClientCredentialsEvents } from '../observability/oidc-client-credentials-events.provider.js';
 import { TokenAcquireSpan, traceTokenCacheHit } from '../observability/tracing.util.js';
@@ -26,8 +31,23 @@ import {
   type ClientAuthentication,
 } from '../idp/client-authentication.util.js';
 import { SharedTokenStore } from './shared-token.store.js';
+import { createDpopKey, type DpopKey } from './dpop-key.util.js';
+import {
+  DpopProofs,
+  isDpopNonceChallenge,
+  type DpopProofRequest,
+  type ResponseHeaders,
+} from './dpop-proof.util.js';
+import { SharedDpopKeyStore } from './shared-dpop-key.store.js';
 import { TokenAcquisition } from './token-acquisition.util.js';
 import { TokenRenewal } from './token-renewal.util.js';
+import {
+  callParameters,
+  canonicalParams,
+  parameterSetKey,
+  RecentlyUsed,
+  withCallParameters,
+} from './token-parameters.util.js';
 import {
   MemoryTokenCache,
   tokenCacheKey,
@@ -42,6 +62,8 @@ import { DEFAULT_CLIENT_NAME, type ResolvedOptions } from '../options/resolved-o
 
 export { REFUSAL_COOLDOWN_MS } from './token-acquisition.util.js';
 export { RENEWAL_RETRY_BASE_MS, RENEWAL_RETRY_MAX_MS } from './token-renewal.util.js';
+/** DI token of {@link TokenProvider}'s parent, which only a parameter set has (never provided). */
+const PARAMETER_SET_OF = Symbol('TokenProvider parameter set of');
 /** Shortest time between two tokens dropped by {@link TokenProvider.invalidate} (a 401 from an API). */
 export const INVALIDATE_INTERVAL_MS = 30_000;
 
@@ -83,15 +105,34 @@ export class TokenProvider
   /** When {@link invalidate} last dropped a token. */
   private invalidatedAt = -Infinity;
   private authentication?: Promise<ClientAuthentication>;
+  /** {@link authentication} once made. */
+  private authenticationNow?: ClientAuthentication;
+  /** With `dpop`: the proofs of this client's key, made (or shared by the fleet) once. */
+  private dpop?: Promise<DpopProofs>;
+  /** {@link dpop} once made. */
+  private dpopNow?: DpopProofs;
+  private readonly sharedDpopKey?: SharedDpopKeyStore;
+  /** The key each DPoP-bound token was issued for (the current key may have moved on since). */
+  private readonly boundKeys = new WeakMap<ClientCredentialsToken, DpopKey>();
   private inflight?: Promise<TokenCacheEntry>;
   private readonly acquisition: TokenAcquisition;
   private readonly renewal: TokenRenewal;
+  /** {@link parameterSetKey} of this client's own parameters, once asked for. */
+  private ownParameterSetKey?: string;
+
+  /** The tokens of `getToken({ scope, resource, audience })`, one client per parameter set. */
+  private parameterSets?: RecentlyUsed<TokenProvider>;
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
-    metadata: IssuerMetadataProvider,
-    @Optional() sharedCache?: SharedCache,
+    private readonly metadata: IssuerMetadataProvider,
+    @Optional() private readonly sharedCache?: SharedCache,
     @Optional() events?: OidcClientCredentialsEvents,
+    /**
+     * For the client of one parameter set: the client it belongs to, whose credentials, DPoP key
+     * and circuit it shares. Never provided by Nest.
+     */
+    @Optional() @Inject(PARAMETER_SET_OF) private readonly parent?: TokenProvider,
   ) {
     this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
     this.logger = new Logger(
@@ -106,6 +147,7 @@ export class TokenProvider
       this.logger,
       this.events,
       this.clientEvent,
+      parent?.acquisition.circuit,
     );
     this.renewal = new TokenRenewal(
       {
@@ -118,7 +160,12 @@ export class TokenProvider
       options.tokenRenewal.proactive,
     );
     if (sharedCache?.enabled) {
-      this.sharedTokens = new SharedTokenStore(sharedCache, this.cacheKey, options);
+      this.sharedTokens = new SharedTokenStore(sharedCache, this.cacheKey, options, undefined, () =>
+        this.boundThumbprint(),
+      );
+      if (options.dpop !== undefined && options.dpop.privateKey === undefined && !parent) {
+        this.sharedDpopKey = new SharedDpopKeyStore(sharedCache, this.cacheKey, options);
+      }
     }
   }
 
@@ -131,6 +178,7 @@ export class TokenProvider
   async onModuleInit(): Promise<void> {
     if (!hasAnyClientCredential(this.options)) return;
     await this.clientAuthentication();
+    await this.dpopProofs();
   }
 
   /**
@@ -151,11 +199,40 @@ export class TokenProvider
   /** Stops the renewal timer: nothing of this client keeps the process alive or runs after it. */
   onModuleDestroy(): void {
     this.renewal.stop();
+    for (const set of this.parameterSets?.values() ?? []) set.renewal.stop();
   }
 
   /** See {@link onModuleDestroy}; also called when only shutdown hooks run. */
   onApplicationShutdown(): void {
-    this.renewal.stop();
+    this.onModuleDestroy();
+  }
+
+  /**
+   * The client of the parameter set a call asks for (`scope`, `resource`, `audience`), or
+   * `undefined` for this client's own: a call that sets none, or sets them as configured.
+   */
+  private parameterSet(options: GetTokenOptions | undefined): TokenProvider | undefined {
+    const call = callParameters(options);
+    if (call === undefined) return undefined;
+    const params = withCallParameters(this.options.tokenParams, call);
+    const key = parameterSetKey(params);
+    this.ownParameterSetKey ??= parameterSetKey(canonicalParams(this.options.tokenParams));
+    if (key === this.ownParameterSetKey) return undefined;
+    this.parameterSets ??= new RecentlyUsed(this.options.tokenRenewal.maxParameterSets, (set) =>
+      set.renewal.stop(),
+    );
+    let set = this.parameterSets.get(key);
+    if (set === undefined) {
+      set = new TokenProvider(
+        { ...this.options, tokenParams: params },
+        this.metadata,
+        this.sharedCache,
+        this.events,
+        this,
+      );
+      this.parameterSets.set(key, set);
+    }
+    return set;
   }
 
   /**
@@ -166,6 +243,10 @@ export class TokenProvider
    * @throws ConfigurationError when the outbound credentials are not configured.
    */
   getToken(options?: GetTokenOptions): Promise<string> {
+    if (options !== undefined) {
+      const set = this.parameterSet(options);
+      if (set !== undefined) return set.getToken(ownOptions(options));
+    }
     if (options?.forceRefresh !== true) {
       const entry = this.usableEntry();
       if (entry !== undefined) return entry.resolved;
@@ -175,6 +256,8 @@ export class TokenProvider
 
   /** Like {@link getToken}, with the token's type, local expiry time and granted scope. */
   async getTokenResponse(options?: GetTokenOptions): Promise<ClientCredentialsToken> {
+    const set = this.parameterSet(options);
+    if (set !== undefined) return set.getTokenResponse(ownOptions(options));
     if (options?.forceRefresh !== true) {
       const entry = this.usableEntry();
       if (entry !== undefined) return entry.token;
@@ -196,7 +279,15 @@ export class TokenProvider
    */
   invalidate(accessToken: string): boolean {
     const entry = this.cache.get(this.cacheKey);
-    if (entry === undefined || entry.token.accessToken !== accessToken) return false;
+    if (entry === undefined || entry.token.accessToken !== accessToken) {
+      // The token of a parameter set (`getToken({ resource })`) is that set's to drop.
+      for (const set of this.parameterSets?.values() ?? []) {
+        if (set.cache.get(set.cacheKey)?.token.accessToken === accessToken) {
+          return set.invalidate(accessToken);
+        }
+      }
+      return false;
+    }
     const now = Date.now();
     // A clock set back since the last drop does not extend the wait.
     if (now >= this.invalidatedAt && now - this.invalidatedAt < INVALIDATE_INTERVAL_MS) {
@@ -269,6 +360,7 @@ export class TokenProvider
   status(): TokenProviderStatus {
     const { clientId } = this.options;
     const expiresAt = this.cache.get(this.cacheKey)?.expiresAt;
+    const credential = this.credentialStatus();
     return {
       client: this.clientName,
       ...(clientId === undefined ? {} : { clientId }),
@@ -276,6 +368,7 @@ export class TokenProvider
       ...(expiresAt !== undefined && expiresAt > Date.now() ? { tokenExpiresAt: expiresAt } : {}),
       ...(this.renewal.scheduledAt === undefined ? {} : { renewsAt: this.renewal.scheduledAt }),
       circuit: this.acquisition.circuit.state,
+      ...(credential === undefined ? {} : { credential }),
       ...(this.lastAcquisition === undefined ? {} : { lastAcquisition: this.lastAcquisition }),
     };
   }
@@ -297,6 +390,7 @@ export class TokenProvider
         expiresInSeconds: Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000)),
         ...(entry.token.scope === undefined ? {} : { scope: entry.token.scope }),
         durationMs: Date.now() - startedAt,
+        ...(source === 'token-endpoint' ? this.credentialEvent() : {}),
       });
       return entry;
     } catch (error) {
@@ -312,6 +406,7 @@ export class TokenProvider
         ...(details.error === undefined ? {} : { error: details.error }),
         renewal,
         durationMs: Date.now() - startedAt,
+        ...this.credentialEvent(),
       });
       throw error;
     }
@@ -323,9 +418,18 @@ export class TokenProvider
     source: 'token-endpoint' | 'shared-cache';
   }> {
     const authentication = await this.clientAuthentication();
+    const dpop = await this.dpopProofs();
+    // The fleet's key may have been replaced (a store flushed, say): requested tokens follow it.
+    if (dpop && this.sharedDpopKey) dpop.key = await this.sharedDpopKey.sync(dpop.key);
+    const request = async (recheck?: () => Promise<TokenCacheEntry | undefined>) => {
+      const key = dpop?.key;
+      const entry = await this.acquisition.request(authentication, recheck, span?.attempted, dpop);
+      if (key !== undefined && entry.token.tokenType === 'dpop') this.boundKeys.set(entry.token, key);
+      return entry;
+    };
     const shared = this.sharedTokens;
     if (shared === undefined) {
-      const entry = await this.acquisition.request(authentication, undefined, span?.attempted);
+      const entry = await request();
       if (entry.cacheable) this.keep(entry, true);
       return { entry, source: 'token-endpoint' };
     }
@@ -334,8 +438,12 @@ export class TokenProvider
     let requested = false;
     const entry = await shared.obtain((recheck) => {
       requested = true;
-      return this.acquisition.request(authentication, recheck, span?.attempted);
+      return request(recheck);
     }, stale);
+    // A shared DPoP token is read only when bound to this client's current key.
+    if (dpop && entry.token.tokenType === 'dpop' && !this.boundKeys.has(entry.token)) {
+      this.boundKeys.set(entry.token, dpop.key);
+    }
     // Jittered here, once: its timer fires at this jittered point.
     if (entry.expiresAt > Date.now()) this.keep(shared.jittered(entry), false);
     return { entry, source: requested ? 'token-endpoint' : 'shared-cache' };
@@ -343,16 +451,128 @@ export class TokenProvider
 
   /** Caches `entry` and sets its renewal timer (jittered unless `entry` already is). */
   private keep(entry: TokenCacheEntry, jitter: boolean): void {
+    const key = this.boundKeys.get(entry.token);
+    // The jittered copy is a new entry around the same token object.
+    if (key !== undefined) this.boundKeys.set(entry.token, key);
     this.cache.set(this.cacheKey, entry);
     this.renewal.schedule(entry, jitter);
   }
 
+  /** The thumbprint of the key new tokens are bound to; `undefined` without DPoP or before it. */
+  private boundThumbprint(): string | undefined {
+    return this.dpopNow?.key.thumbprint;
+  }
+
+  /** The DPoP proofs of this client, its key made (or taken from the fleet) on first use. */
+  private dpopProofs(): Promise<DpopProofs | undefined> {
+    const dpop = this.options.dpop;
+    if (dpop === undefined) return Promise.resolve(undefined);
+    // A parameter set's tokens are bound to its client's key.
+    const parent = this.parent;
+    if (parent !== undefined) {
+      this.dpop ??= parent.dpopProofs().then((proofs) => (this.dpopNow = proofs!));
+      return this.dpop;
+    }
+    this.dpop ??= (async () => {
+      const make = () => createDpopKey(dpop, this.options.credentialsOptionPrefix);
+      const key = this.sharedDpopKey ? await this.sharedDpopKey.obtain(make) : await make();
+      this.dpopNow = new DpopProofs(key);
+      return this.dpopNow;
+    })();
+    // A failure (a key that cannot sign) is the same error at each call, as credentials are.
+    return this.dpop;
+  }
+
+  /** Whether this client requests DPoP-bound tokens (the `dpop` option). */
+  get dpopEnabled(): boolean {
+    return this.options.dpop !== undefined;
+  }
+
+  /**
+   * The RFC 7638 SHA-256 thumbprint of this client's DPoP public key — the `cnf.jkt` the ID
+   * service binds its tokens to — or `undefined` without DPoP.
+   */
+  async dpopThumbprint(): Promise<string | undefined> {
+    return (await this.dpopProofs())?.key.thumbprint;
+  }
+
+  /**
+   * The headers that authorize one request with this client's token, for HTTP clients other than
+   * the module's HttpServices (fetch, got, undici, gRPC metadata): `authorization` (`Bearer
+   * <token>`, or `DPoP <token>` with the `dpop` option) and, with DPoP, `dpop`: a fresh proof
+   * for this method and URL (RFC 9449 §4.2: `htm`, `htu` without query and fragment, `iat`,
+   * `jti`, `ath`, and the API's last `DPoP-Nonce`). Build them anew for every request, retry
+   * included; a proof is for one request only.
+   *
+   * @example
+   * const headers = await tokens.getAuthorizationHeaders({ method: 'GET', url });
+   * let response = await fetch(url, { headers });
+   * if (tokens.handleDpopNonce(url, response)) {
+   *   response = await fetch(url, { headers: await tokens.getAuthorizationHeaders({ method: 'GET', url }) });
+   * }
+   * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+   */
+  async getAuthorizationHeaders(
+    request: Pick<DpopProofRequest, 'method' | 'url'>,
+    options?: GetTokenOptions,
+  ): Promise<AuthorizationHeaders> {
+    const set = this.parameterSet(options);
+    if (set !== undefined) return set.getAuthorizationHeaders(request, ownOptions(options));
+    const token = await this.getTokenResponse(options);
+    if (token.tokenType !== 'dpop') return { authorization: `Bearer ${token.accessToken}` };
+    const proofs = (await this.dpopProofs())!;
+    const dpop = await proofs.proof(
+      { method: request.method, url: request.url, accessToken: token.accessToken },
+      this.boundKeys.get(token),
+    );
+    return { authorization: `DPoP ${token.accessToken}`, dpop };
+  }
+
+  /**
+   * Reads an API's answer to a request sent with {@link getAuthorizationHeaders}: keeps its
+   * `DPoP-Nonce` for that origin's next proofs, and says whether the answer was a 401
+   * `use_dpop_nonce` challenge (RFC 9449 §9) — then send the request once more with new headers
+   * (never more than once: a second challenge is the API's answer).
+   */
+  handleDpopNonce(
+    url: string | URL,
+    response: { status: number; headers?: ResponseHeaders },
+  ): boolean {
+    const proofs = this.dpopNow;
+    if (proofs === undefined) return false;
+    proofs.rememberNonce(url, response.headers);
+    return isDpopNonceChallenge(response.status, response.headers);
+  }
+
   /** Credentials are checked and a private key imported once; a failure is remembered. */
   private clientAuthentication(): Promise<ClientAuthentication> {
+    if (this.parent !== undefined) return this.parent.clientAuthentication();
     this.authentication ??= (async () => {
       assertOutboundCredentials(this.options);
-      return createClientAuthentication(this.options);
+      this.authenticationNow = await createClientAuthentication(this.options);
+      return this.authenticationNow;
     })();
     return this.authentication;
   }
+
+  /** Which credential the client authenticates with and when it was last read; never its value. */
+  private credentialStatus(): CredentialStatus | undefined {
+    if (this.parent !== undefined) return this.parent.credentialStatus();
+    return this.authenticationNow?.credential?.();
+  }
+
+  /** {@link credentialStatus} as events carry it. */
+  private credentialEvent(): { credential?: TokenCredentialEvent } {
+    const status = this.credentialStatus();
+    if (status === undefined) return {};
+    const { source, readAt } = status;
+    return { credential: { source, ...(readAt === undefined ? {} : { readAt }) } };
+  }
+}
+
+/** A call's options without its token request parameters, for its parameter set's client. */
+function ownOptions(options: GetTokenOptions | undefined): GetTokenOptions | undefined {
+  if (options === undefined) return undefined;
+  const { forceRefresh, signal } = options;
+  return { forceRefresh, signal };
 }
