@@ -4,7 +4,6 @@ import { Controller, Get, UseGuards, type ModuleMetadata } from '@nestjs/common'
 import {
   ClientTokenGuard,
   OidcClientCredentialsModule,
-  RequireScopes,
   TokenClaims,
   type OidcClientCredentialsModuleOptions,
   type VerifiedToken,
