@@ -1,4 +1,3 @@
-import { webcrypto } from 'node:crypto';
 import { CompactSign, importJWK, type CryptoKey, type JWK } from 'jose';
 import { OidcClientCredentialsError } from '../errors/oidc-client-credentials.error.js';
 
@@ -68,7 +67,8 @@ export function isJwsSigner(value: unknown): value is JwsSigner {
 /** Whether `value` is a WebCrypto `CryptoKey` (Node's own or any realm's). */
 export function isCryptoKey(value: unknown): value is CryptoKey {
   if (typeof value !== 'object' || value === null) return false;
-  if (value instanceof webcrypto.CryptoKey) return true;
+  const CryptoKeyClass = (globalThis as { CryptoKey?: new () => unknown }).CryptoKey;
+  if (CryptoKeyClass !== undefined && value instanceof CryptoKeyClass) return true;
   const candidate = value as Partial<CryptoKey>;
   return (
     typeof candidate.type === 'string' &&
@@ -179,7 +179,8 @@ async function signWithSigner(
     const reason = error instanceof Error ? error.name : 'unknown error';
     throw new JwsSigningError(`the ${signer.alg} signer failed (${reason})`, { cause: error });
   }
-  if (!(signature instanceof Uint8Array) || signature.length === 0) {
+  // Duck-typed: a Buffer or Uint8Array from another realm (a vm context, a test runner) counts.
+  if (!isBytes(signature) || signature.length === 0) {
     throw new JwsSigningError(`the ${signer.alg} signer returned no signature bytes`);
   }
   const ecdsaBytes = ECDSA_SIGNATURE_BYTES[signer.alg];
@@ -190,6 +191,14 @@ async function signWithSigner(
     );
   }
   return `${signingInput}.${base64url(signature)}`;
+}
+
+function isBytes(value: unknown): value is Uint8Array {
+  return (
+    ArrayBuffer.isView(value) &&
+    (value as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT === 1 &&
+    !(value instanceof DataView)
+  );
 }
 
 function base64url(bytes: Uint8Array): string {
