@@ -100,7 +100,8 @@ const HTTP = section<SectionOf<'http'>>({
 const MTLS = section<SectionOf<'mtls'>>({ cert: VALUE, key: VALUE, ca: VALUE });
 
 const AUTHORIZED_HTTP = section<SectionOf<'authorizedHttp'>>(
-  { retryOnUnauthorized: VALUE },
+  // `resources` maps origins (free names) to indicators: its resolver checks it.
+  { retryOnUnauthorized: VALUE, resources: VALUE },
   (key) =>
     key === 'allowInsecureHttp'
       ? 'not an option of the module: its HttpServices follow the root "allowInsecureHttp"'

@@ -206,6 +206,18 @@ export interface AuthorizedHttpOptions {
   /** Renew the token and retry once on 401: for idempotent methods (default), all, or never. */
   retryOnUnauthorized?: 'idempotent' | 'all' | 'never';
   /**
+   * An allowlist from each called API's origin to its RFC 8707 resource indicator(s): a request
+   * to a listed origin carries a token requested for that resource (`getToken({ resource })`, so
+   * its audience is that API); a request to any other origin is refused before it is sent
+   * (`OIDC_CC_DESTINATION_NOT_ALLOWED`) and no token leaves. Default: absent, every request gets
+   * the client's own token. Keys are origins (`https://api.example.com`, with a port if not the
+   * default), values absolute URIs without fragment.
+   *
+   * @example
+   * resources: { 'https://orders.example.com': 'https://orders.example.com/' }
+   */
+  resources?: Record<string, string | string[]>;
+  /**
    * Send the token over `http://` to non-loopback hosts too. Development only. Default `false`:
    * a bearer token goes over TLS only (RFC 6750 §5.3).
    */

@@ -3,6 +3,7 @@ import type {
   NamedClientOptions,
   OidcClientCredentialsModuleOptions,
 } from './oidc-client-credentials-options.interface.js';
+import { resolveResources } from './authorized-http-options.util.js';
 import { TOKEN_PARAM_OPTION_KEYS } from './known-options.util.js';
 import {
   nonNegative,
@@ -22,6 +23,9 @@ const RESERVED_TOKEN_PARAMS = new Set([
   'client_assertion',
   'client_assertion_type',
 ]);
+
+/** Parameter sets of `getToken({ scope, resource, audience })` kept per client by default. */
+export const DEFAULT_MAX_PARAMETER_SETS = 32;
 
 /** How outbound tokens are requested, kept and renewed, shared by every client. */
 export type OutboundPolicy = Pick<
@@ -55,6 +59,11 @@ export function resolveOutboundPolicy(options: OidcClientCredentialsModuleOption
       maxLifetimeSeconds: positive('tokenRenewal.maxLifetimeSeconds', r.maxLifetimeSeconds, 86_400),
       proactive: optionalBoolean('tokenRenewal.proactive', r.proactive, true),
       prefetch: optionalBoolean('tokenRenewal.prefetch', r.prefetch, false),
+      maxParameterSets: positiveInteger(
+        'tokenRenewal.maxParameterSets',
+        r.maxParameterSets,
+        DEFAULT_MAX_PARAMETER_SETS,
+      ),
     },
     retry: {
       maxAttempts: positive('retry.maxAttempts', options.retry?.maxAttempts, 3),
@@ -76,6 +85,7 @@ export function resolveOutboundPolicy(options: OidcClientCredentialsModuleOption
         options.authorizedHttp?.retryOnUnauthorized,
         ['idempotent', 'all', 'never'],
       ),
+      ...resourcesOption(options),
     },
   };
 }
@@ -117,4 +127,16 @@ export function inheritTokenParams(
   return Object.fromEntries(
     TOKEN_PARAM_OPTION_KEYS.map((key) => [key, entry[key] ?? root[key]]),
   ) as NamedClientOptions;
+}
+
+/** `authorizedHttp.resources`, when set. */
+function resourcesOption(
+  options: OidcClientCredentialsModuleOptions,
+): Pick<ResolvedOptions['authorizedHttp'], 'resources'> {
+  const resources = resolveResources(
+    'authorizedHttp.resources',
+    options.authorizedHttp?.resources,
+    options.allowInsecureHttp === true,
+  );
+  return resources === undefined ? {} : { resources };
 }

@@ -66,7 +66,11 @@ export interface ResolvedOptions {
   };
   /** The client's certificate for mutual TLS with the ID service; absent without. */
   mtls?: { cert: string; key: string; ca?: string; thumbprint: string };
-  authorizedHttp: { retryOnUnauthorized: 'idempotent' | 'all' | 'never' };
+  authorizedHttp: {
+    retryOnUnauthorized: 'idempotent' | 'all' | 'never';
+    /** Resource indicators by origin (`authorizedHttp.resources`); absent: no allowlist. */
+    resources?: Readonly<Record<string, string[]>>;
+  };
   verification: Required<
     Omit<
       VerificationOptions,

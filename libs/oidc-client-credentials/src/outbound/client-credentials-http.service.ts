@@ -9,6 +9,8 @@ import axios, {
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { OidcClientCredentialsError } from '../errors/oidc-client-credentials.error.js';
 import type { AuthorizedHttpOptions } from '../options/oidc-client-credentials-options.interface.js';
+import { resolveResources } from '../options/authorized-http-options.util.js';
+import type { GetTokenOptions } from './client-credentials-token.interface.js';
 import type { TokenProvider } from './token.provider.js';
 import { isLoopbackHost } from '../options/endpoint-url.util.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
@@ -23,8 +25,15 @@ interface RequestState {
   attached: boolean;
   /** This request is already the one retry after a 401. */
   retried: boolean;
+  /** This request already answered the API's `use_dpop_nonce` challenge (RFC 9449 §9) once. */
+  nonceRetried?: boolean;
 }
-type StatefulConfig = InternalAxiosRequestConfig & { [STATE]?: RequestState };
+/** The resource indicators of a request's origin (`resources` option), under a key of its own. */
+const RESOURCE = 'oidcClientCredentialsResource';
+type StatefulConfig = InternalAxiosRequestConfig & {
+  [STATE]?: RequestState;
+  [RESOURCE]?: string[];
+};
 
 const installed = new WeakSet<AxiosInstance>();
 
@@ -57,16 +66,60 @@ export function withClientCredentials<T extends HttpService>(
   if (installed.has(instance)) return httpService;
   installed.add(instance);
   const mode = options.retryOnUnauthorized ?? 'idempotent';
+  const resources = resolveResources(
+    'authorizedHttp.resources',
+    options.resources,
+    options.allowInsecureHttp === true,
+  );
+
+  /** Sets the Authorization header (and with DPoP a fresh proof for this request) on `config`. */
+  const authorize = async (config: StatefulConfig): Promise<string> => {
+    const url = instance.getUri(config);
+    const headers = await tokenProvider.getAuthorizationHeaders(
+      { method: config.method ?? 'get', url },
+      getTokenOptions(config),
+    );
+    config.headers.set('Authorization', headers.authorization);
+    if (headers.dpop !== undefined) config.headers.set('DPoP', headers.dpop);
+    return headers.authorization;
+  };
 
   instance.interceptors.request.use(async (config: StatefulConfig) => {
     config.headers = AxiosHeaders.from(config.headers);
     if (config.headers.has('authorization')) return config;
     if (!options.allowInsecureHttp) assertTransportSecurity(instance.getUri(config));
-    const token = await tokenProvider.getToken(getTokenOptions(config));
-    config.headers.set('Authorization', `Bearer ${token}`);
-    config[STATE] = { attached: true, retried: config[STATE]?.retried ?? false };
+    if (resources !== undefined) config[RESOURCE] = resourceOf(resources, instance.getUri(config));
+    await authorize(config);
+    config[STATE] = {
+      attached: true,
+      retried: config[STATE]?.retried ?? false,
+      nonceRetried: config[STATE]?.nonceRetried ?? false,
+    };
     return config;
   });
+
+  /**
+   * With DPoP, the one retry after an API's 401 `use_dpop_nonce` challenge with its `DPoP-Nonce`
+   * (kept for the origin): same token, a new proof with the nonce. The API refused before
+   * handling the request, so any method is sent again.
+   */
+  const retryWithNonce = (
+    config: StatefulConfig | undefined,
+    status: number,
+    headers: unknown,
+  ): Promise<AxiosResponse> | null => {
+    const state = config?.[STATE];
+    if (!config || !state?.attached || state.nonceRetried || !tokenProvider.dpopEnabled) {
+      return null;
+    }
+    const url = instance.getUri(config);
+    const answer = { status, headers: headers as Record<string, unknown> | undefined };
+    if (!tokenProvider.handleDpopNonce(url, answer)) return null;
+    return authorize(config).then(() => {
+      config[STATE] = { ...state, attached: true, nonceRetried: true };
+      return instance.request(config);
+    });
+  };
 
   /**
    * The one retry after a 401, with a new token; `refused()` (the 401 as the caller gets it) when
@@ -82,13 +135,13 @@ export function withClientCredentials<T extends HttpService>(
     if (mode === 'idempotent' && !IDEMPOTENT_METHODS.has((config.method ?? 'get').toLowerCase())) {
       return null;
     }
-    const sent = /^Bearer (.+)$/.exec(String(config.headers.get('authorization') ?? ''))?.[1];
+    const sent = /^(?:Bearer|DPoP) (.+)$/.exec(String(config.headers.get('authorization') ?? ''))?.[1];
     if (sent) tokenProvider.invalidate(sent);
-    return tokenProvider.getToken(getTokenOptions(config)).then((next) => {
+    return tokenProvider.getToken(getTokenOptions(config)).then(async (next) => {
       if (next === sent) return refused();
       // Sent with the token in hand: the request interceptor leaves a set header alone.
-      config.headers.set('Authorization', `Bearer ${next}`);
-      config[STATE] = { attached: true, retried: true };
+      await authorize(config);
+      config[STATE] = { ...state, attached: true, retried: true };
       return instance.request(config);
     });
   };
@@ -96,19 +149,24 @@ export function withClientCredentials<T extends HttpService>(
   instance.interceptors.response.use(
     // A caller whose validateStatus accepts 401 gets the same single retry.
     (response) => {
+      const config = response.config as StatefulConfig;
+      if (response.status !== 401 && config?.[STATE]?.attached && tokenProvider.dpopEnabled) {
+        // An API may hand out its next nonce with any answer (RFC 9449 §8.2).
+        tokenProvider.handleDpopNonce(instance.getUri(config), response);
+      }
       const retry =
         response.status === 401 &&
-        retryIfRefused(response.config as StatefulConfig, () =>
-          Promise.resolve(withoutToken(response)),
-        );
+        (retryWithNonce(config, response.status, response.headers) ??
+          retryIfRefused(config, () => Promise.resolve(withoutToken(response))));
       return retry || withoutToken(response);
     },
     (error: unknown) => {
       if (!isAxiosError(error)) return Promise.reject(error);
       if (error.response?.status === 401) {
-        const retry = retryIfRefused(error.config as StatefulConfig | undefined, () =>
-          Promise.reject(withoutToken(error)),
-        );
+        const config = error.config as StatefulConfig | undefined;
+        const retry =
+          retryWithNonce(config, 401, error.response.headers) ??
+          retryIfRefused(config, () => Promise.reject(withoutToken(error)));
         if (retry) return retry;
       }
       return Promise.reject(withoutToken(error));
@@ -117,9 +175,36 @@ export function withClientCredentials<T extends HttpService>(
   return httpService;
 }
 
-/** `getToken()` options of a request: its abort signal, so a cancelled call stops waiting. */
-function getTokenOptions(config: StatefulConfig): { signal: AbortSignal } | undefined {
-  return config.signal instanceof AbortSignal ? { signal: config.signal } : undefined;
+/**
+ * `getToken()` options of a request: its abort signal, so a cancelled call stops waiting, and the
+ * resource indicators of its origin with `resources`.
+ */
+function getTokenOptions(config: StatefulConfig): GetTokenOptions | undefined {
+  const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
+  const resource = config[RESOURCE];
+  if (signal === undefined && resource === undefined) return undefined;
+  return { ...(signal && { signal }), ...(resource && { resource }) };
+}
+
+/**
+ * The resource indicators listed for the origin a request goes to; a request to an origin not
+ * listed is refused here, before it is sent, so no token of this client ever reaches it.
+ */
+function resourceOf(resources: Readonly<Record<string, string[]>>, uri: string): string[] {
+  let origin: string | undefined;
+  try {
+    origin = new URL(uri).origin;
+  } catch {
+    origin = undefined;
+  }
+  const listed = origin !== undefined && Object.hasOwn(resources, origin);
+  if (!listed) {
+    throw new OidcClientCredentialsError(
+      'OIDC_CC_DESTINATION_NOT_ALLOWED',
+      `No token is sent to ${origin === undefined ? 'a request without an absolute URL' : sanitizeForLog(origin, 200)}: authorizedHttp.resources does not list this origin; the request was not sent`,
+    );
+  }
+  return resources[origin!]!;
 }
 
 /**
@@ -162,7 +247,8 @@ function withoutToken<T extends { config?: StatefulConfig; request?: unknown; re
     if (!config || !state?.attached) continue;
     attached = true;
     config.headers.delete('authorization');
-    config[STATE] = { attached: false, retried: state.retried };
+    config.headers.delete('dpop');
+    config[STATE] = { ...state, attached: false };
   }
   if (!attached) return holder;
   for (const target of [holder, holder.response]) {

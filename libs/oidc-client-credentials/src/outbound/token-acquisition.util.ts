@@ -75,7 +75,7 @@ export class TokenAcquisition {
     const deadline = Date.now() + retry.deadlineMs;
     const deadlineSignal = AbortSignal.timeout(retry.deadlineMs);
     const context = {
-      metadata: this.metadata,
+      metadata: this.metadata.forClient(this.options),
       clientId: this.options.clientId!,
       authentication,
       params: this.options.tokenParams,
