@@ -129,6 +129,43 @@ class NodeRequestParts implements BearerRequestParts {
   }
 }
 
+/**
+ * The bearer token of a request's one `Authorization` header, as {@link extractBearerToken} reads
+ * it with only the header enabled, but without the `b64token` check, which only guards a parser:
+ * for an exact-match lookup of results cached for tokens that passed it. `undefined` whenever the
+ * full extraction has something else to say (no header, another scheme, two headers, no token, a
+ * token longer than `maxTokenLength`). Allocates nothing but the token.
+ */
+export function headerBearerCandidate(
+  request: unknown,
+  maxTokenLength: number,
+): string | undefined {
+  const framework = request as FrameworkRequest;
+  const raw = framework.raw ?? framework;
+  const rawHeaders = raw.rawHeaders;
+  let header: string | undefined;
+  if (Array.isArray(rawHeaders) && rawHeaders.length > 0) {
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i];
+      if (
+        name.length === 13 &&
+        (name === 'Authorization' ||
+          name === 'authorization' ||
+          name.toLowerCase() === 'authorization')
+      ) {
+        if (header !== undefined) return undefined;
+        header = rawHeaders[i + 1];
+      }
+    }
+  } else {
+    header = raw.headers?.authorization;
+  }
+  const token = headerToken(header);
+  return token === undefined || token.length === 0 || token.length > maxTokenLength
+    ? undefined
+    : token;
+}
+
 /** Whether a string may be sent as a bearer token at all (RFC 6750 §2.1 `b64token`). */
 export function isB64Token(value: string): boolean {
   if (value.length === 0 || NOT_B64TOKEN_CHAR.test(value)) return false;

@@ -59,7 +59,7 @@ async function refusalOf(
 ): Promise<TransportRefusal> {
   const host = new ExecutionContextHost(TRANSPORT_ARGS[type], Orders, handler);
   host.setType(type);
-  const error = await guard.canActivate(host).then(
+  const error = await Promise.resolve(guard.canActivate(host)).then(
     () => Promise.reject(new Error('the request was let through')),
     (refused: unknown) => refused,
   );
@@ -130,7 +130,7 @@ describe('route rules over cached results, and predicates that fail', () => {
     const response = { header: (name: string, value: string) => (headers[name] = value) };
     const host = new ExecutionContextHost([request, response], Orders, handler);
     host.setType('http');
-    return guard.canActivate(host).then(
+    return Promise.resolve(guard.canActivate(host)).then(
       () => ({ status: 200, headers }),
       (error: { getStatus(): number }) => ({ status: error.getStatus(), headers }),
     );

@@ -82,6 +82,10 @@ export function readRouteAccessPolicy(
  */
 export class RoutePolicies {
   private readonly byController = new WeakMap<object, WeakMap<object, RoutePolicy>>();
+  /** The last route asked for: a request asks for its policy in several steps of the guard. */
+  private lastController?: object;
+  private lastHandler?: object;
+  private lastPolicy?: RoutePolicy;
 
   constructor(private readonly reflector: Reflector) {}
 
@@ -89,6 +93,21 @@ export class RoutePolicies {
   of(context: ExecutionContext): RoutePolicy {
     const controller = context.getClass();
     const handler = context.getHandler();
+    if (
+      this.lastPolicy !== undefined &&
+      this.lastHandler === handler &&
+      this.lastController === controller
+    ) {
+      return this.lastPolicy;
+    }
+    const policy = this.read(controller, handler);
+    this.lastController = controller;
+    this.lastHandler = handler;
+    this.lastPolicy = policy;
+    return policy;
+  }
+
+  private read(controller: Type, handler: ReturnType<ExecutionContext['getHandler']>): RoutePolicy {
     let byHandler = this.byController.get(controller);
     if (!byHandler) {
       byHandler = new WeakMap();

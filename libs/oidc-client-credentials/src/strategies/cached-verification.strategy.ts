@@ -1,4 +1,8 @@
-import { traceVerification } from '../observability/tracing.util.js';
+import {
+  CACHE_HIT_RECHECK_MS,
+  traceVerification,
+  tracingEnabled,
+} from '../observability/tracing.util.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import type { VerificationCache } from './verification-cache.provider.js';
 import { TokenVerificationStrategy } from './token-verification.strategy.js';
@@ -39,6 +43,7 @@ export abstract class CachedVerificationStrategy extends TokenVerificationStrate
    * OpenTelemetry SDK is registered (see docs/observability.md).
    */
   verify(token: string): Promise<VerifiedToken> {
+    if (!tracingOn()) return this.cache.wrap(this.profileId, token, this.#uncached, this.#share);
     return traceVerification(this.constructor.name, (checked) =>
       this.cache.wrap(
         this.profileId,
@@ -47,11 +52,48 @@ export abstract class CachedVerificationStrategy extends TokenVerificationStrate
           checked();
           return this.verifyUncached(token);
         },
-        () => this.shareResultOf(token),
+        this.#share,
       ),
     );
   }
 
+  /**
+   * The live cached result of `token`, looked up synchronously (no promise, no I/O), as
+   * {@link verify} would answer it from the cache; `undefined` when {@link verify} must answer: no
+   * cached result, a cached refusal, a result `accept` declines, or while an OpenTelemetry SDK is
+   * registered (so that {@link verify} records the span). A hit is reported (the
+   * `verification.cache.hit` event) as {@link verify} reports it.
+   */
+  cachedResult(
+    token: string,
+    accept?: (result: VerifiedToken) => boolean,
+  ): VerifiedToken | undefined {
+    if (tracingOn()) return undefined;
+    return this.cache.peek(this.profileId, token, accept);
+  }
+
+  /** `verifyUncached` as one function for every token (no closure per call). */
+  readonly #uncached = (token: string): Promise<VerifiedToken> => this.verifyUncached(token);
+
+  /** `shareResultOf` as one function for every token. */
+  readonly #share = (token: string): boolean => this.shareResultOf(token);
+
   /** Checks one token without the cache. */
   abstract verifyUncached(token: string): Promise<VerifiedToken>;
+}
+
+let tracingCheckedAt = Number.NEGATIVE_INFINITY;
+let tracing = false;
+
+/**
+ * Whether an OpenTelemetry SDK is registered, looked at most once per `CACHE_HIT_RECHECK_MS` (the
+ * look costs more than a cache hit): an SDK registered later is seen within that time.
+ */
+function tracingOn(): boolean {
+  const now = Date.now();
+  if (now - tracingCheckedAt >= CACHE_HIT_RECHECK_MS || now < tracingCheckedAt) {
+    tracingCheckedAt = now;
+    tracing = tracingEnabled();
+  }
+  return tracing;
 }

@@ -88,37 +88,58 @@ export function decodeJsonObject(segment: string, label: string): Record<string,
   return value as Record<string, unknown>;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+
 /**
  * Whether valid JSON text names a member twice in one object. Walks the text once, keeping one set
- * of names per open object; names are compared after unescaping (`"a"` equals `"\u0061"`).
+ * of names per open object; names are compared after unescaping (`"a"` equals `"\u0061"`), which
+ * only a name holding a backslash needs: the others are compared as they are written.
  */
 export function hasDuplicateMemberNames(json: string): boolean {
   const stack: (Set<string> | undefined)[] = [];
+  let names: Set<string> | undefined;
   let expectName = false;
   for (let i = 0; i < json.length; i++) {
-    const char = json[i];
-    if (char === '"') {
+    const char = json.charCodeAt(i);
+    if (char === QUOTE) {
       let end = i + 1;
-      while (json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
-      const names = stack.at(-1);
+      let escaped = false;
+      for (let c = json.charCodeAt(end); c !== QUOTE; c = json.charCodeAt(end)) {
+        if (c === BACKSLASH) {
+          escaped = true;
+          end += 2;
+        } else {
+          end += 1;
+        }
+      }
       if (expectName && names) {
-        const name = JSON.parse(json.slice(i, end + 1)) as string;
+        const name = escaped
+          ? (JSON.parse(json.slice(i, end + 1)) as string)
+          : json.slice(i + 1, end);
         if (names.has(name)) return true;
         names.add(name);
         expectName = false;
       }
       i = end;
-    } else if (char === '{') {
-      stack.push(new Set());
+    } else if (char === OPEN_OBJECT) {
+      names = new Set();
+      stack.push(names);
       expectName = true;
-    } else if (char === '[') {
-      stack.push(undefined);
+    } else if (char === OPEN_ARRAY) {
+      stack.push((names = undefined));
       expectName = false;
-    } else if (char === '}' || char === ']') {
+    } else if (char === CLOSE_OBJECT || char === CLOSE_ARRAY) {
       stack.pop();
+      names = stack[stack.length - 1];
       expectName = false;
-    } else if (char === ',') {
-      expectName = stack.at(-1) !== undefined;
+    } else if (char === COMMA) {
+      expectName = names !== undefined;
     }
   }
   return false;

@@ -23,6 +23,7 @@ import {
 const POSITIVE_HIT = Object.freeze({ result: 'positive' as const });
 const NEGATIVE_HIT = Object.freeze({ result: 'negative' as const });
 const MISS = Object.freeze({});
+const shareAll = (): boolean => true;
 
 /**
  * Identifier of a validation profile: everything that decides whether a token is accepted. It is
@@ -124,23 +125,40 @@ export class VerificationCache implements OnModuleInit {
   }
 
   /**
-   * The cached answer for `token` under `profileId`, else the result of `verify()` — run once for
-   * all concurrent callers with the same token — which is then cached as described above.
-   * `share` (asked on a miss only) says whether the shared store is used for this token; no for
-   * checks cheaper than a round trip to it, such as a local JWT signature check.
+   * The live cached result of `token` under `profileId`, looked up synchronously, or `undefined`:
+   * nothing cached, a cached refusal (which {@link wrap} answers), or a result `accept` declines
+   * (left to {@link wrap}, and not reported). A hit is reported as {@link wrap} reports it.
+   */
+  peek(
+    profileId: string,
+    token: string,
+    accept?: (result: VerifiedToken) => boolean,
+  ): VerifiedToken | undefined {
+    const hit = this.results.positiveHit(this.keyFor(profileId, token), Date.now());
+    if (hit === undefined || (accept !== undefined && !accept(hit.value))) return undefined;
+    this.events.emit('verification.cache.hit', POSITIVE_HIT);
+    return hit.value;
+  }
+
+  /**
+   * The cached answer for `token` under `profileId`, else the result of `verify(token)` — run once
+   * for all concurrent callers with the same token — which is then cached as described above.
+   * `share(token)` (asked on a miss only) says whether the shared store is used for this token; no
+   * for checks cheaper than a round trip to it, such as a local JWT signature check. Both are
+   * called with the token, so a caller can pass the same functions for every token.
    */
   wrap(
     profileId: string,
     token: string,
-    verify: () => Promise<VerifiedToken>,
-    share: () => boolean = () => true,
+    verify: (token: string) => Promise<VerifiedToken>,
+    share: (token: string) => boolean = shareAll,
   ): Promise<VerifiedToken> {
     const key = this.keyFor(profileId, token);
     const now = Date.now();
     const hit = this.results.positiveHit(key, now);
     if (hit) {
       this.events.emit('verification.cache.hit', POSITIVE_HIT);
-      return hit.promise;
+      return Promise.resolve(hit.value);
     }
     const refused = this.results.negativeHit(key, now);
     if (refused) {
@@ -154,10 +172,10 @@ export class VerificationCache implements OnModuleInit {
       if (this.revocations.isTokenRevoked(digest, now)) return Promise.reject(revokedError());
       const shared = this.shared;
       pending =
-        shared && share()
-          ? this.verifyShared(shared, profileId, key, digest, verify)
+        shared && share(token)
+          ? this.verifyShared(shared, profileId, key, digest, () => verify(token))
           : // A local check (a JWT) asks the store nothing: revocations reach it as messages.
-            verify().then(
+            verify(token).then(
               (value) => {
                 this.revocations.refuseIfRevoked(digest, value);
                 this.results.store(key, digest, value);

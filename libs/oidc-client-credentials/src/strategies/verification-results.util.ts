@@ -6,7 +6,6 @@ export interface PositiveEntry {
   value: VerifiedToken;
   /** The token's revocation digest, so a revocation by digest finds the entry. */
   digest: string;
-  promise: Promise<VerifiedToken>;
   expiresAt: number;
   /** Last time the entry moved to the recent end of the LRU order. */
   touchedAt: number;
@@ -85,13 +84,7 @@ export class LocalVerificationResults {
     const untilExp = value.expiresAt === undefined ? Infinity : value.expiresAt * 1000 - now;
     const ttl = Math.min(this.ttlMs, untilExp, notAfter - now);
     if (!(ttl > 0)) return undefined;
-    this.positive.set(key, {
-      value,
-      digest,
-      promise: Promise.resolve(value),
-      expiresAt: now + ttl,
-      touchedAt: now,
-    });
+    this.positive.set(key, { value, digest, expiresAt: now + ttl, touchedAt: now });
     this.negative.delete(key);
     evictOverflow(this.positive, this.maxEntries);
     return now + ttl;
