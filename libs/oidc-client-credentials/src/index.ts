@@ -31,6 +31,7 @@ export type {
   ClientCredentialsToken,
   GetTokenOptions,
   TokenProviderStatus,
+  TokenRequestParameters,
 } from './outbound/client-credentials-token.interface.js';
 export { TokenProviderRegistry } from './outbound/token-provider-registry.provider.js';
 export {
@@ -149,6 +150,7 @@ export type {
   DpopOptions,
   DpopSigner,
   HttpLimitsOptions,
+  NamedClientIssuerOptions,
   NamedClientOptions,
   OidcClientCredentialsModuleOptions,
   OidcEndpoints,

@@ -21,6 +21,7 @@ import {
   OUTBOUND_PROVIDERS,
 } from './outbound/outbound.providers.js';
 import { SharedCache } from './cache/shared-cache.provider.js';
+import { SenderConstraintVerifier } from './inbound/sender-constraint/sender-constraint.verifier.js';
 import { resolveOptions } from './options/resolve-options.util.js';
 import { DEFAULT_CLIENT_NAME } from './options/resolved-options.js';
 import {
@@ -62,6 +63,7 @@ import { ResourceMetadataRoute } from './inbound/resource-metadata/resource-meta
     ...OUTBOUND_PROVIDERS,
     ...VERIFICATION_PROVIDERS,
     GraphqlWsAuthentication,
+    SenderConstraintVerifier,
     OidcClientCredentialsHealthIndicator,
     OidcClientCredentialsStartupCheck,
     ResourceMetadataRoute,
@@ -73,6 +75,7 @@ import { ResourceMetadataRoute } from './inbound/resource-metadata/resource-meta
     ...OUTBOUND_EXPORTS,
     ...VERIFICATION_EXPORTS,
     GraphqlWsAuthentication,
+    SenderConstraintVerifier,
     OidcClientCredentialsHealthIndicator,
   ],
 })

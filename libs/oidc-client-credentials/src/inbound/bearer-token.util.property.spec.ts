@@ -246,7 +246,8 @@ describe.each(HTTP_PLATFORMS)(
           expect([200, 400, 401]).toContain(response.status);
           if (response.status === 400 || response.status === 401) {
             expect(response.headers['www-authenticate']).toMatch(
-              /^Bearer realm="api"(, error="(invalid_request|invalid_token)", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]+")?$/,
+              // A DPoP-scheme request is answered in the DPoP challenge, after the bare Bearer one.
+              /^Bearer realm="api"(, error="(invalid_request|invalid_token)", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]+")?(, DPoP realm="api", algs="[A-Za-z0-9 ]+", error="(invalid_token|invalid_dpop_proof)", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]+")?$/,
             );
           }
           const text = app.logger.lines

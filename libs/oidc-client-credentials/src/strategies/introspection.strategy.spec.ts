@@ -210,8 +210,10 @@ describe('IntrospectionVerificationStrategy', () => {
     ['no aud while verification.audience is set', { aud: undefined }],
     ['token_type refresh_token', { token_type: 'refresh_token' }],
     ['token_type Refresh (any case)', { token_type: 'Refresh' }],
-    ['token_type DPoP (key-bound)', { token_type: 'DPoP' }],
-    ['a cnf confirmation (key-bound)', { cnf: { jkt: 'thumbprint' } }],
+    ['token_type DPoP without cnf.jkt', { token_type: 'DPoP' }],
+    ['a cnf.jkt that is no SHA-256 thumbprint', { cnf: { jkt: 'thumbprint' } }],
+    ['a cnf member no proof checks', { cnf: { jwk: { kty: 'EC' } } }],
+    ['token_type PoP', { token_type: 'PoP' }],
   ])('S61 active but %s', async (_name, extra) => {
     const introspection = await strategy({ verification: { audience: 'urn:orders-api' } });
     const body =
@@ -219,6 +221,26 @@ describe('IntrospectionVerificationStrategy', () => {
     answer({ body: { active: true, sub: 'test-client', aud: 'urn:orders-api', ...body } });
     await expectRefused(introspection.verify(idp.mintOpaque()), 'OIDC_CC_TOKEN_INVALID');
   });
+
+  it.each([
+    [
+      'a DPoP key',
+      { token_type: 'DPoP', cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } },
+    ],
+    [
+      'a client certificate',
+      { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } },
+    ],
+  ])(
+    'a token bound to %s is active with its confirmation recorded for the guard',
+    async (_name, extra) => {
+      const introspection = await strategy();
+      answer({ body: { active: true, sub: 'test-client', ...extra } });
+      await expect(introspection.verify(idp.mintOpaque())).resolves.toMatchObject({
+        confirmation: extra.cnf,
+      });
+    },
+  );
 
   it('S61 aud listing us among others is accepted; without verification.audience aud is not required', async () => {
     const introspection = await strategy({ verification: { audience: 'urn:orders-api' } });

@@ -701,7 +701,21 @@ describe('JwtVerificationStrategy', () => {
         'an mTLS certificate thumbprint',
         { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
       ],
-    ])('a key-bound token (cnf with %s) is not accepted as a bearer token', async (_name, cnf) => {
+    ])(
+      'a key-bound token (cnf with %s) is verified with its confirmation recorded for the guard',
+      async (_name, cnf) => {
+        const jwt = await strategy();
+        const token = await idp.signRaw(header(), { ...seedClaims(), cnf });
+        await expect(jwt.verify(token)).resolves.toMatchObject({ confirmation: cnf });
+      },
+    );
+
+    it.each([
+      ['a member no proof checks (jwk)', { jwk: { kty: 'EC' } }],
+      ['a thumbprint that is not SHA-256 base64url', { jkt: 'short' }],
+      ['no member at all', {}],
+      ['a string', 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'],
+    ])('a token bound by cnf with %s is refused', async (_name, cnf) => {
       const jwt = await strategy();
       const token = await idp.signRaw(header(), { ...seedClaims(), cnf });
       await expectRefused(jwt.verify(token), 'OIDC_CC_TOKEN_INVALID');

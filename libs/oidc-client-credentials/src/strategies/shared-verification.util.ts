@@ -2,8 +2,9 @@ import {
   TokenVerificationError,
   type TokenVerificationErrorCode,
 } from '../errors/token-verification.error.js';
-import type { VerifiedToken } from './verified-token.interface.js';
+import type { TokenConfirmation, VerifiedToken } from './verified-token.interface.js';
 import { nullPrototypeCopy } from './claims.util.js';
+import { tokenConfirmation } from './token-confirmation.util.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
 
 const RECORD_VERSION = 1;
@@ -119,6 +120,13 @@ function verifiedToken(result: unknown): VerifiedToken | undefined {
     (audience === undefined || stringList(audience)) &&
     isObject(claims);
   if (!valid) return undefined;
+  // The key a bound token is bound to comes from its claims, as when it was verified.
+  let confirmation: TokenConfirmation | undefined;
+  try {
+    confirmation = tokenConfirmation((claims as Record<string, unknown>).cnf);
+  } catch {
+    return undefined;
+  }
   return Object.freeze({
     clientId,
     subject,
@@ -127,6 +135,7 @@ function verifiedToken(result: unknown): VerifiedToken | undefined {
     issuer,
     audience: audience && (Object.freeze([...audience]) as string[]),
     claims: nullPrototypeCopy(claims),
+    ...(confirmation && { confirmation }),
   });
 }
 

@@ -47,6 +47,10 @@ export const graphqlTransport = {
     return operation.over === 'http' ? operation.request : operation.gqlContext;
   },
   carrierOutlivesRequest: false,
+  httpRequest(context) {
+    const operation = graphqlOperation(context);
+    return operation?.over === 'http' ? operation.request : undefined;
+  },
   refuse({ payload, header }, context) {
     const operation = context === undefined ? undefined : graphqlOperation(context);
     if (operation?.over !== 'http') return new GraphqlRefusalError(payload);

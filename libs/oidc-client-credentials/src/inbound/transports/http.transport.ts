@@ -13,9 +13,17 @@ export const httpTransport = {
   locations: (configured) => configured,
   bearerParts: (context) => bearerRequestParts(httpRequest(context)),
   carrier: (context) => httpRequest(context),
+  httpRequest: (context) => httpRequest(context),
   carrierOutlivesRequest: false,
-  refuse({ answer, header }: Refusal, context: ExecutionContext | undefined): HttpException {
-    if (context) setHeader(context.switchToHttp().getResponse<object>(), header[0], header[1]);
+  refuse(
+    { answer, header, headers }: Refusal,
+    context: ExecutionContext | undefined,
+  ): HttpException {
+    if (context) {
+      const response = context.switchToHttp().getResponse<object>();
+      setHeader(response, header[0], header[1]);
+      for (const [name, value] of headers ?? []) setHeader(response, name, value);
+    }
     return new HttpException(
       {
         statusCode: answer.status,

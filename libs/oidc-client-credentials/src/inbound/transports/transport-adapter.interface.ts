@@ -10,6 +10,8 @@ export interface Refusal {
   answer: BearerAnswer;
   /** `WWW-Authenticate` with the challenge, or `Retry-After` for 503. */
   header: ChallengeHeader;
+  /** Further headers of an HTTP answer: `DPoP-Nonce` with `use_dpop_nonce`. */
+  headers?: readonly ChallengeHeader[];
   /** The answer as data, for transports without headers. */
   payload: TransportRefusal;
 }
@@ -40,6 +42,11 @@ export interface TransportAdapter {
    * connection), so its verified tokens are kept per handler.
    */
   readonly carrierOutlivesRequest: boolean;
+  /**
+   * The HTTP request the context came in (an HTTP request, a GraphQL operation over HTTP), where a
+   * DPoP proof and a client certificate are read; absent for transports that carry neither.
+   */
+  httpRequest?(context: ExecutionContext): object | undefined;
   /** The error the transport throws for a refused request; never contains the token. */
   refuse(refusal: Refusal, context: ExecutionContext | undefined): Error | Promise<Error>;
 }

@@ -1,4 +1,4 @@
-import type { BearerErrorCode } from '../www-authenticate.util.js';
+import type { DpopErrorCode } from '../www-authenticate.util.js';
 
 /**
  * Transport-neutral kind of a refusal, the `code` of {@link TransportRefusal} and of a GraphQL
@@ -23,8 +23,8 @@ export interface TransportRefusal {
   code: TransportRefusalCode;
   /** The HTTP status the same request would get: 400, 401, 403 or 503. */
   statusCode: number;
-  /** RFC 6750 error code; absent without credentials and for 503. */
-  error?: BearerErrorCode;
+  /** RFC 6750 error code (RFC 9449's for DPoP proofs); absent without credentials and for 503. */
+  error?: DpopErrorCode;
   /** Short fixed text, the HTTP answer's `error_description`. */
   message: string;
   /** Required scopes, space-separated, with `insufficient_scope`. */
