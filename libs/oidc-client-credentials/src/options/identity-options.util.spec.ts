@@ -117,3 +117,103 @@ describe('hasAnyClientCredential', () => {
     expect(hasAnyClientCredential(resolveOptions({ issuer: ISSUER, ...options }))).toBe(expected);
   });
 });
+
+describe('credential sources in the options', () => {
+  const ISSUER = 'https://id.example.com';
+  const key = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd', kid: 'k1', alg: 'ES256' };
+  const provider = async () => SECRET;
+  const signer = { kid: 'kms-1', alg: 'ES256', sign: async () => new Uint8Array(64) };
+  const resolve = (options: Partial<OidcClientCredentialsModuleOptions>) =>
+    resolveOptions({ issuer: ISSUER, clientId: 'orders', ...options });
+
+  it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string]>([
+    ['an assertion file', { clientAssertion: { file: '/var/run/token' } }, 'private_key_jwt'],
+    ['an assertion provider', { clientAssertion: { get: provider } }, 'private_key_jwt'],
+    ['a secret provider', { clientSecret: provider }, 'client_secret_basic'],
+    [
+      'a secret provider with client_secret_jwt',
+      { clientSecret: provider, clientAuthMethod: 'client_secret_jwt' },
+      'client_secret_jwt',
+    ],
+    ['a signer', { clientAuthMethod: 'private_key_jwt', privateKey: signer }, 'private_key_jwt'],
+  ])('%s is taken (auth method %s)', (_case, options, method) => {
+    const resolved = resolve(options);
+    expect(resolved.clientAuthMethod).toBe(method);
+    expect(hasAnyClientCredential(resolved)).toBe(true);
+  });
+
+  it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string, RegExp]>([
+    [
+      'file and get',
+      { clientAssertion: { file: '/t', get: provider } },
+      'clientAssertion.get',
+      /one assertion source/,
+    ],
+    ['an empty file path', { clientAssertion: { file: ' ' } }, 'clientAssertion.file', /path/],
+    [
+      'get not a function',
+      { clientAssertion: { get: 'token' as unknown as () => Promise<string> } },
+      'clientAssertion.get',
+      /function/,
+    ],
+    [
+      'a file with audience',
+      { clientAssertion: { file: '/t', audience: 'token_endpoint' } },
+      'clientAssertion.audience',
+      /ready-made one is sent as it is/,
+    ],
+    [
+      'a file with privateKey',
+      { clientAssertion: { file: '/t' }, privateKey: key },
+      'clientAssertion.file',
+      /privateKey/,
+    ],
+    [
+      'a file with client_secret_post',
+      { clientAssertion: { file: '/t' }, clientAuthMethod: 'client_secret_post' },
+      'clientAssertion.file',
+      /private_key_jwt, not client_secret_post/,
+    ],
+    [
+      'a secret provider with client_secret_query',
+      { clientSecret: provider, clientAuthMethod: 'client_secret_query' },
+      'clientSecret',
+      /not supported with client_secret_query/,
+    ],
+    [
+      'a secret that is a number',
+      { clientSecret: 42 as unknown as string },
+      'clientSecret',
+      /string or a function/,
+    ],
+    [
+      'a signer of HS256',
+      { clientAuthMethod: 'private_key_jwt', privateKey: { ...signer, alg: 'HS256' } },
+      'privateKey',
+      /not one of/,
+    ],
+    [
+      'a signer with an empty kid',
+      { clientAuthMethod: 'private_key_jwt', privateKey: { ...signer, kid: '' } },
+      'privateKey',
+      /kid/,
+    ],
+  ])('%s fails at startup, naming %s', (_case, options, option, message) => {
+    let error: unknown;
+    try {
+      resolve(options);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ option });
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('a public CryptoKey is refused', async () => {
+    const { publicKey } = await generateKeyPair('ES256');
+    expect(() => resolve({ clientAuthMethod: 'private_key_jwt', privateKey: publicKey })).toThrow(
+      /private CryptoKey usable to sign/,
+    );
+  });
+});
