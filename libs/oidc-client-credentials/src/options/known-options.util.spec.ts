@@ -62,7 +62,7 @@ describe('option keys', () => {
       'verification.issuer',
       w({ verification: { issuer: ISSUER } }),
       'verification.issuer',
-      '"verification" takes strategy, audience',
+      'did you mean "verification.issuers"?',
     ],
     // tokenRenewal, retry, circuitBreaker, http
     [

@@ -638,6 +638,7 @@ describe('resolveOptions', () => {
         trustForwardedHeaders: false,
         mtls: 'allowed',
         clientCertificateHeader: undefined,
+        introspection: { signedResponse: false },
       },
       cache: { stores: [], keyPrefix: 'oidc-cc', encryptionKey: undefined, timeoutMs: 50 },
       allowInsecureHttp: false,
