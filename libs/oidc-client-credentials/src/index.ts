@@ -61,6 +61,7 @@ export type {
   OidcClientCredentialsEventName,
   TokenCircuitOpenedEvent,
   TokenClientEvent,
+  TokenCredentialEvent,
   TokenFailedEvent,
   TokenFetchedEvent,
   VerificationCacheHitEvent,
@@ -135,6 +136,19 @@ export { ConfigurationError } from './errors/configuration.error.js';
 export { DiscoveryError } from './errors/discovery.error.js';
 export { TokenRequestError, type TokenRequestErrorCode } from './errors/token-request.error.js';
 export {
+  CredentialError,
+  type CredentialFailure,
+  type CredentialSource,
+  type CredentialStatus,
+} from './idp/credential-source.util.js';
+export {
+  isJwsSigner,
+  JwsSigningError,
+  signCompactJws,
+  type JwsSigner,
+  type SigningKey,
+} from './idp/jws-signer.util.js';
+export {
   TokenVerificationError,
   type TokenVerificationErrorCode,
 } from './errors/token-verification.error.js';
@@ -147,6 +161,7 @@ export type {
   CircuitBreakerOptions,
   ClientAssertionOptions,
   ClientAuthMethod,
+  ClientSecretProvider,
   DpopOptions,
   DpopSigner,
   HttpLimitsOptions,

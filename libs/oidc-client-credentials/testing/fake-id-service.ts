@@ -11,6 +11,7 @@ import {
 import type { FakeClient } from './id-service-context.js';
 import { IdServiceEndpoints } from './id-service-endpoints.js';
 import { signCompact, type SigningCryptoKey } from './sign-compact.util.js';
+import type { FakeDpopOptions } from './token-dpop.js';
 
 /** Options of {@link FakeIdService.start}. */
 export interface FakeIdServiceOptions {
@@ -22,6 +23,12 @@ export interface FakeIdServiceOptions {
   lifetimeSeconds?: number;
   /** Signing algorithm of the service's keys. Default `'RS256'`. */
   alg?: 'RS256' | 'ES256' | 'PS256' | 'EdDSA';
+  /**
+   * DPoP mode of the token endpoint (RFC 9449): a request's proof is checked and a valid one gets
+   * a token bound to its key (`token_type: DPoP`, `cnf.jkt`). Default off: a `DPoP` header is
+   * ignored and every token is a bearer token.
+   */
+  dpop?: FakeDpopOptions;
 }
 
 /**
@@ -53,6 +60,7 @@ export class FakeIdService {
       tokenFormat: options.tokenFormat,
       lifetimeSeconds: options.lifetimeSeconds,
       alg: options.alg,
+      dpop: options.dpop,
     });
     const server = createServer();
     const service = new FakeIdService(server, endpoints);
@@ -116,6 +124,17 @@ export class FakeIdService {
   /** Stops publishing a key (tokens it signed can no longer be verified after a JWKS refresh). */
   unpublishKey(kid: string): void {
     this.endpoints.keys.unpublish(kid);
+  }
+
+  /** The nonce DPoP proofs must carry (DPoP mode with `requireNonce`). */
+  get dpopNonce(): string | undefined {
+    return this.endpoints.dpop?.nonce;
+  }
+
+  /** A new DPoP nonce: proofs with the previous one get `use_dpop_nonce` from now on. */
+  rotateDpopNonce(): string {
+    if (!this.endpoints.dpop) throw new Error('the DPoP mode is off (FakeIdServiceOptions.dpop)');
+    return this.endpoints.dpop.rotateNonce();
   }
 
   /** Kid of the key new tokens are signed with. */

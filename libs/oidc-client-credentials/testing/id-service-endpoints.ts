@@ -8,6 +8,7 @@ import { IssuedTokens } from './issued-tokens.js';
 import { PATHS } from './paths.js';
 import { SigningKeys, type SigningAlgorithm } from './signing-keys.js';
 import { tokenEndpoint } from './token.endpoint.js';
+import { TokenEndpointDpop, type FakeDpopOptions } from './token-dpop.js';
 import { userinfoEndpoint } from './userinfo.endpoint.js';
 
 /** Options of {@link IdServiceEndpoints.create}. */
@@ -16,6 +17,8 @@ export interface IdServiceEndpointsOptions extends IdServiceContextOptions {
   alg?: SigningAlgorithm;
   /** Private JWKs (each with an `alg`) to sign with instead of a generated key; the last signs. */
   signingKeys?: JWK[];
+  /** DPoP at the token endpoint (RFC 9449): proofs checked, valid ones bind the token. */
+  dpop?: FakeDpopOptions;
 }
 
 /** The name of one of the endpoints. */
@@ -42,6 +45,8 @@ export class IdServiceEndpoints {
     readonly keys: SigningKeys,
     /** The tokens issued: issue, mint, inspect, revoke. */
     readonly tokens: IssuedTokens,
+    /** The token endpoint's DPoP checks and nonce, when the DPoP mode is on. */
+    readonly dpop?: TokenEndpointDpop,
   ) {
     this.authenticator = new ClientAuthenticator(context);
   }
@@ -50,7 +55,8 @@ export class IdServiceEndpoints {
   static async create(options: IdServiceEndpointsOptions): Promise<IdServiceEndpoints> {
     const context = new IdServiceContext(options);
     const keys = await SigningKeys.create(options.alg ?? 'RS256', options.signingKeys);
-    return new IdServiceEndpoints(context, keys, new IssuedTokens(context, keys));
+    const dpop = options.dpop && new TokenEndpointDpop(options.dpop, () => context.nowSeconds());
+    return new IdServiceEndpoints(context, keys, new IssuedTokens(context, keys), dpop);
   }
 
   /**
@@ -96,6 +102,11 @@ export class IdServiceEndpoints {
   }
 
   private parts() {
-    return { context: this.context, authenticator: this.authenticator, tokens: this.tokens };
+    return {
+      context: this.context,
+      authenticator: this.authenticator,
+      tokens: this.tokens,
+      ...(this.dpop === undefined ? {} : { dpop: this.dpop }),
+    };
   }
 }

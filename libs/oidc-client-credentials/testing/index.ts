@@ -27,3 +27,4 @@ export { PATHS } from './paths.js';
 export { signCompact, type SigningCryptoKey } from './sign-compact.util.js';
 export type { SigningAlgorithm, SigningKey, SigningKeys } from './signing-keys.js';
 export { createTestingOptions } from './testing-options.util.js';
+export { TokenEndpointDpop, type FakeDpopOptions } from './token-dpop.js';

@@ -20,6 +20,8 @@ interface OpaqueRecord {
   iat: number;
   exp: number;
   revoked: boolean;
+  /** The DPoP key thumbprint a bound token is for (RFC 9449 §6.2). */
+  jkt?: string;
 }
 
 /**
@@ -40,15 +42,16 @@ export class IssuedTokens {
 
   /**
    * Issues a token to a registered client with exactly these scopes, as the token endpoint does:
-   * its format, lifetime, audience and JWT profile come from the client.
+   * its format, lifetime, audience and JWT profile come from the client. With `jkt` it is bound to
+   * that DPoP key: `cnf: { jkt }` in the JWT, or in the introspection answer of an opaque token.
    */
-  async issue(clientId: string, scopes: string[]): Promise<IssuedToken> {
+  async issue(clientId: string, scopes: string[], jkt?: string): Promise<IssuedToken> {
     const client = this.context.client(clientId);
     if (!client) throw new Error(`unknown client ${clientId}`);
     const expiresIn = client.lifetimeSeconds ?? this.context.lifetimeSeconds;
     const scope = scopes.length > 0 ? scopes.join(' ') : undefined;
     if ((client.tokenFormat ?? this.context.tokenFormat) === 'opaque') {
-      const accessToken = this.mintOpaque(clientId, { scope, lifetimeSeconds: expiresIn });
+      const accessToken = this.mintOpaque(clientId, { scope, lifetimeSeconds: expiresIn, jkt });
       return { accessToken, expiresIn, ...(scope ? { scope } : {}) };
     }
     const rfc9068 = client.jwtProfile === 'rfc9068';
@@ -62,6 +65,7 @@ export class IssuedTokens {
         ...(rfc9068 ? { client_id: clientId } : {}),
         ...(rfc9068 || this.context.uniqueJwtIds ? { jti: randomUUID() } : {}),
         ...(scope ? { scope } : {}),
+        ...(jkt === undefined ? {} : { cnf: { jkt } }),
       },
       { typ: rfc9068 ? 'at+jwt' : 'JWT' },
     );
@@ -101,7 +105,13 @@ export class IssuedTokens {
    */
   mintOpaque(
     clientId: string,
-    options: { scope?: string; lifetimeSeconds?: number; audience?: string | string[] } = {},
+    options: {
+      scope?: string;
+      lifetimeSeconds?: number;
+      audience?: string | string[];
+      /** Bound to this DPoP key thumbprint (`cnf.jkt` and `token_type: DPoP` when introspected). */
+      jkt?: string;
+    } = {},
   ): string {
     const iat = this.context.nowSeconds();
     this.pruneExpired(iat);
@@ -113,6 +123,7 @@ export class IssuedTokens {
       iat,
       exp: iat + (options.lifetimeSeconds ?? this.context.lifetimeSeconds),
       revoked: false,
+      ...(options.jkt === undefined ? {} : { jkt: options.jkt }),
     });
     return token;
   }
@@ -131,7 +142,13 @@ export class IssuedTokens {
       currentDate: this.context.now(),
     });
     if (!payload) return undefined;
-    return { ...payload, client_id: payload.sub, clientId: payload.sub, token_type: 'Bearer' };
+    const bound = typeof (payload.cnf as { jkt?: unknown } | undefined)?.jkt === 'string';
+    return {
+      ...payload,
+      client_id: payload.sub,
+      clientId: payload.sub,
+      token_type: bound ? 'DPoP' : 'Bearer',
+    };
   }
 
   /**
@@ -161,7 +178,8 @@ export class IssuedTokens {
       iat: record.iat,
       aud: record.audience,
       iss: this.context.issuer,
-      token_type: 'Bearer',
+      token_type: record.jkt === undefined ? 'Bearer' : 'DPoP',
+      ...(record.jkt === undefined ? {} : { cnf: { jkt: record.jkt } }),
       ...(record.scope ? { scope: record.scope } : {}),
     };
   }

@@ -8,6 +8,7 @@ import {
   resolveIdentity,
   type ClientIdentity,
 } from './identity-options.util.js';
+import { assertTlsClientAuthAlone, resolveMtls } from './http-options.util.js';
 import { assertKnownOptions, CREDENTIAL_KEYS, NAMED_CLIENT_OPTIONS } from './known-options.util.js';
 import type {
   NamedClientOptions,
@@ -88,6 +89,8 @@ export function resolveNamedClient(
     ...root,
     ...idService,
     ...identity,
+    // A certificate is part of the identity: the client's own with its own clientId, else the root's.
+    mtls: ownIdentity ? resolveMtls(entry.mtls, `${label}.`, rootOptions.http) : root.mtls,
     tokenParams: inheritsRoot ? tokenParams(inheritTokenParams(rootOptions, entry)) : ownParams,
     // Its own setting, else the root's (a generated key is still the client's own).
     dpop:
@@ -102,6 +105,7 @@ export function resolveNamedClient(
     clients: {},
   };
   assertOutboundCredentials(client);
+  assertTlsClientAuthAlone(client);
   assertDpopSharable(client, entry.dpop === undefined ? '' : `${label}.`);
   return client;
 }

@@ -135,7 +135,9 @@ export function withClientCredentials<T extends HttpService>(
     if (mode === 'idempotent' && !IDEMPOTENT_METHODS.has((config.method ?? 'get').toLowerCase())) {
       return null;
     }
-    const sent = /^(?:Bearer|DPoP) (.+)$/.exec(String(config.headers.get('authorization') ?? ''))?.[1];
+    const sent = /^(?:Bearer|DPoP) (.+)$/.exec(
+      String(config.headers.get('authorization') ?? ''),
+    )?.[1];
     if (sent) tokenProvider.invalidate(sent);
     return tokenProvider.getToken(getTokenOptions(config)).then(async (next) => {
       if (next === sent) return refused();

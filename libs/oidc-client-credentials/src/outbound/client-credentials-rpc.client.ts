@@ -59,7 +59,9 @@ export class ClientCredentialsRpcClient {
   /**
    * @param client the `ClientProxy` to send with (from `ClientsModule` or `ClientProxyFactory`).
    * @param tokenProvider the `TokenProvider` (or a named client's) whose token is sent.
-   * @throws ConfigurationError for a transport this helper cannot put a token in.
+   * @throws ConfigurationError for a transport this helper cannot put a token in, and for a
+   *   client with the `dpop` option: a DPoP proof is for an HTTP method and URL (RFC 9449 §4.2),
+   *   which a message has not, so a DPoP-bound token cannot be sent meaningfully here.
    */
   constructor(
     private readonly client: RpcClient,
@@ -71,6 +73,12 @@ export class ClientCredentialsRpcClient {
       throw new ConfigurationError(
         'transport',
         `must be one of ${RPC_TOKEN_TRANSPORTS.map((name) => `'${name}'`).join(', ')} (a gRPC call takes the token in its metadata)`,
+      );
+    }
+    if ((tokenProvider as Partial<Pick<TokenProvider, 'dpopEnabled'>>).dpopEnabled === true) {
+      throw new ConfigurationError(
+        'tokenProvider',
+        'requests DPoP-bound tokens (dpop option), which a message cannot carry with a proof (no HTTP method and URL); use a named client without dpop for messages',
       );
     }
     this.transport = transport;

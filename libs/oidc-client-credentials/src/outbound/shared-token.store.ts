@@ -35,6 +35,8 @@ type SharedTokenRecord = {
   key: string;
   accessToken: string;
   scope?: string;
+  /** A DPoP-bound token's RFC 7638 thumbprint of the key it is bound to (its `cnf.jkt`). */
+  jkt?: string;
   renewAt: number;
   expiresAt: number;
 };
@@ -57,6 +59,11 @@ export class SharedTokenStore {
     private readonly key: string,
     private readonly options: ResolvedOptions,
     private readonly random: () => number = Math.random,
+    /**
+     * With DPoP: the thumbprint of this client's key. Only a token bound to it is taken; a bearer
+     * token (or one bound to another key) is a miss, and a token written is labelled with it.
+     */
+    private readonly binding?: () => string | undefined,
   ) {
     this.leaseKey = `${key}:lease`;
   }
@@ -135,19 +142,26 @@ export class SharedTokenStore {
       key: this.key,
       accessToken: entry.token.accessToken,
       ...(entry.token.scope === undefined ? {} : { scope: entry.token.scope }),
+      ...(this.boundTo(entry) === undefined ? {} : { jkt: this.boundTo(entry) }),
       renewAt: entry.renewAt,
       expiresAt: entry.expiresAt,
     };
     await this.shared.set(this.key, record, until - now);
   }
 
+  /** The key thumbprint a DPoP-bound entry is written with (this client's current key). */
+  private boundTo(entry: TokenCacheEntry): string | undefined {
+    return entry.token.tokenType === 'dpop' ? this.binding?.() : undefined;
+  }
+
   /** The shared token if it is well-formed, this key's, not `stale` and before its renewal point. */
   private async read(stale?: string): Promise<TokenCacheEntry | undefined> {
     const record = this.validRecord(await this.shared.get(this.key));
     if (!record || record.accessToken === stale) return undefined;
+    if (record.jkt !== this.binding?.()) return undefined;
     const token: ClientCredentialsToken = Object.freeze({
       accessToken: record.accessToken,
-      tokenType: 'bearer',
+      tokenType: record.jkt === undefined ? 'bearer' : 'dpop',
       expiresAt: record.expiresAt,
       ...(record.scope === undefined ? {} : { scope: record.scope }),
     });
@@ -162,7 +176,7 @@ export class SharedTokenStore {
   /** Anything odd — another library's data, another key's value, bad times — is a miss. */
   private validRecord(value: Record<string, unknown> | undefined): SharedTokenRecord | undefined {
     if (value === undefined) return undefined;
-    const { v, kind, key, accessToken, scope, renewAt, expiresAt } = value;
+    const { v, kind, key, accessToken, scope, jkt, renewAt, expiresAt } = value;
     const now = Date.now();
     const longest = this.options.tokenRenewal.maxLifetimeSeconds * 1000 + CLOCK_SKEW_ALLOWANCE_MS;
     const valid =
@@ -173,6 +187,7 @@ export class SharedTokenStore {
       accessToken.length <= this.options.http.maxResponseBytes &&
       VSCHAR.test(accessToken) &&
       (scope === undefined || (typeof scope === 'string' && /^[\x20-\x7e]*$/.test(scope))) &&
+      (jkt === undefined || (typeof jkt === 'string' && /^[\w-]{43}$/.test(jkt))) &&
       Number.isFinite(renewAt) &&
       Number.isFinite(expiresAt) &&
       now < (renewAt as number) &&

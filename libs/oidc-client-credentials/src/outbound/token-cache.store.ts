@@ -9,6 +9,8 @@ export interface IssuedToken {
   expiresIn?: number;
   /** Granted scope, or the requested one when the answer omits it. */
   scope?: string;
+  /** `'dpop'` for a DPoP-bound token; absent for a bearer token. */
+  tokenType?: 'dpop';
 }
 
 /** A token with the local times at which it is renewed and stops being handed out. */
@@ -103,7 +105,7 @@ export function createCacheEntry(
   const renewAt = byMargin > issuedAt ? Math.min(byFraction, byMargin) : byFraction;
   const token: ClientCredentialsToken = Object.freeze({
     accessToken: issued.accessToken,
-    tokenType: 'bearer',
+    tokenType: issued.tokenType ?? 'bearer',
     expiresAt,
     ...(issued.scope === undefined ? {} : { scope: issued.scope }),
   });

@@ -2,7 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { DiscoveryError } from '../errors/discovery.error.js';
 import { TokenRequestError } from '../errors/token-request.error.js';
 import { errorField, errorProperty } from '../errors/error-cause.util.js';
-import type { IssuerMetadataProvider } from '../idp/issuer-metadata.provider.js';
+import type { IdServiceCalls } from '../idp/id-service-transport.util.js';
 import { ResponseTooLargeError } from '../idp/safe-fetch.util.js';
 import { printableUrl, suggestsMovedEndpoint } from '../idp/endpoint-failure.util.js';
 import { sanitizeForLog } from '../errors/sanitize.util.js';
@@ -13,17 +13,21 @@ import {
   type ClientAuthentication,
 } from '../idp/client-authentication.util.js';
 import type { IssuedToken } from './token-cache.store.js';
+import type { DpopProofs } from './dpop-proof.util.js';
 
 /** RFC 6749 VSCHAR (%x20-7E), one or more. */
 const VSCHAR_ONLY = /^[\x20-\x7e]+$/;
 
 /** Everything one token request needs. */
 export interface TokenRequestContext {
-  metadata: IssuerMetadataProvider;
+  /** The ID service as this client calls it (its certificate, its mTLS aliases). */
+  metadata: IdServiceCalls;
   clientId: string;
   authentication: ClientAuthentication;
   /** scope, audience, resource and extra parameters, in order. */
   params: readonly [string, string][];
+  /** With DPoP: the client's proofs; the token must then come back `token_type: DPoP`. */
+  dpop?: DpopProofs;
 }
 
 /**
@@ -64,18 +68,31 @@ export async function requestToken(
   }
   const client: oauth.Client = { client_id: context.clientId };
 
-  let response: Response;
-  try {
-    response = await oauth.clientCredentialsGrantRequest(
-      as,
-      client,
-      authentication.authenticate,
-      context.params.map(([name, value]) => [name, value]),
-      { ...context.metadata.requestOptions(), signal },
-    );
-  } catch (error) {
-    if (suggestsMovedEndpoint(error)) context.metadata.reportEndpointFailure('token_endpoint');
-    throw atEndpoint(transportError(error), as);
+  const send = async (): Promise<Response> => {
+    try {
+      const dpop = context.dpop;
+      const headers = dpop && {
+        dpop: await dpop.proof({ method: 'POST', url: as.token_endpoint! }),
+      };
+      const sent = await oauth.clientCredentialsGrantRequest(
+        as,
+        client,
+        authentication.authenticate,
+        context.params.map(([name, value]) => [name, value]),
+        { ...context.metadata.requestOptions(), signal, ...(headers && { headers }) },
+      );
+      dpop?.rememberNonce(as.token_endpoint!, sent.headers);
+      return sent;
+    } catch (error) {
+      if (suggestsMovedEndpoint(error)) context.metadata.reportEndpointFailure('token_endpoint');
+      throw atEndpoint(transportError(error), as);
+    }
+  };
+  let response = await send();
+  // RFC 9449 §8: the ID service wants a nonce in the proof; once more with the one it gave.
+  if (context.dpop && (await asksForDpopNonce(response))) {
+    await response.body?.cancel();
+    response = await send();
   }
 
   if (response.status !== 200) {
@@ -95,11 +112,16 @@ export async function requestToken(
       { status: 200 },
     );
   }
-  // oauth4webapi lowercases token_type and also lets "dpop" through; only bearer is supported.
-  if (json.token_type !== 'bearer') {
+  // oauth4webapi lowercases token_type and also lets "dpop" through. A DPoP client takes only a
+  // DPoP-bound token (RFC 9449 §5: a bearer answer means the ID service ignored the proof);
+  // others take only bearer.
+  const expectedType = context.dpop ? 'dpop' : 'bearer';
+  if (json.token_type !== expectedType) {
     throw new TokenRequestError(
       'OIDC_CC_TOKEN_RESPONSE_INVALID',
-      `Invalid token response: token_type "${sanitizeForLog(json.token_type, 32)}" is not supported (only bearer)`,
+      context.dpop
+        ? `Invalid token response: token_type "${sanitizeForLog(json.token_type, 32)}" where a DPoP-bound token was requested (token_type DPoP); does the ID service support DPoP for this client?`
+        : `Invalid token response: token_type "${sanitizeForLog(json.token_type, 32)}" is not supported (only bearer)`,
       { status: 200 },
     );
   }
@@ -117,7 +139,22 @@ export async function requestToken(
     accessToken: json.access_token,
     expiresIn: json.expires_in,
     scope: json.scope ?? requestedScope,
+    ...(context.dpop ? { tokenType: 'dpop' as const } : {}),
   };
+}
+
+/**
+ * Whether a token endpoint answer is RFC 9449 §8's `use_dpop_nonce` error with a `DPoP-Nonce`
+ * (read from a copy of the body, bounded like every answer).
+ */
+async function asksForDpopNonce(response: Response): Promise<boolean> {
+  if (response.status !== 400 || !response.headers.has('dpop-nonce')) return false;
+  try {
+    const body: unknown = JSON.parse(await response.clone().text());
+    return (body as { error?: unknown } | null)?.error === 'use_dpop_nonce';
+  } catch {
+    return false;
+  }
 }
 
 /** The error, its message naming the endpoint (never its query: it may hold the secret). */

@@ -239,12 +239,22 @@ export class TokenProvider
    * The access token: the cached one until its renewal point, then still the cached one while a
    * single background renewal runs, a new one once it has expired.
    *
+   * With `scope`, `resource` or `audience`, the token of that parameter set (see
+   * `TokenRequestParameters`).
+   *
    * @throws TokenRequestError (code `OIDC_CC_TOKEN_*`) when no valid token can be had.
    * @throws ConfigurationError when the outbound credentials are not configured.
+   * @throws OidcClientCredentialsError `OIDC_CC_TOKEN_PARAMETERS_INVALID` for a parameter that
+   *   cannot be sent (a resource that is not an absolute URI, a scope with a quote…).
    */
   getToken(options?: GetTokenOptions): Promise<string> {
     if (options !== undefined) {
-      const set = this.parameterSet(options);
+      let set: TokenProvider | undefined;
+      try {
+        set = this.parameterSet(options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (set !== undefined) return set.getToken(ownOptions(options));
     }
     if (options?.forceRefresh !== true) {
@@ -424,7 +434,8 @@ export class TokenProvider
     const request = async (recheck?: () => Promise<TokenCacheEntry | undefined>) => {
       const key = dpop?.key;
       const entry = await this.acquisition.request(authentication, recheck, span?.attempted, dpop);
-      if (key !== undefined && entry.token.tokenType === 'dpop') this.boundKeys.set(entry.token, key);
+      if (key !== undefined && entry.token.tokenType === 'dpop')
+        this.boundKeys.set(entry.token, key);
       return entry;
     };
     const shared = this.sharedTokens;
