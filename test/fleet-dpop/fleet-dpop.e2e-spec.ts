@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
+import {
+  ConfigurationError,
+  OidcClientCredentialsModule,
+  TokenProvider,
+  TokenProviderRegistry,
+  type OidcClientCredentialsModuleOptions,
+} from 'nest-oidc-client-credentials';
+import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { RedisInspector, uniquePrefix } from '../utils/redis.js';
+import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
+
+const SECRET = 'billing-s3cret';
+const KEY = randomBytes(32).toString('base64');
+const INSTANCES = 3;
+const CALLERS = 100;
+
+describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', () => {
+  let idp: FakeIdService;
+  let inspector: RedisInspector;
+  let prefix: string;
+  const instances = new CacheInstances();
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    idp = await FakeIdService.start({
+      clients: { billing: { secret: SECRET } },
+      dpop: { required: true },
+    });
+    inspector = await RedisInspector.connect();
+  });
+  afterAll(async () => {
+    await inspector.close();
+    await idp.close();
+    Logger.overrideLogger(new Logger());
+  });
+  beforeEach(() => {
+    prefix = uniquePrefix();
+  });
+  afterEach(async () => {
+    await instances.close();
+    await inspector.clear(prefix);
+    idp.reset();
+  });
+
+  async function start(options: Partial<OidcClientCredentialsModuleOptions> = {}) {
+    const app = await NestFactory.createApplicationContext(
+      OidcClientCredentialsModule.forRoot({
+        issuer: idp.issuer,
+        clientId: 'billing',
+        clientSecret: SECRET,
+        dpop: true,
+        tokenRenewal: { proactive: false },
+        cache: testCacheOptions({
+          stores: [instances.redisStore()],
+          keyPrefix: prefix,
+          encryptionKey: KEY,
+        }),
+        ...options,
+      }),
+      { logger: false, abortOnError: false },
+    );
+    return instances.add(app);
+  }
+
+  /** The JWK of each DPoP proof the ID service received. */
+  const proofKeys = () =>
+    idp
+      .requestsTo(PATHS.token)
+      .map((request) => JSON.stringify(decodeProtectedHeader(request.headers.dpop as string).jwk));
+
+  it(`${INSTANCES} instances × ${CALLERS} concurrent getToken(): one token request, one key, no clear private key in Redis`, async () => {
+    // Started together: each one's key is made or taken while the others start.
+    const apps = await Promise.all(Array.from({ length: INSTANCES }, () => start()));
+    const providers = apps.map((app) => app.get(TokenProvider));
+    const thumbprints = await Promise.all(providers.map((tokens) => tokens.dpopThumbprint()));
+    expect(new Set(thumbprints).size).toBe(1);
+
+    const tokens = await Promise.all(
+      providers.flatMap((provider) =>
+        Array.from({ length: CALLERS }, () => provider.getTokenResponse()),
+      ),
+    );
+    expect(idp.requestCount(PATHS.token)).toBe(1);
+    expect(new Set(tokens.map((token) => token.accessToken)).size).toBe(1);
+    expect(tokens.every((token) => token.tokenType === 'dpop')).toBe(true);
+    expect(decodeJwt(tokens[0]!.accessToken).cnf).toEqual({ jkt: thumbprints[0] });
+
+    // Each instance sends the token with proofs of that one key.
+    const proofs = await Promise.all(
+      providers.map((provider) =>
+        provider.getAuthorizationHeaders({ method: 'GET', url: 'https://api.example/orders' }),
+      ),
+    );
+    const jwks = proofs.map(({ dpop }) => JSON.stringify(decodeProtectedHeader(dpop!).jwk));
+    expect(new Set(jwks).size).toBe(1);
+    expect(proofKeys()).toEqual([jwks[0]]);
+
+    // What an operator with redis-cli sees: sealed values only, no private key member anywhere.
+    const keys = await inspector.keys(prefix);
+    expect(keys.some((key) => key.endsWith(':dpop-key'))).toBe(true);
+    const dump = await inspector.dump(prefix);
+    expect(dump).not.toMatch(/"d"\s*:/);
+    expect(dump).not.toMatch(/"kty"/);
+    for (const key of keys) {
+      const value = await inspector.get(key);
+      if (value === null || !value.startsWith('{')) continue;
+      expect(JSON.stringify(JSON.parse(value))).not.toMatch(/"d"\s*:/);
+    }
+  });
+
+  it('an instance started later takes the fleet key and the shared token: no request of its own', async () => {
+    const first = (await start()).get(TokenProvider);
+    const token = await first.getToken();
+    const later = (await start()).get(TokenProvider);
+    expect(await later.dpopThumbprint()).toBe(await first.dpopThumbprint());
+    expect(await later.getToken()).toBe(token);
+    expect(idp.requestCount(PATHS.token)).toBe(1);
+  });
+
+  it('a named client has a fleet key of its own', async () => {
+    const apps = await Promise.all(
+      Array.from({ length: 2 }, () => start({ clients: { reports: { scope: 'reports' } } })),
+    );
+    const root = await Promise.all(apps.map((app) => app.get(TokenProvider).dpopThumbprint()));
+    const named = await Promise.all(
+      apps.map((app) => app.get(TokenProviderRegistry).get('reports').dpopThumbprint()),
+    );
+    expect(new Set(root).size).toBe(1);
+    expect(new Set(named).size).toBe(1);
+    expect(named[0]).not.toBe(root[0]);
+  });
+
+  it('a key brought by the application is never written to the store', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const app = await start({ dpop: { privateKey: await exportJWK(privateKey) } });
+    await app.get(TokenProvider).getToken();
+    expect((await inspector.keys(prefix)).filter((key) => key.includes('dpop-key'))).toEqual([]);
+  });
+
+  it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string]>([
+    ['the root client', {}, 'dpop'],
+    [
+      'a named client with dpop of its own',
+      { dpop: false, clients: { reports: { dpop: true } } },
+      'clients.reports.dpop',
+    ],
+  ])(
+    'a generated key with shared stores but no cache.encryptionKey stops the start (%s)',
+    async (_case, options, named) => {
+      const failure = await start({
+        cache: { stores: [instances.redisStore()], keyPrefix: prefix },
+        ...options,
+      }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(ConfigurationError);
+      expect((failure as Error).message).toContain('cache.encryptionKey');
+      expect((failure as Error).message).toContain(named);
+    },
+  );
+});
