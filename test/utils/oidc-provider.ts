@@ -7,7 +7,7 @@ export interface OidcProviderClient {
   client_id: string;
   client_secret?: string;
   token_endpoint_auth_method?:
-    'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+    'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
   /** Public keys of a `private_key_jwt` client. */
   jwks?: { keys: JWK[] };
   /** Default `['client_credentials']`. */
@@ -42,6 +42,12 @@ export interface OidcProviderOptions {
    * `introspection_signed_response_alg` that ask for them. Default `false`.
    */
   jwtIntrospection?: boolean;
+  /**
+   * DPoP (RFC 9449, `features.dPoP`, on in oidc-provider v9): with `true`, token requests must
+   * carry the provider's nonce (stateless nonces from a `nonceSecret`; a proof without one gets
+   * `use_dpop_nonce`). Default `false`: proofs are accepted without a nonce.
+   */
+  dpopNonces?: boolean;
 }
 
 /** A running oidc-provider child process. */
