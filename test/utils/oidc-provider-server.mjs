@@ -42,6 +42,7 @@ async function start(options) {
     audience,
     introspectors,
     jwtIntrospection,
+    dpopNonces,
   } = options;
   const server = createServer();
   await new Promise((resolve, reject) => {
@@ -68,6 +69,10 @@ async function start(options) {
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       jwtIntrospection: { enabled: jwtIntrospection === true },
+      dPoP: {
+        enabled: true,
+        ...(dpopNonces === true ? { nonceSecret: randomBytes(32), requireNonce: () => true } : {}),
+      },
       introspection: {
         enabled: true,
         // As the seed requires: a client may introspect its own tokens; tokens of other clients only
