@@ -282,6 +282,63 @@ describe('several trusted issuers (two oidc-provider instances A and B, a counti
     });
   });
 
+  describe('verifyOnStartup.inbound checks every listed issuer', () => {
+    it("an issuer whose JWKS cannot be loaded stops the app, naming that issuer's URL", async () => {
+      const unreachable = 'http://127.0.0.1:9';
+      await expect(
+        app({
+          issuers: [
+            { issuer: a.issuer, strategy: 'jwt' },
+            { issuer: unreachable, strategy: 'jwt', endpoints: { jwks: `${unreachable}/jwks` } },
+          ],
+        }).then(() => undefined),
+      ).resolves.toBeUndefined();
+      await expect(
+        startHttpApp(
+          'express',
+          {
+            imports: [
+              OidcClientCredentialsModule.forRoot({
+                ...options({
+                  issuers: [
+                    { issuer: a.issuer, strategy: 'jwt' },
+                    {
+                      issuer: unreachable,
+                      strategy: 'jwt',
+                      endpoints: { jwks: `${unreachable}/jwks` },
+                    },
+                  ],
+                }),
+                verifyOnStartup: { inbound: true },
+                retry: { maxAttempts: 1 },
+              }),
+            ],
+          },
+          logger,
+        ),
+      ).rejects.toThrow(/Startup check.*127\.0\.0\.1:9\/jwks/);
+    });
+
+    it('with every issuer reachable the app starts, and C is not asked', async () => {
+      const running = await startHttpApp(
+        'express',
+        {
+          imports: [
+            OidcClientCredentialsModule.forRoot({
+              ...options({ issuers: issuers() }),
+              verifyOnStartup: { inbound: true },
+            }),
+          ],
+          controllers: [WhoAmIController],
+        },
+        logger,
+      );
+      apps.push(running);
+      expect((await get(running, tokens.a)).status).toBe(200);
+      expect(c.requests).toEqual([]);
+    });
+  });
+
   describe('bad issuer configuration fails at startup', () => {
     const rows: { case: string; verification: Record<string, unknown>; message: RegExp }[] = [
       {

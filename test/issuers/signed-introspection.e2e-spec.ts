@@ -166,7 +166,7 @@ describe('RFC 9701 signed introspection answers', () => {
 
   describe('a fake ID service whose answers a row chooses', () => {
     let running: RunningApp;
-    let foreignKey: CryptoKey;
+    let foreignKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
     beforeAll(async () => {
       foreignKey = (await generateKeyPair('RS256')).privateKey;

@@ -9,6 +9,7 @@ import {
   type ResolvedOptions,
 } from '../options/resolved-options.js';
 import { TokenProviderRegistry } from '../outbound/token-provider-registry.provider.js';
+import { IssuerRegistry } from '../strategies/issuers/issuer-registry.provider.js';
 import { JwksProvider } from '../strategies/jwks.provider.js';
 import { verificationEndpoint } from './oidc-client-credentials.health.js';
 
@@ -22,7 +23,8 @@ const PREFIX = 'Startup check (verifyOnStartup)';
  *
  * - outbound: a token for the root client (when it has a credential) and for every named client,
  *   through the usual retries: `TokenRequestError`;
- * - inbound: the JWKS (`jwt`, `auto`) or the presence of the introspection or userinfo endpoint,
+ * - inbound: the JWKS (`jwt`, `auto`) or the presence of the introspection or userinfo endpoint
+ *   of the root issuer, or of each one of `verification.issuers`,
  *   with discovery when an endpoint comes from it: `DiscoveryError` or `ValidatorUnavailableError`.
  *
  * What it fetches is kept (tokens, discovery, keys): the first requests find them in place.
@@ -34,6 +36,7 @@ export class OidcClientCredentialsStartupCheck implements OnApplicationBootstrap
     private readonly metadata: IssuerMetadataProvider,
     private readonly jwks: JwksProvider,
     private readonly clients: TokenProviderRegistry,
+    private readonly issuers: IssuerRegistry,
   ) {}
 
   /** Runs the checks `verifyOnStartup` selects; none by default. */
@@ -41,7 +44,7 @@ export class OidcClientCredentialsStartupCheck implements OnApplicationBootstrap
     const { outbound, inbound } = this.options.verifyOnStartup;
     await Promise.all([
       outbound ? this.verifyOutbound() : undefined,
-      inbound ? this.verifyInbound() : undefined,
+      inbound ? this.verifyInboundIssuers() : undefined,
     ]);
   }
 
@@ -57,7 +60,7 @@ export class OidcClientCredentialsStartupCheck implements OnApplicationBootstrap
           await client.getToken();
         } catch (error) {
           if (!(error instanceof TokenRequestError)) throw error;
-          const from = await this.tokenEndpointFor(error);
+          const from = await this.tokenEndpointFor(error, client.clientName);
           throw new TokenRequestError(
             error.code,
             `${PREFIX}: client "${client.clientName}" got no token${from}: ${error.message}`,
@@ -72,9 +75,11 @@ export class OidcClientCredentialsStartupCheck implements OnApplicationBootstrap
    * ` from <token endpoint>` when the failure happened there and its message does not name it
    * (a discovery failure names the discovery URL).
    */
-  private async tokenEndpointFor(error: TokenRequestError): Promise<string> {
+  private async tokenEndpointFor(error: TokenRequestError, client: string): Promise<string> {
     if (error.code === 'OIDC_CC_DISCOVERY_FAILED') return '';
-    const token_endpoint = await this.metadata
+    // A named client at an issuer of its own has that issuer's token endpoint.
+    const token_endpoint = await this.clients
+      .metadataOf(client)
       .require('token_endpoint')
       .then((metadata) => metadata.token_endpoint)
       .catch(() => undefined);
@@ -83,54 +88,74 @@ export class OidcClientCredentialsStartupCheck implements OnApplicationBootstrap
     return error.message.includes(url) ? '' : ` from ${url}`;
   }
 
-  /** What the module's verification strategy needs of the ID service before a token arrives. */
-  private async verifyInbound(): Promise<void> {
-    const { strategy } = this.options.verification;
+  /** Each trusted issuer of `verification.issuers`, else the root issuer. */
+  private async verifyInboundIssuers(): Promise<void> {
+    const { verifiers } = this.issuers;
+    if (verifiers.length === 0) {
+      return this.verifyInbound({
+        options: this.options,
+        metadata: this.metadata,
+        jwks: this.jwks,
+      });
+    }
+    await Promise.all(verifiers.map((verifier) => this.verifyInbound(verifier)));
+  }
+
+  /** What an issuer's verification strategy needs of it before a token arrives. */
+  private async verifyInbound(issuer: InboundIssuer): Promise<void> {
+    const { strategy } = issuer.options.verification;
     // An application's own strategy: what it needs is its own business.
     if (typeof strategy !== 'string') return;
     try {
       const endpoint = verificationEndpoint(strategy);
       if (endpoint !== undefined) {
-        await this.metadata.require(endpoint);
-      } else if (strategy === 'auto' && !(await this.hasJwksUri())) {
+        await issuer.metadata.require(endpoint);
+      } else if (strategy === 'auto' && !(await hasJwksUri(issuer))) {
         // auto without a JWKS introspects every token; without credentials it refuses them all.
-        const needed = hasClientCredentials(this.options) ? 'introspection_endpoint' : 'jwks_uri';
-        await this.metadata.require(needed);
+        const needed = hasClientCredentials(issuer.options) ? 'introspection_endpoint' : 'jwks_uri';
+        await issuer.metadata.require(needed);
       } else {
-        await this.verifyJwks();
+        await verifyJwks(issuer);
       }
     } catch (error) {
       if (error instanceof DiscoveryError) throw new DiscoveryError(`${PREFIX}: ${error.message}`);
       throw error;
     }
   }
+}
 
-  private async hasJwksUri(): Promise<boolean> {
-    if (this.options.endpoints.jwks) return true;
-    return (await this.metadata.discover()).jwks_uri !== undefined;
+/** What an inbound issuer is checked with: its options, metadata and JWKS. */
+interface InboundIssuer {
+  readonly options: ResolvedOptions;
+  readonly metadata: IssuerMetadataProvider;
+  readonly jwks: JwksProvider;
+}
+
+async function hasJwksUri(issuer: InboundIssuer): Promise<boolean> {
+  if (issuer.options.endpoints.jwks) return true;
+  return (await issuer.metadata.discover()).jwks_uri !== undefined;
+}
+
+/** The JWKS loads and holds at least one key. */
+async function verifyJwks(issuer: InboundIssuer): Promise<void> {
+  const url = forMessage((await issuer.metadata.require('jwks_uri')).jwks_uri!);
+  let keys: number;
+  try {
+    keys = (await issuer.jwks.keySet()).length;
+  } catch (error) {
+    if (!(error instanceof ValidatorUnavailableError)) throw error;
+    const what = error.message.includes(url)
+      ? error.message
+      : `the JWKS at ${url} could not be loaded: ${error.message}`;
+    throw new ValidatorUnavailableError(error.code, `${PREFIX}: ${what}`, {
+      cause: error.cause,
+    });
   }
-
-  /** The JWKS loads and holds at least one key. */
-  private async verifyJwks(): Promise<void> {
-    const url = forMessage((await this.metadata.require('jwks_uri')).jwks_uri!);
-    let keys: number;
-    try {
-      keys = (await this.jwks.keySet()).length;
-    } catch (error) {
-      if (!(error instanceof ValidatorUnavailableError)) throw error;
-      const what = error.message.includes(url)
-        ? error.message
-        : `the JWKS at ${url} could not be loaded: ${error.message}`;
-      throw new ValidatorUnavailableError(error.code, `${PREFIX}: ${what}`, {
-        cause: error.cause,
-      });
-    }
-    if (keys === 0) {
-      throw new ValidatorUnavailableError(
-        'OIDC_CC_JWKS_UNAVAILABLE',
-        `${PREFIX}: the JWKS at ${url} holds no keys`,
-      );
-    }
+  if (keys === 0) {
+    throw new ValidatorUnavailableError(
+      'OIDC_CC_JWKS_UNAVAILABLE',
+      `${PREFIX}: the JWKS at ${url} holds no keys`,
+    );
   }
 }
 

@@ -19,6 +19,8 @@ export interface IssuerVerifier {
   /** The issuer identifier, exactly as configured. */
   readonly issuer: string;
   readonly strategyName: VerificationStrategyName;
+  /** The options it is verified with (see {@link issuerOptions}). */
+  readonly options: ResolvedOptions;
   /** Its own discovery, endpoints and hardened fetch. */
   readonly metadata: IssuerMetadataProvider;
   /** Its own JWKS. */
@@ -102,6 +104,7 @@ export function createIssuerVerifier(
   return {
     issuer: options.issuer,
     strategyName: name,
+    options,
     metadata,
     jwks,
     strategy: strategies[name](),
