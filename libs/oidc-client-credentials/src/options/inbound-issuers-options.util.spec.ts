@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { OidcClientCredentialsModuleOptions } from './oidc-client-credentials-options.interface.js';
 import { resolveOptions } from './resolve-options.util.js';
+import { missingAudienceWarning } from './verification-options.util.js';
 
 const ISSUER = 'https://id.example.com';
 const PARTNER = 'https://id.partner.example';
@@ -225,5 +226,44 @@ describe('verification.issuers, issuerResolver, resourceMetadata, introspection'
   it('signed introspection answers are off by default', () => {
     expect(resolve({}).verification.introspection).toEqual({ signedResponse: false });
     expect(resolve({}).verification.issuers).toBeUndefined();
+  });
+
+  const warnings: { case: string; verification: Record<string, unknown>; names?: string[] }[] = [
+    {
+      case: 'an entry without audience, and none at the root',
+      verification: { issuers: [{ issuer: ISSUER, audience: 'api' }, { issuer: PARTNER }] },
+      names: [PARTNER],
+    },
+    {
+      case: 'every entry with an audience',
+      verification: {
+        issuers: [
+          { issuer: ISSUER, audience: 'api' },
+          { issuer: PARTNER, audience: 'api' },
+        ],
+      },
+    },
+    {
+      case: 'the root audience for the entries without one',
+      verification: { audience: 'api', issuers: [{ issuer: ISSUER }, { issuer: PARTNER }] },
+    },
+    {
+      case: 'a userinfo entry, which cannot check one',
+      verification: { issuers: [{ issuer: PARTNER, strategy: 'userinfo' }] },
+    },
+    {
+      case: 'warnOnMissingAudience false',
+      verification: { warnOnMissingAudience: false, issuers: [{ issuer: PARTNER }] },
+    },
+  ];
+
+  it.each(warnings)('the missing-audience warning with issuers: $case', (row) => {
+    const warning = missingAudienceWarning(resolve(row.verification));
+    if (row.names) {
+      for (const name of row.names) expect(warning).toContain(`"${name}"`);
+      expect(warning).not.toContain(`"${ISSUER}"`);
+    } else {
+      expect(warning).toBeUndefined();
+    }
   });
 });

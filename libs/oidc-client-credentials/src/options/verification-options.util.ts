@@ -99,7 +99,8 @@ export function resolveVerification(
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4 (aud identifies the resource server)
  */
 export function missingAudienceWarning(options: ResolvedOptions): string | undefined {
-  const { audience, strategy, warnOnMissingAudience } = options.verification;
+  const { audience, strategy, warnOnMissingAudience, issuers } = options.verification;
+  if (issuers !== undefined && warnOnMissingAudience) return issuersWithoutAudience(options);
   if (audience !== undefined || !warnOnMissingAudience) return undefined;
   if (typeof strategy !== 'string' || !AUDIENCE_CHECKING_STRATEGIES.includes(strategy)) {
     return undefined;
@@ -108,5 +109,22 @@ export function missingAudienceWarning(options: ResolvedOptions): string | undef
     'verification.audience is not set: tokens the issuer grants for any of its APIs are accepted here, ' +
     "not only those meant for this one. Set verification.audience to this API's identifier (the " +
     '"aud" its tokens carry), or set verification.warnOnMissingAudience: false if any audience is intended.'
+  );
+}
+
+/** The warning for `verification.issuers` entries that check no audience (neither theirs nor the root's). */
+function issuersWithoutAudience(options: ResolvedOptions): string | undefined {
+  const { audience, strategy, issuers = [] } = options.verification;
+  const fallback = typeof strategy === 'string' ? strategy : 'auto';
+  const unchecked = issuers.filter(
+    (entry) =>
+      (entry.audience ?? audience) === undefined &&
+      AUDIENCE_CHECKING_STRATEGIES.includes(entry.strategy ?? fallback),
+  );
+  if (unchecked.length === 0) return undefined;
+  return (
+    `No audience is checked for the tokens of ${unchecked.map((entry) => `"${entry.issuer}"`).join(', ')}: ` +
+    'tokens those issuers grant for any of their APIs are accepted here. Set verification.audience, or ' +
+    'the audience of those verification.issuers entries, or set verification.warnOnMissingAudience: false if any audience is intended.'
   );
 }
