@@ -406,8 +406,8 @@ describe('named clients (e2e)', () => {
     ],
     [
       'an option every client shares',
-      { billing: { issuer: 'https://elsewhere.example' } },
-      'Invalid option "clients.billing.issuer": is shared by every client: set it in the root options',
+      { billing: { http: { timeoutMs: 1000 } } as NamedClientOptions },
+      'Invalid option "clients.billing.http": is shared by every client: set it in the root options',
     ],
     [
       'a misspelt option',

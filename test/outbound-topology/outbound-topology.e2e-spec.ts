@@ -96,6 +96,24 @@ describe('outbound topology: issuers per client, tokens per parameter set (oidc-
     expect(decodeJwt(partner).scope).toBeUndefined();
   });
 
+  it('verifyOnStartup: a named client refused at B names B and its token endpoint, never A', async () => {
+    const error = await start({
+      issuer: a.issuer,
+      clientId: 'orders-app',
+      clientSecret: 'a-secret',
+      verifyOnStartup: { outbound: true },
+      clients: {
+        partner: { issuer: b.issuer, clientId: 'partner-app', clientSecret: 'wrong-secret' },
+      },
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toContain('client "partner" got no token');
+    expect(error?.message).toContain(`[POST ${b.endpoints.token}]`);
+    expect(error?.message).not.toContain(a.issuer);
+  });
+
   it('100 concurrent getToken({ resource: R1 }) and 100 with R2: exactly 2 token requests, each aud its resource', async () => {
     const tokens = (await start(atA())).get(TokenProvider);
     const calls = Array.from({ length: 200 }, (_, i) =>

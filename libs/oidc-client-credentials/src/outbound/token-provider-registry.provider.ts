@@ -9,6 +9,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ClientCredentialsHttpService } from './client-credentials-http.service.js';
+import { httpServiceAxios } from './http-service-transport.util.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type {
   NamedClientOptions,
@@ -46,6 +47,10 @@ export class TokenProviderRegistry
   private readonly definitions = new Map<string, string | undefined>();
   /** The discovery of each other issuer a named client gets its tokens from. */
   private readonly issuerMetadata = new Map<string, IssuerMetadataProvider>();
+  /** The discovery each named client created so far uses. */
+  private readonly clientMetadata = new Map<string, IssuerMetadataProvider>();
+  /** The `mtls` certificate of each named client that has one, for its HttpService. */
+  private readonly certificates = new Map<string, ResolvedOptions['mtls']>();
 
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_MODULE_OPTIONS)
@@ -104,10 +109,13 @@ export class TokenProviderRegistry
   httpService(name: string = DEFAULT_CLIENT_NAME): ClientCredentialsHttpService {
     let service = this.httpServices.get(name);
     if (service === undefined) {
-      service = new ClientCredentialsHttpService(this.get(name), {
-        ...this.options.authorizedHttp,
-        allowInsecureHttp: this.options.allowInsecureHttp,
-      });
+      const tokens = this.get(name);
+      const mtls = name === DEFAULT_CLIENT_NAME ? this.options.mtls : this.certificates.get(name);
+      service = new ClientCredentialsHttpService(
+        tokens,
+        { ...this.options.authorizedHttp, allowInsecureHttp: this.options.allowInsecureHttp },
+        httpServiceAxios(mtls),
+      );
       this.httpServices.set(name, service);
     }
     return service;
@@ -128,6 +136,15 @@ export class TokenProviderRegistry
       this.issuerMetadata.set(key, metadata);
     }
     return metadata;
+  }
+
+  /**
+   * The issuer metadata (discovery) the client of this name gets its tokens with: the root's, or
+   * its own issuer's. The client is created if it was not yet (see {@link get}).
+   */
+  metadataOf(name: string = DEFAULT_CLIENT_NAME): IssuerMetadataProvider {
+    this.get(name);
+    return this.clientMetadata.get(name) ?? this.metadata;
   }
 
   /** Names of the clients in use: `'default'` first, then the named ones created so far. */
@@ -175,14 +192,12 @@ export class TokenProviderRegistry
             { ...sameIdentity(configured, options), ...options },
             label,
           );
-    const provider = new TokenProvider(
-      resolved,
-      this.metadataFor(resolved),
-      this.sharedCache,
-      this.events,
-    );
+    const metadata = this.metadataFor(resolved);
+    const provider = new TokenProvider(resolved, metadata, this.sharedCache, this.events);
+    this.clientMetadata.set(name, metadata);
     this.providers.set(name, provider);
     this.definitions.set(name, definition);
+    if (resolved.mtls !== undefined) this.certificates.set(name, resolved.mtls);
     return provider;
   }
 }
