@@ -30,8 +30,11 @@ const segment =
   (r) =>
     assertion(r).split('.')[index] ?? '';
 
-/** What each method sends, as an ID service could echo it back. */
-const ECHOES: Record<ClientAuthMethod, [string, Echo][]> = {
+/**
+ * What each method sends, as an ID service could echo it back (the TLS client auth methods send
+ * no secret: the certificate stays in the TLS handshake).
+ */
+const ECHOES: Partial<Record<ClientAuthMethod, [string, Echo][]>> = {
   client_secret_basic: [
     ['the Authorization header value', authorization],
     ['the Basic credentials (base64 of id:secret, form-encoded)', basicCredentials],
@@ -53,6 +56,11 @@ const ECHOES: Record<ClientAuthMethod, [string, Echo][]> = {
     ['the assertion payload segment', segment(1)],
     ['the assertion signature segment', segment(2)],
     ['the assertion segments apart', (r) => assertion(r).split('.').join(' ')],
+  ],
+  client_secret_jwt: [
+    ['the client assertion (HS256 over the secret)', assertion],
+    ['the raw form body', (r) => r.body],
+    ['the assertion signature segment', segment(2)],
   ],
 };
 
@@ -123,6 +131,9 @@ describe('TokenProvider redacts credentials an ID service echoes in its error an
   function sentForms(method: ClientAuthMethod, request: RecordedRequest): string[] {
     if (method === 'private_key_jwt') {
       return [assertion(request), ...assertion(request).split('.')];
+    }
+    if (method === 'client_secret_jwt') {
+      return [assertion(request), ...assertion(request).split('.'), SECRET];
     }
     const forms = [SECRET, formUrlEncode(SECRET), encodeURIComponent(SECRET)];
     if (method === 'client_secret_basic') {
