@@ -1,17 +1,26 @@
-// Throughput of a route guarded by ClientTokenGuard next to the same app's unguarded route, with one
-// reused JWT (the normal case for machine clients), and of the same route protected by
-// @nestjs/passport + passport-jwt + jwks-rsa and by express-oauth2-jwt-bearer, all against the fake
-// ID service's JWKS, measured in one run (issue 3: guarded ≥ 90% of unguarded). Not a test: it
-// prints, and exits 0.
+// The guard's cost on Express and Fastify, each next to its baseline measured in the same run
+// (interleaved rounds, medians, server CPU per request):
+//
+// - a cache hit (one reused JWT, the normal case for machine clients) and an introspection
+//   strategy's hit, against a guard that only hashes the token and looks it up (the floor of a
+//   result cache keyed by a digest of the token), a guard that returns true, and no guard;
+// - a first-seen JWT (RS256, PS256, ES256, EdDSA: every request a token the guard has not
+//   cached) against a guard that only calls jose's jwtVerify with a local key set;
+// - @nestjs/passport + passport-jwt + jwks-rsa and express-oauth2-jwt-bearer (Express);
+// - heap after 200,000 distinct valid tokens and after 200,000 invalid ones (in process, after a
+//   forced GC; both verification caches at their default cap of 10,000).
+//
+// Not a test: it prints, and exits 0.
 //
 //   npm run bench:guard
-//   BENCH_DURATION=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 npm run bench:guard
+//   BENCH_DURATION=5 BENCH_ROUNDS=5 BENCH_CONNECTIONS=32 npm run bench:guard
+//   BENCH_HEAP=0 npm run bench:guard        (without the heap part)
 //
 // Each platform's app runs in its own child process and autocannon in this one, so the load
 // generator does not share the server's event loop and the apps do not share one process.
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +41,7 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import autocannon from 'autocannon';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { auth } from 'express-oauth2-jwt-bearer';
 import jwksRsa from 'jwks-rsa';
 import {
@@ -40,24 +50,35 @@ import {
   OidcClientCredentialsModule,
   RequireScopes,
   TokenVerificationStrategy,
+  VerifyWith,
 } from 'nest-oidc-client-credentials';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const HEAP = process.env.BENCH_HEAP !== '0';
+/** Distinct tokens per algorithm for the first-seen JWT routes (twice their cache's cap). */
+const COLD_TOKENS = Number(process.env.BENCH_COLD_TOKENS ?? 2000);
+const HEAP_TOKENS = Number(process.env.BENCH_HEAP_TOKENS ?? 200_000);
 const AUDIENCE = 'urn:orders-api';
-const TARGET = 0.9;
+const API = { id: 'orders-api', secret: 'orders-api-secret' };
+/** Targets: a hit ≥ 0.95× the hash-and-lookup floor, a first-seen JWT ≥ 0.9× raw jose. */
+const HIT_TARGET = 0.95;
+const COLD_TARGET = 0.9;
+const HEAP_TARGET_MB = { valid: 11, invalid: 4 };
 
 type Platform = 'express' | 'fastify';
 const PLATFORMS: readonly Platform[] = ['express', 'fastify'];
+const ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+type Algorithm = (typeof ALGORITHMS)[number];
 
 interface Target {
   label: string;
   url: string;
-  /** Label of the unguarded route of the same app, for the ratio. */
-  baseline?: string;
+  /** The tokens it is sent, one per request in turn: `hit` and `opaque` are one reused token. */
+  tokens: 'hit' | 'opaque' | Algorithm;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -72,16 +93,77 @@ class AllowAllGuard implements CanActivate {
   }
 }
 
+/** What {@link HashOnlyGuard} looks its digests up in. */
+const floorCache = new Map<string, boolean>();
+
 /**
- * The least a guard with a result cache keyed by SHA-256 of the token can do: read the header and
- * hash it, then let the request through. Shows how much of ClientTokenGuard's cost is that floor.
+ * The least a guard with a result cache keyed by SHA-256 of the token can do: read the header,
+ * hash it and look the digest up, synchronously, then let the request through. The floor of
+ * ClientTokenGuard's cache hit.
  */
 @Injectable()
 class HashOnlyGuard implements CanActivate {
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean {
     const { authorization } = context.switchToHttp().getRequest<IncomingMessage>().headers;
-    return hash('sha256', authorization ?? '', 'base64url').length > 0;
+    const key = hash('sha256', authorization ?? '', 'base64url');
+    const known = floorCache.get(key);
+    if (known === undefined) floorCache.set(key, true);
+    return known ?? true;
   }
+}
+
+/** A guard that only calls jose's jwtVerify with a local key set: the floor of a first-seen JWT. */
+function rawJoseGuard(idp: FakeIdService, algorithm: Algorithm) {
+  const keys = createLocalJWKSet(idp.jwks());
+  @Injectable()
+  class RawJoseGuard implements CanActivate {
+    async canActivate(context: ExecutionContext): Promise<boolean> {
+      const header = context.switchToHttp().getRequest<IncomingMessage>().headers.authorization;
+      const { payload } = await jwtVerify((header ?? '').slice(7), keys, {
+        issuer: idp.issuer,
+        audience: AUDIENCE,
+        algorithms: [algorithm],
+      });
+      return typeof payload.sub === 'string';
+    }
+  }
+  return RawJoseGuard;
+}
+
+/** An app per algorithm: a first-seen JWT behind ClientTokenGuard and behind the raw jose guard. */
+function coldModule(idp: FakeIdService, algorithm: Algorithm) {
+  @Controller()
+  class ColdController {
+    @Get('cold')
+    @UseGuards(ClientTokenGuard)
+    @RequireScopes('orders:read')
+    cold() {
+      return { clientId: 'billing' };
+    }
+
+    @Get('raw-jose')
+    @UseGuards(rawJoseGuard(idp, algorithm))
+    rawJose() {
+      return { clientId: 'billing' };
+    }
+  }
+  @Module({
+    imports: [
+      OidcClientCredentialsModule.forRoot({
+        issuer: idp.issuer,
+        // The cap below the number of tokens sent in turn: every request is a miss.
+        verification: {
+          strategy: 'jwt',
+          audience: AUDIENCE,
+          algorithms: [algorithm],
+          cacheMaxEntries: COLD_TOKENS / 2,
+        },
+      }),
+    ],
+    controllers: [ColdController],
+  })
+  class ColdModule {}
+  return ColdModule;
 }
 
 /** The same handler five times: without a guard, with a guard that returns true, with one that only hashes the token, with ClientTokenGuard, and reading @ClientId(). */
@@ -116,6 +198,14 @@ class OrdersController {
   @RequireScopes('orders:read')
   clientId(@ClientId() clientId: string) {
     return { clientId };
+  }
+
+  @Get('introspected')
+  @UseGuards(ClientTokenGuard)
+  @VerifyWith('introspection')
+  @RequireScopes('orders:read')
+  introspected() {
+    return { clientId: 'billing' };
   }
 }
 
@@ -161,6 +251,8 @@ function expressModule(idp: FakeIdService) {
     imports: [
       OidcClientCredentialsModule.forRoot({
         issuer: idp.issuer,
+        clientId: API.id,
+        clientSecret: API.secret,
         verification: { strategy: 'jwt', audience: AUDIENCE },
       }),
       PassportModule,
@@ -190,6 +282,8 @@ function fastifyModule(idp: FakeIdService) {
     imports: [
       OidcClientCredentialsModule.forRoot({
         issuer: idp.issuer,
+        clientId: API.id,
+        clientSecret: API.secret,
         verification: { strategy: 'jwt', audience: AUDIENCE },
       }),
     ],
@@ -222,11 +316,18 @@ async function inProcessCost(app: INestApplication, token: string) {
     OrdersController,
     OrdersController.prototype.guarded,
   );
-  const perCall = async (fn: () => Promise<unknown>) => {
+  // A synchronous answer is not awaited: awaiting it would measure the await.
+  const perCall = async (fn: () => unknown) => {
     const calls = 200_000;
-    for (let i = 0; i < calls / 4; i += 1) await fn();
+    for (let i = 0; i < calls / 4; i += 1) {
+      const result = fn();
+      if (result instanceof Promise) await result;
+    }
     const start = process.hrtime.bigint();
-    for (let i = 0; i < calls; i += 1) await fn();
+    for (let i = 0; i < calls; i += 1) {
+      const result = fn();
+      if (result instanceof Promise) await result;
+    }
     return Number(process.hrtime.bigint() - start) / calls / 1000;
   };
   const results = { guard: [] as number[], verify: [] as number[] };
@@ -238,28 +339,72 @@ async function inProcessCost(app: INestApplication, token: string) {
 }
 
 async function serve(platform: Platform): Promise<void> {
-  const idp = await FakeIdService.start({ clients: { billing: { secret: 'billing-secret' } } });
+  const clients = { billing: { secret: 'billing-secret' }, [API.id]: { secret: API.secret } };
+  const idp = await FakeIdService.start({ clients });
   const token = await idp.mintJwt({ sub: 'billing', aud: AUDIENCE, scope: 'orders:read' });
-  const app =
+  const opaque = idp.mintOpaque('billing', {
+    scope: 'orders:read',
+    lifetimeSeconds: 3600,
+    audience: AUDIENCE,
+  });
+  const create = (module: object) =>
     platform === 'express'
-      ? await NestFactory.create(expressModule(idp), { logger: false })
-      : await NestFactory.create(fastifyModule(idp), new FastifyAdapter(), { logger: false });
+      ? NestFactory.create(module, { logger: false })
+      : NestFactory.create(module, new FastifyAdapter(), { logger: false });
+  const app = await create(platform === 'express' ? expressModule(idp) : fastifyModule(idp));
   const url = await listen(app);
-  const baseline = `${platform}  unguarded`;
   const targets: Target[] = [
-    { label: baseline, url: `${url}/open` },
-    { label: `${platform}  a guard that returns true`, url: `${url}/allow-all`, baseline },
-    { label: `${platform}  a guard that only hashes`, url: `${url}/hash-only`, baseline },
-    { label: `${platform}  ClientTokenGuard`, url: `${url}/guarded`, baseline },
-    { label: `${platform}  ClientTokenGuard + @ClientId()`, url: `${url}/client-id`, baseline },
+    { label: `${platform}  unguarded`, url: `${url}/open`, tokens: 'hit' },
+    { label: `${platform}  a guard that returns true`, url: `${url}/allow-all`, tokens: 'hit' },
+    { label: `${platform}  hash-and-lookup floor`, url: `${url}/hash-only`, tokens: 'hit' },
+    { label: `${platform}  ClientTokenGuard, cache hit`, url: `${url}/guarded`, tokens: 'hit' },
+    { label: `${platform}  … + @ClientId()`, url: `${url}/client-id`, tokens: 'hit' },
+    {
+      label: `${platform}  introspection, cache hit`,
+      url: `${url}/introspected`,
+      tokens: 'opaque',
+    },
   ];
   if (platform === 'express') {
     targets.push(
-      { label: 'express  passport-jwt + jwks-rsa', url: `${url}/passport`, baseline },
-      { label: 'express  express-oauth2-jwt-bearer', url: `${url}/oauth2-jwt-bearer`, baseline },
+      { label: 'express  passport-jwt + jwks-rsa', url: `${url}/passport`, tokens: 'hit' },
+      {
+        label: 'express  express-oauth2-jwt-bearer',
+        url: `${url}/oauth2-jwt-bearer`,
+        tokens: 'hit',
+      },
     );
   }
-  process.send!({ token, targets });
+  const closers: (() => Promise<void>)[] = [() => app.close(), () => idp.close()];
+  const tokens: Record<string, string[]> = { hit: [token], opaque: [opaque] };
+  for (const alg of ALGORITHMS) {
+    const algIdp = await FakeIdService.start({ clients, alg });
+    const coldApp = await create(coldModule(algIdp, alg));
+    const coldUrl = await listen(coldApp);
+    closers.push(
+      () => coldApp.close(),
+      () => algIdp.close(),
+    );
+    tokens[alg] = [];
+    for (let i = 0; i < COLD_TOKENS; i += 1) {
+      tokens[alg].push(
+        await algIdp.mintJwt({ sub: 'billing', aud: AUDIENCE, scope: 'orders:read', jti: `${i}` }),
+      );
+    }
+    targets.push(
+      {
+        label: `${platform}  ${alg} first seen, ClientTokenGuard`,
+        url: `${coldUrl}/cold`,
+        tokens: alg,
+      },
+      {
+        label: `${platform}  ${alg} first seen, raw jose`,
+        url: `${coldUrl}/raw-jose`,
+        tokens: alg,
+      },
+    );
+  }
+  process.send!({ tokens, targets });
   process.on('message', async (message) => {
     if (message === 'cpu') {
       const { user, system } = process.cpuUsage();
@@ -269,11 +414,70 @@ async function serve(platform: Platform): Promise<void> {
     } else if (message === 'in-process') {
       process.send!(await inProcessCost(app, token));
     } else {
-      await app.close();
-      await idp.close();
+      for (const close of closers) await close();
       process.exit(0);
     }
   });
+}
+
+/**
+ * Heap after `HEAP_TOKENS` distinct valid tokens, then as many invalid ones (half forged
+ * signatures, half random strings), each through `canActivate` in process; after a forced GC.
+ */
+async function heap(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  const idp = await FakeIdService.start({ alg: 'EdDSA' });
+  const app = await NestFactory.create(fastifyModule(idp), new FastifyAdapter(), {
+    logger: false,
+  });
+  await app.init();
+  const guard = app.get(ClientTokenGuard, { strict: false });
+  const check = async (token: string) => {
+    const request = {
+      method: 'GET',
+      url: '/guarded',
+      headers: { host: '127.0.0.1', authorization: `Bearer ${token}` },
+      rawHeaders: ['Host', '127.0.0.1', 'Authorization', `Bearer ${token}`],
+    };
+    const context = new ExecutionContextHost(
+      [request, { header: () => undefined }, undefined],
+      OrdersController,
+      OrdersController.prototype.guarded,
+    );
+    try {
+      return await guard.canActivate(context);
+    } catch {
+      return false;
+    }
+  };
+  const mint = (i: number) =>
+    idp.mintJwt({ sub: 'billing', aud: AUDIENCE, scope: 'orders:read', jti: `heap-${i}` });
+  const heapMb = () => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed / 1024 / 1024;
+  };
+  // Warm up: the JWKS, the JIT, the module's lazily built parts.
+  for (let i = 0; i < 200; i += 1) await check(await mint(-i - 1));
+  const before = heapMb();
+  let accepted = 0;
+  for (let i = 0; i < HEAP_TOKENS; i += 1) if (await check(await mint(i))) accepted += 1;
+  const afterValid = heapMb();
+  const signed = await mint(-1000);
+  const [header, payload] = signed.split('.');
+  let refused = 0;
+  for (let i = 0; i < HEAP_TOKENS; i += 1) {
+    const bad =
+      i % 2 === 0
+        ? `${header}.${payload}.${randomBytes(64).toString('base64url')}`
+        : randomBytes(96).toString('base64url');
+    if (!(await check(bad))) refused += 1;
+  }
+  const afterInvalid = heapMb();
+  process.send!({ before, afterValid, afterInvalid, accepted, refused });
+  await app.close();
+  await idp.close();
+  process.exit(0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,15 +504,28 @@ function ask<T>(child: ChildProcess, message: string): Promise<T> {
 async function measure(
   child: ChildProcess,
   url: string,
-  token: string,
+  tokens: readonly string[],
   duration: number,
 ): Promise<Run> {
   const before = await ask<{ cpu: number }>(child, 'cpu');
+  let next = 0;
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
     duration,
-    headers: { authorization: `Bearer ${token}` },
+    ...(tokens.length === 1
+      ? { headers: { authorization: `Bearer ${tokens[0]}` } }
+      : {
+          // Each request the next token in turn: more tokens than the cache holds, so all misses.
+          requests: [
+            {
+              setupRequest: (request) => ({
+                ...request,
+                headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}` },
+              }),
+            },
+          ],
+        }),
   });
   const after = await ask<{ cpu: number }>(child, 'cpu');
   return {
@@ -321,17 +538,91 @@ async function measure(
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+
+interface Summary {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+  failures: number;
+}
+
+/** The ratios the targets are about: by server CPU per request, `baseline / measured`. */
+function ratios(summary: Map<string, Summary>): string[] {
+  const lines: string[] = [];
+  const ratio = (measured: string, baseline: string, target?: number) => {
+    const m = summary.get(measured);
+    const b = summary.get(baseline);
+    if (!m || !b) return;
+    const value = b.cpu / m.cpu;
+    const verdict =
+      target === undefined ? '' : `, target ≥ ${target}×: ${value >= target ? 'met' : 'NOT met'}`;
+    lines.push(
+      `  ${measured.trim()} / ${baseline.replace(/^\S+\s+/, '')}: ${value.toFixed(3)}×${verdict}`,
+    );
+  };
+  for (const platform of PLATFORMS) {
+    ratio(
+      `${platform}  ClientTokenGuard, cache hit`,
+      `${platform}  hash-and-lookup floor`,
+      HIT_TARGET,
+    );
+    ratio(
+      `${platform}  introspection, cache hit`,
+      `${platform}  hash-and-lookup floor`,
+      HIT_TARGET,
+    );
+    ratio(`${platform}  ClientTokenGuard, cache hit`, `${platform}  unguarded`);
+    ratio(`${platform}  hash-and-lookup floor`, `${platform}  unguarded`);
+    ratio(`${platform}  a guard that returns true`, `${platform}  unguarded`);
+    for (const alg of ALGORITHMS) {
+      ratio(
+        `${platform}  ${alg} first seen, ClientTokenGuard`,
+        `${platform}  ${alg} first seen, raw jose`,
+        COLD_TARGET,
+      );
+    }
+  }
+  return lines;
+}
+
+async function measureHeap(): Promise<void> {
+  const child = fork(process.argv[1], ['--heap'], {
+    execArgv: [...process.execArgv, '--expose-gc'],
+  });
+  const result = await new Promise<{
+    before: number;
+    afterValid: number;
+    afterInvalid: number;
+    accepted: number;
+    refused: number;
+  }>((resolve) => child.once('message', (m) => resolve(m as never)));
+  const valid = result.afterValid - result.before;
+  const invalid = result.afterInvalid - result.afterValid;
+  const verdict = (value: number, max: number) =>
+    `target ≤ +${max} MB: ${value <= max ? 'met' : 'NOT met'}`;
+  console.log(
+    `  heap (in process, after a forced GC, ${result.before.toFixed(1)} MB with the app running): ${HEAP_TOKENS.toLocaleString('en')} distinct valid tokens (${result.accepted} accepted) +${valid.toFixed(1)} MB, ${verdict(valid, HEAP_TARGET_MB.valid)}; then ${HEAP_TOKENS.toLocaleString('en')} invalid ones (${result.refused} refused) +${invalid.toFixed(1)} MB, ${verdict(invalid, HEAP_TARGET_MB.invalid)}`,
+  );
+}
 
 async function drive(): Promise<void> {
   // One child process per platform: each app has the process to itself, as it would in production.
-  const servers = new Map<Platform, { child: ChildProcess; token: string; targets: Target[] }>();
+  const servers = new Map<
+    Platform,
+    { child: ChildProcess; tokens: Record<string, string[]>; targets: Target[] }
+  >();
   for (const platform of PLATFORMS) {
     const child = fork(process.argv[1], ['--serve', platform], { execArgv: process.execArgv });
-    const { token, targets } = await new Promise<{ token: string; targets: Target[] }>((resolve) =>
-      child.once('message', (m) => resolve(m as { token: string; targets: Target[] })),
+    const { tokens, targets } = await new Promise<{
+      tokens: Record<string, string[]>;
+      targets: Target[];
+    }>((resolve) =>
+      child.once('message', (m) =>
+        resolve(m as { tokens: Record<string, string[]>; targets: Target[] }),
+      ),
     );
-    servers.set(platform, { child, token, targets });
+    servers.set(platform, { child, tokens, targets });
   }
   const all = [...servers.values()].flatMap((server) =>
     server.targets.map((target) => ({ target, server })),
@@ -340,7 +631,7 @@ async function drive(): Promise<void> {
   try {
     // Every target once, briefly, before anything counts: JIT, caches and JWKS fetches.
     for (const { target, server } of all) {
-      const warm = await measure(server.child, target.url, server.token, 1);
+      const warm = await measure(server.child, target.url, server.tokens[target.tokens], 1);
       if (warm.failures > 0) throw new Error(`${target.label}: ${warm.failures} failed requests`);
     }
     const runs = new Map(targets.map((t) => [t.label, [] as Run[]]));
@@ -350,7 +641,7 @@ async function drive(): Promise<void> {
       for (const { target, server } of order) {
         runs
           .get(target.label)!
-          .push(await measure(server.child, target.url, server.token, DURATION));
+          .push(await measure(server.child, target.url, server.tokens[target.tokens], DURATION));
       }
     }
     const idpRequests: string[] = [];
@@ -361,7 +652,7 @@ async function drive(): Promise<void> {
       );
       inProcess.set(platform, await ask(server.child, 'in-process'));
     }
-    const summary = new Map(
+    const summary = new Map<string, Summary>(
       targets.map((t) => {
         const r = runs.get(t.label)!;
         return [
@@ -377,44 +668,43 @@ async function drive(): Promise<void> {
       }),
     );
     console.log(
-      `GET with one reused RS256 JWT: ${ROUNDS} rounds × ${DURATION} s, ${CONNECTIONS} connections, medians`,
+      `${ROUNDS} rounds × ${DURATION} s per route, ${CONNECTIONS} connections, interleaved, medians; first-seen JWTs: ${COLD_TOKENS} tokens per algorithm in turn, twice the cache's cap`,
     );
     console.log(
       `  node ${process.version}, ${process.arch}, ${availableParallelism()} CPUs; one child process per platform, autocannon in this one`,
     );
     console.log(
-      `  ${'route'.padEnd(40)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(6)} ${'p99 ms'.padStart(6)} ${'vs open'.padStart(7)}  ${'server CPU µs/req'.padStart(17)} ${'vs open'.padStart(7)}`,
+      `  ${'route'.padEnd(48)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(6)} ${'p99 ms'.padStart(6)}  ${'server CPU µs/req'.padStart(17)}`,
     );
     for (const target of targets) {
       const m = summary.get(target.label)!;
-      const base = target.baseline ? summary.get(target.baseline)! : undefined;
       console.log(
-        `  ${target.label.padEnd(40)} ${Math.round(m.rps).toString().padStart(7)} ${m.p50.toFixed(0).padStart(6)} ${m.p99.toFixed(0).padStart(6)} ${(base ? percent(m.rps / base.rps) : '').padStart(7)}  ${m.cpu.toFixed(1).padStart(17)} ${(base ? percent(base.cpu / m.cpu) : '').padStart(7)}${m.failures ? `  (${m.failures} failed)` : ''}`,
+        `  ${target.label.padEnd(48)} ${Math.round(m.rps).toString().padStart(7)} ${m.p50.toFixed(0).padStart(6)} ${m.p99.toFixed(0).padStart(6)}  ${m.cpu.toFixed(1).padStart(17)}${m.failures ? `  (${m.failures} failed)` : ''}`,
       );
     }
-    for (const platform of PLATFORMS) {
-      const guarded = summary.get(`${platform}  ClientTokenGuard`)!;
-      const open = summary.get(`${platform}  unguarded`)!;
-      const ratio = guarded.rps / open.rps;
-      console.log(
-        `  ${platform}: guarded / unguarded ${percent(ratio)} of req/s (${percent(open.cpu / guarded.cpu)} by server CPU per request), target ≥ ${TARGET * 100}%: ${ratio >= TARGET ? 'met' : 'NOT met'}`,
-      );
-    }
+    console.log(
+      'ratios by server CPU per request (baseline / measured; 1.0 = as cheap as the baseline):',
+    );
+    for (const line of ratios(summary)) console.log(line);
     const counts = idpRequests.reduce<Record<string, number>>((acc, path) => {
       acc[path] = (acc[path] ?? 0) + 1;
       return acc;
     }, {});
-    console.log(`  requests to the ID service during the whole run: ${JSON.stringify(counts)}`);
+    console.log(
+      `  requests to the main apps' ID service during the whole run: ${JSON.stringify(counts)}`,
+    );
     for (const [platform, cost] of inProcess) {
       console.log(
-        `  ${platform}, in process, no HTTP: ClientTokenGuard.canActivate ${cost.guardMicros.toFixed(2)} µs per call, of which the strategy's cached verify ${cost.verifyMicros.toFixed(2)} µs`,
+        `  ${platform}, in process, no HTTP: ClientTokenGuard.canActivate ${cost.guardMicros.toFixed(2)} µs per call (a cache hit), the strategy's cached verify ${cost.verifyMicros.toFixed(2)} µs`,
       );
     }
   } finally {
     for (const server of servers.values()) server.child.send('close');
   }
+  if (HEAP) await measureHeap();
 }
 
 const serveIndex = process.argv.indexOf('--serve');
 if (serveIndex >= 0) await serve(process.argv[serveIndex + 1] as Platform);
+else if (process.argv.includes('--heap')) await heap();
 else await drive();
