@@ -15,7 +15,10 @@ export interface VerifiedToken {
   scopes: string[];
   /** Expiry as epoch seconds, when known. */
   expiresAt?: number;
-  /** Issuer, when known. */
+  /**
+   * The issuer: the token's `iss`, when known. With `verification.issuers`, always the listed
+   * issuer that accepted the token (also for introspection answers without `iss`).
+   */
   issuer?: string;
   /** Audiences, when known. */
   audience?: string[];
