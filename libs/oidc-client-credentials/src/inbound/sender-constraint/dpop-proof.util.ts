@@ -18,7 +18,8 @@ const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as con
 /** RSA moduli from 2048 to 4096 bits, as base64url characters; exponents of at most 4 bytes. */
 const RSA_MODULUS_CHARS = { min: 342, max: 683 };
 const RSA_EXPONENT_MAX_CHARS = 6;
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Three base64url segments; an empty signature is left to the `alg` check (`none`). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** What a DPoP proof must match. */
 export interface DpopProofExpectations {
@@ -73,10 +74,10 @@ export async function verifyDpopProof(
     throw invalid('The DPoP proof header is not a JSON object');
   }
   if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') {
-    throw invalid('The DPoP proof "typ" is not dpop+jwt');
+    throw invalid('The DPoP proof typ is not dpop+jwt');
   }
   if (typeof header.alg !== 'string' || !expected.algorithms.includes(header.alg)) {
-    throw invalid('The DPoP proof "alg" is not accepted');
+    throw invalid('The DPoP proof alg is not accepted');
   }
   const jwk = publicJwkOf(header.jwk);
   let payload: JWTPayload;
@@ -92,32 +93,32 @@ export async function verifyDpopProof(
   }
   const jti = payload.jti;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
-    throw invalid('The DPoP proof "jti" is missing or too long');
+    throw invalid('The DPoP proof jti is missing or too long');
   }
   if (payload.htm !== expected.method) {
-    throw invalid('The DPoP proof "htm" is not the request method');
+    throw invalid('The DPoP proof htm is not the request method');
   }
   if (typeof payload.htu !== 'string' || normalizeHtu(payload.htu) !== expected.htu) {
-    throw invalid('The DPoP proof "htu" is not the request URL');
+    throw invalid('The DPoP proof htu is not the request URL');
   }
   const iat = payload.iat;
   if (typeof iat !== 'number' || !Number.isFinite(iat)) {
-    throw invalid('The DPoP proof "iat" is missing');
+    throw invalid('The DPoP proof iat is missing');
   }
   const seconds = now / 1000;
   if (iat > seconds + expected.clockToleranceSeconds) {
-    throw invalid('The DPoP proof "iat" is in the future');
+    throw invalid('The DPoP proof iat is in the future');
   }
   if (iat < seconds - expected.maxAgeSeconds - expected.clockToleranceSeconds) {
     throw invalid('The DPoP proof is too old');
   }
-  if (typeof payload.ath !== 'string') throw invalid('The DPoP proof has no "ath"');
+  if (typeof payload.ath !== 'string') throw invalid('The DPoP proof has no ath');
   if (payload.ath !== accessTokenHash(expected.accessToken)) {
-    throw invalid('The DPoP proof "ath" is not the hash of the access token');
+    throw invalid('The DPoP proof ath is not the hash of the access token');
   }
   const nonce = payload.nonce;
   if (nonce !== undefined && typeof nonce !== 'string') {
-    throw invalid('The DPoP proof "nonce" is not a string');
+    throw invalid('The DPoP proof nonce is not a string');
   }
   return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, iat, nonce };
 }
@@ -148,11 +149,11 @@ export function normalizeHtu(value: string): string | undefined {
 /** The proof's `jwk` header: a public EC, RSA or OKP key of a bounded size, else refused. */
 function publicJwkOf(value: unknown): JWK {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('The DPoP proof carries no public "jwk"');
+    throw invalid('The DPoP proof carries no public jwk');
   }
   const jwk = value as JWK;
   if (PRIVATE_JWK_MEMBERS.some((name) => Object.hasOwn(jwk, name))) {
-    throw invalid('The DPoP proof "jwk" is not a public key');
+    throw invalid('The DPoP proof jwk is not a public key');
   }
   if (jwk.kty === 'RSA') {
     const { n, e } = jwk;
@@ -166,7 +167,7 @@ function publicJwkOf(value: unknown): JWK {
       throw invalid('The DPoP proof RSA key is not of an accepted size');
     }
   } else if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') {
-    throw invalid('The DPoP proof "jwk" is not an asymmetric public key');
+    throw invalid('The DPoP proof jwk is not an asymmetric public key');
   }
   return jwk;
 }

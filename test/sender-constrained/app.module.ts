@@ -1,0 +1,116 @@
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { ModuleMetadata } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import {
+  OidcClientCredentialsModule,
+  type OidcClientCredentialsModuleOptions,
+  type VerificationOptions,
+} from 'nest-oidc-client-credentials';
+import {
+  CapturingLogger,
+  type HttpPlatform,
+  type RawResponse,
+  type RunningApp,
+} from '../utils/nest-http-app.js';
+import { OrdersController } from '../utils/orders.controller.js';
+
+/** The audience this API expects in its tokens. */
+export const AUDIENCE = 'urn:orders-api';
+/** This API's own client at the ID service, for introspection. */
+export const API_CLIENT = { id: 'orders-api', secret: 'orders-api-secret' };
+
+/** An orders API guarded by `ClientTokenGuard` with the given verification options. */
+export function senderConstrainedAppModule(
+  issuer: string,
+  verification: VerificationOptions,
+  options: Partial<OidcClientCredentialsModuleOptions> = {},
+): ModuleMetadata {
+  return {
+    imports: [
+      OidcClientCredentialsModule.forRoot({
+        issuer,
+        clientId: API_CLIENT.id,
+        clientSecret: API_CLIENT.secret,
+        ...options,
+        verification: { audience: AUDIENCE, strategy: 'jwt', ...verification },
+      }),
+    ],
+    controllers: [OrdersController],
+  };
+}
+
+/** TLS options of an https app that asks every client for a certificate. */
+export interface HttpsAppOptions {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+/**
+ * Like `startHttpApp`, over https with `requestCert` (any client certificate is let through TLS:
+ * the guard checks it against the token).
+ */
+export async function startHttpsApp(
+  platform: HttpPlatform,
+  metadata: ModuleMetadata,
+  tls: HttpsAppOptions,
+  logger = new CapturingLogger(),
+): Promise<RunningApp> {
+  const httpsOptions = { ...tls, requestCert: true, rejectUnauthorized: false };
+  const moduleRef = await Test.createTestingModule(metadata).setLogger(logger).compile();
+  const app =
+    platform === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(
+          new FastifyAdapter({ https: httpsOptions }),
+        )
+      : moduleRef.createNestApplication({ httpsOptions });
+  app.useLogger(logger);
+  await app.listen(0, '127.0.0.1');
+  if (platform === 'fastify') {
+    await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+  }
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, url: `https://127.0.0.1:${port}`, logger, close: () => app.close() };
+}
+
+/** An https request with raw headers, presenting `client` as the TLS client certificate if given. */
+export function rawHttpsRequest(
+  url: string,
+  options: {
+    path: string;
+    headers?: [string, string][];
+    ca: string;
+    client?: { cert: string; key: string };
+  },
+): Promise<RawResponse> {
+  const headers: [string, string][] = [['Host', new URL(url).host], ...(options.headers ?? [])];
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${url}${options.path}`,
+      {
+        method: 'GET',
+        headers: headers.flat(),
+        ca: options.ca,
+        cert: options.client?.cert,
+        key: options.client?.key,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
