@@ -59,7 +59,8 @@ export function resolveIdentity(
   }
   optionalString(`${optionPrefix}clientId`, entry.clientId);
   const secret = entry.clientSecret;
-  if (secret !== undefined && typeof secret !== 'string' && typeof secret !== 'function') {
+  if (typeof secret === 'string') optionalString(`${optionPrefix}clientSecret`, secret);
+  else if (secret !== undefined && typeof secret !== 'function') {
     throw new ConfigurationError(
       `${optionPrefix}clientSecret`,
       'expected a string or a function answering a Promise of a string',

@@ -97,7 +97,7 @@ describe('resolveOptions', () => {
       'endpoints.token',
     ],
     // client authentication
-    ['clientAuthMethod unknown', w({ clientAuthMethod: 'client_secret_jwt' }), 'clientAuthMethod'],
+    ['clientAuthMethod unknown', w({ clientAuthMethod: 'client_secret_jws' }), 'clientAuthMethod'],
     ['clientAuthMethod none', w({ clientAuthMethod: 'none' }), 'clientAuthMethod'],
     ['clientId empty', w({ clientId: '' }), 'clientId'],
     ['clientId not a string', w({ clientId: 42 }), 'clientId'],
