@@ -116,6 +116,13 @@ export async function createClientAuthentication(
     }
     return privateKeyJwt(options);
   }
+  if (
+    options.clientAuthMethod === 'tls_client_auth' ||
+    options.clientAuthMethod === 'self_signed_tls_client_auth'
+  ) {
+    // RFC 8705 §2: the TLS client certificate (mtls) authenticates; the request names client_id.
+    return { authenticate: oauth.TlsClientAuth(), endpoint: (as) => as, secrets: [] };
+  }
   const secret = options.clientSecret;
   if (typeof secret !== 'function') {
     return withStatus(secretAuthentication(options, secret ?? ''), { source: 'secret' });

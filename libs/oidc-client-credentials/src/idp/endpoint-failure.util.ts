@@ -14,6 +14,10 @@ const NETWORK_ERRORS: Readonly<Record<string, string>> = {
   ENETUNREACH: 'network unreachable',
   UND_ERR_SOCKET: 'connection closed',
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_PROXY_TUNNEL: 'the proxy refused the tunnel',
+  HPE_INVALID_CONSTANT: 'the answer is not HTTP',
+  HPE_INVALID_STATUS: 'the answer is not HTTP',
+  UND_ERR_INFO: 'the answer is not HTTP',
 };
 
 /** Codes that say nothing answers at that address: the URL itself may be outdated. */
@@ -54,7 +58,9 @@ export function noAnswerReason(error: unknown, timeoutMs: number): string {
   const code = systemErrorCode(error);
   if (code !== undefined) {
     const meaning = NETWORK_ERRORS[code] ?? (/CERT|TLS|SSL/.test(code) ? 'TLS failed' : 'failed');
-    return `${meaning} (${code})`;
+    const proxyStatus = errorProperty(errorProperty(error, 'cause'), 'proxyStatus');
+    const status = typeof proxyStatus === 'number' ? ` with HTTP ${proxyStatus}` : '';
+    return `${meaning}${status} (${code})`;
   }
   const cause = errorField(errorProperty(error, 'cause'), 'message');
   // Text without a code is kept only when it cannot hold a URL ("bad port", say).

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { DiscoveryError } from '../errors/discovery.error.js';
@@ -16,7 +16,13 @@ import {
   unansweredCall,
 } from './endpoint-failure.util.js';
 import { mediaType } from './media-type.util.js';
-import { createSafeFetch, type SafeFetch } from './safe-fetch.util.js';
+import type { SafeFetch } from './safe-fetch.util.js';
+import {
+  createIdServiceTransport,
+  withMtlsAliases,
+  type IdServiceCalls,
+  type IdServiceTransport,
+} from './id-service-transport.util.js';
 
 /** Metadata fields of the endpoints this library calls. */
 export type EndpointName =
@@ -82,9 +88,15 @@ interface KnownMetadata {
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3.3 (issuer must match exactly)
  */
 @Injectable()
-export class IssuerMetadataProvider {
-  /** `fetch` with redirect refusal, timeout and body size cap. */
+export class IssuerMetadataProvider implements IdServiceCalls, OnApplicationShutdown {
+  /**
+   * `fetch` with redirect refusal, timeout and body size cap, through the configured transport
+   * (`http.dispatcher`, `http.fetch`, `http.proxy`, the root client's `mtls` certificate).
+   */
   readonly fetch: SafeFetch;
+  private readonly transport: IdServiceTransport;
+  /** The calls of outbound clients with a certificate other than the root's, by client name. */
+  private readonly clientCalls = new Map<string, IdServiceCalls>();
   private readonly logger = new Logger(IssuerMetadataProvider.name);
   private known?: KnownMetadata;
   private inflight?: Promise<oauth.AuthorizationServer>;
@@ -95,7 +107,43 @@ export class IssuerMetadataProvider {
   constructor(
     @Inject(OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {
-    this.fetch = createSafeFetch(options.http);
+    this.transport = createIdServiceTransport(options.http, options.mtls);
+    this.fetch = this.transport.fetch;
+  }
+
+  /** Closes the connections of the transports the module made (never a dispatcher of yours). */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([
+      this.transport.close(),
+      ...[...this.clientCalls.values()].map((calls) => calls.close?.()),
+    ]);
+  }
+
+  /**
+   * The token requests of one outbound client: this provider's, or — for a client whose `mtls`
+   * certificate is not the root's — the same metadata with that client's certificate on the
+   * wire and its `mtls_endpoint_aliases`.
+   */
+  forClient(client: ResolvedOptions): IdServiceCalls {
+    if (client.mtls === this.options.mtls) return this;
+    const name = client.clientName ?? '';
+    let calls = this.clientCalls.get(name);
+    if (calls === undefined) {
+      const transport = createIdServiceTransport(this.options.http, client.mtls);
+      const options = { [oauth.customFetch]: transport.fetch, [oauth.allowInsecureRequests]: true };
+      const mtls = client.mtls !== undefined;
+      calls = {
+        require: (endpoint) =>
+          this.requireMetadata(endpoint).then((as) =>
+            mtls ? withMtlsAliases(as, this.options) : as,
+          ),
+        requestOptions: () => options,
+        reportEndpointFailure: (endpoint) => this.reportEndpointFailure(endpoint),
+        close: () => transport.close(),
+      };
+      this.clientCalls.set(name, calls);
+    }
+    return calls;
   }
 
   /** oauth4webapi request options: our fetch, and plain HTTP only where our URL checks allowed it. */
@@ -107,7 +155,13 @@ export class IssuerMetadataProvider {
    * Authorization server metadata with at least `endpoint` present.
    * @throws DiscoveryError when discovery fails or the endpoint is not published.
    */
-  async require(endpoint: EndpointName): Promise<oauth.AuthorizationServer> {
+  require(endpoint: EndpointName): Promise<oauth.AuthorizationServer> {
+    // With a certificate, the token, introspection and userinfo endpoints' mTLS aliases (RFC 8705 §5).
+    if (this.options.mtls === undefined) return this.requireMetadata(endpoint);
+    return this.requireMetadata(endpoint).then((as) => withMtlsAliases(as, this.options));
+  }
+
+  private async requireMetadata(endpoint: EndpointName): Promise<oauth.AuthorizationServer> {
     const explicit = this.explicitMetadata();
     if (explicit[endpoint]) return explicit;
     const discovered = await this.discover();

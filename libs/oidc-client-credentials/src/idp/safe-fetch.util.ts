@@ -55,154 +55,93 @@ export function createKeepAliveAgent(connect?: Agent.Options['connect']): Agent 
 
 function throughDispatcher(dispatcher: Dispatcher, limits: SafeFetchLimits): SafeFetch {
   return function safeFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
-    return new DispatchedCall(dispatcher, limits, url, init).promise;
+    // The same timer as fetch's callers use, so a test's fake AbortSignal.timeout drives it too.
+    const timeout = AbortSignal.timeout(limits.timeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    return new Promise<Response>((resolve, reject) => {
+      const fail = (error: unknown) => reject(asFetchError(error, signal));
+      request(typeof url === 'string' ? url : url.href, {
+        dispatcher,
+        method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: requestHeaders(init.headers),
+        body: requestBody(init.body),
+        signal,
+        // The signal bounds the whole call: undici's own timers (300 s each) are not needed.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      }).then((answer) => readAnswer(answer, limits.maxResponseBytes, resolve, fail), fail);
+    });
   };
 }
 
-/** The abort of a call that ran out of time, as `AbortSignal.timeout` words it. */
-function timeoutError(): DOMException {
-  return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-}
-
-/** Emits `abort` like an `AbortSignal`, as undici takes it, without one per call. */
-interface AbortEmitter {
-  aborted: boolean;
-  reason?: unknown;
-  on(event: 'abort', listener: () => void): void;
-  once(event: 'abort', listener: () => void): void;
-  removeListener(event: 'abort', listener: () => void): void;
+/**
+ * Reads the body of an answer under the cap and resolves with it as a `Response`; `fail` gets
+ * the first error (the body too large, the connection lost, the call aborted).
+ */
+function readAnswer(
+  answer: Dispatcher.ResponseData,
+  limit: number,
+  resolve: (response: Response) => void,
+  fail: (error: unknown) => void,
+): void {
+  const { statusCode, statusText, headers, body } = answer;
+  const declared = Number(headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    body.destroy();
+    fail(new ResponseTooLargeError(limit));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let failed = false;
+  body.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      failed = true;
+      body.destroy();
+      fail(new ResponseTooLargeError(limit));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  body.on('error', (error: unknown) => {
+    if (failed) return;
+    failed = true;
+    fail(error);
+  });
+  body.on('end', () => {
+    if (failed) return;
+    const content = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+    let response: Response;
+    try {
+      response = new Response(nullBodyStatus(statusCode) ? null : content, {
+        status: statusCode,
+        statusText,
+        headers: responseHeaders(headers),
+      });
+    } catch (error) {
+      // A status a `Response` cannot hold (1xx other than 101, above 599): no usable answer.
+      fail(error);
+      return;
+    }
+    resolve(response);
+  });
 }
 
 /**
- * One request on a dispatcher, its body read under the cap, settled once: by the answer, an error,
- * the timeout or the caller's signal.
+ * An error as `fetch` would have raised it: the abort reason (a `TimeoutError`, the caller's) as
+ * is, the body cap as is, anything else as `TypeError('fetch failed')` with it as `cause`.
  */
-class DispatchedCall implements AbortEmitter {
-  readonly promise: Promise<Response>;
-  aborted = false;
-  reason?: unknown;
-  private listener?: () => void;
-  private resolve!: (response: Response) => void;
-  private reject!: (error: unknown) => void;
-  private readonly timer: NodeJS.Timeout;
-  private readonly callerSignal?: AbortSignal;
-  private readonly onCallerAbort = () => this.abort(this.callerSignal?.reason);
-  private settled = false;
-
-  constructor(
-    dispatcher: Dispatcher,
-    private readonly limits: SafeFetchLimits,
-    url: string | URL,
-    init: RequestInit,
-  ) {
-    this.promise = new Promise<Response>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.timer = setTimeout(() => this.abort(timeoutError()), limits.timeoutMs);
-    const signal = init.signal ?? undefined;
-    if (signal) {
-      this.callerSignal = signal;
-      if (signal.aborted) {
-        this.abort(signal.reason);
-      } else {
-        signal.addEventListener('abort', this.onCallerAbort, { once: true });
-      }
-    }
-    if (this.settled) return;
-    request(typeof url === 'string' ? url : url.href, {
-      dispatcher,
-      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: requestHeaders(init.headers),
-      body: requestBody(init.body),
-      signal: this,
-    }).then(
-      (answer) => this.read(answer),
-      (error: unknown) => this.fail(error),
-    );
+function asFetchError(error: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted && (error === signal.reason || errorName(error) === 'AbortError')) {
+    return signal.reason;
   }
+  if (error instanceof ResponseTooLargeError) return error;
+  return new TypeError('fetch failed', { cause: withProxyStatus(error) });
+}
 
-  on(_event: 'abort', listener: () => void): void {
-    this.listener = listener;
-  }
-
-  once(_event: 'abort', listener: () => void): void {
-    this.listener = listener;
-  }
-
-  removeListener(): void {
-    this.listener = undefined;
-  }
-
-  private abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    if (this.listener) {
-      // undici rejects the request, or destroys the body being read, with `reason`.
-      this.listener();
-    } else {
-      this.fail(reason);
-    }
-  }
-
-  private read(answer: Dispatcher.ResponseData): void {
-    const { statusCode, statusText, headers, body } = answer;
-    const limit = this.limits.maxResponseBytes;
-    const declared = Number(headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      body.destroy();
-      this.fail(new ResponseTooLargeError(limit));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        body.destroy();
-        this.fail(new ResponseTooLargeError(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    body.on('error', (error: unknown) => this.fail(error));
-    body.on('end', () => {
-      if (this.settled) return;
-      const content = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-      this.settle();
-      try {
-        this.resolve(
-          new Response(nullBodyStatus(statusCode) ? null : content, {
-            status: statusCode,
-            statusText,
-            headers: responseHeaders(headers),
-          }),
-        );
-      } catch (error) {
-        // A status `Response` cannot hold (1xx other than 101, above 599): no usable answer.
-        this.reject(new TypeError('fetch failed', { cause: error }));
-      }
-    });
-  }
-
-  private fail(error: unknown): void {
-    if (this.settled) return;
-    this.settle();
-    if (this.aborted && error === this.reason) {
-      this.reject(error);
-    } else if (error instanceof ResponseTooLargeError) {
-      this.reject(error);
-    } else {
-      this.reject(new TypeError('fetch failed', { cause: withProxyStatus(error) }));
-    }
-  }
-
-  private settle(): void {
-    this.settled = true;
-    clearTimeout(this.timer);
-    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
-  }
+function errorName(error: unknown): unknown {
+  return (error as { name?: unknown } | null)?.name;
 }
 
 /**
@@ -221,7 +160,7 @@ function withProxyStatus(error: unknown): unknown {
 
 type UndiciHeaders = Record<string, string | string[] | undefined>;
 
-function requestHeaders(headers: HeadersInit | undefined): UndiciHeaders | undefined {
+function requestHeaders(headers: RequestInit['headers']): UndiciHeaders | undefined {
   if (headers === undefined) return undefined;
   if (headers instanceof Headers || Array.isArray(headers)) {
     const flat: Record<string, string> = {};
@@ -241,7 +180,7 @@ function requestBody(body: RequestInit['body']): string | Uint8Array | undefined
   throw new TypeError('only string, URLSearchParams and byte bodies are sent to the ID service');
 }
 
-function responseHeaders(headers: UndiciHeaders): HeadersInit {
+function responseHeaders(headers: UndiciHeaders): [string, string][] {
   const pairs: [string, string][] = [];
   for (const name in headers) {
     const value = headers[name];

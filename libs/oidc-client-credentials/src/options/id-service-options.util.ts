@@ -1,10 +1,11 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { parseEndpointUrl } from './endpoint-url.util.js';
+import { resolveHttp } from './http-options.util.js';
 import type {
   OidcClientCredentialsModuleOptions,
   VerifyOnStartupOptions,
 } from './oidc-client-credentials-options.interface.js';
-import { optionalBoolean, positive } from './option-values.util.js';
+import { optionalBoolean } from './option-values.util.js';
 import type { ResolvedOptions } from './resolved-options.js';
 
 /**
@@ -24,10 +25,7 @@ export function resolveIdServiceOptions(
   return {
     issuer: validIssuer(options.issuer, allowInsecureHttp),
     endpoints: endpoints(options.endpoints, allowInsecureHttp),
-    http: {
-      timeoutMs: positive('http.timeoutMs', options.http?.timeoutMs, 5000),
-      maxResponseBytes: positive('http.maxResponseBytes', options.http?.maxResponseBytes, 65_536),
-    },
+    http: resolveHttp(options.http),
     verifyOnStartup: verifyOnStartup(options.verifyOnStartup),
   };
 }

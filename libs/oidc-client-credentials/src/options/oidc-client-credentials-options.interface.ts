@@ -45,14 +45,9 @@ export type ClientSecretProvider = () => Promise<string>;
  * signing input that answers the signature as JWS wants it (raw `r||s` for ES256, not DER), and
  * the public JWK every proof carries.
  */
-export interface DpopSigner {
-  /** JWS algorithm of the signatures, e.g. `'ES256'`. */
-  readonly alg: string;
-  readonly kid?: string;
+export interface DpopSigner extends JwsSigner {
   /** The public key (no private members), as the proofs' `jwk` header. */
   readonly jwk: JWK;
-  /** Signs the JWS signing input (`base64url(header).base64url(payload)` as bytes). */
-  sign(data: Uint8Array): Promise<Uint8Array>;
 }
 
 /**
@@ -63,7 +58,7 @@ export interface DpopOptions {
   /**
    * JWS algorithm of the proofs: of the generated key, or of `privateKey` when its JWK has no
    * `alg`. One of `ES256` (default), `ES384`, `ES512`, `PS256`, `PS384`, `PS512`, `RS256`,
-   * `RS384`, `RS512`, `EdDSA`.
+   * `RS384`, `RS512`, `EdDSA`, `Ed25519`.
    */
   alg?: string;
   /**

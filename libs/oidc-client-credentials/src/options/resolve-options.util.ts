@@ -1,6 +1,6 @@
 import { resolveCache } from './cache-options.util.js';
 import { assertDpopSharable, definedDpop, resolveDpop } from './dpop-options.util.js';
-import { assertTlsClientAuthAlone, resolveMtls } from './http-options.util.js';
+import { assertTlsClientAuthAlone, definedMtls, resolveMtls } from './http-options.util.js';
 import { resolveIdServiceOptions } from './id-service-options.util.js';
 import { resolveIdentity } from './identity-options.util.js';
 import { assertKnownOptions, MODULE_OPTIONS } from './known-options.util.js';
@@ -22,7 +22,7 @@ export function resolveOptions(options: OidcClientCredentialsModuleOptions): Res
   const root: ResolvedOptions = {
     ...resolveIdServiceOptions(options, allowInsecureHttp),
     ...resolveIdentity(options, ''),
-    mtls: resolveMtls(options.mtls, '', options.http),
+    ...definedMtls(resolveMtls(options.mtls, '', options.http)),
     tokenParams: tokenParams(options),
     ...definedDpop(resolveDpop(options.dpop)),
     ...resolveOutboundPolicy(options),

@@ -52,6 +52,9 @@ describe('TokenProvider reliability', () => {
       clientSecret: 'test-secret',
       ...options,
       retry: { initialDelayMs: 1, maxDelayMs: 5, ...options.retry },
+      // The global fetch: its connections' timers are not on the fake clock, so the tests that
+      // count timers see only the retry waits (undici's keep-alive Agent would add its own).
+      http: { fetch, ...options.http },
     });
     return new TokenProvider(resolved, new IssuerMetadataProvider(resolved));
   }
