@@ -182,6 +182,11 @@ describe('outbound DPoP (RFC 9449) (e2e)', () => {
     it.each<[string, () => Promise<OidcClientCredentialsModuleOptions['dpop']>, string]>([
       ['a generated ES384 key', () => Promise.resolve({ alg: 'ES384' }), 'ES384'],
       [
+        'a generated Ed25519 key (RFC 9864 alg)',
+        () => Promise.resolve({ alg: 'Ed25519' }),
+        'Ed25519',
+      ],
+      [
         'a private JWK brought',
         async () => {
           const { privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -215,7 +220,7 @@ describe('outbound DPoP (RFC 9449) (e2e)', () => {
         'ES256',
       ],
     ])('%s signs proofs the ID service accepts', async (_case, dpop, alg) => {
-      const idp = await idService({ algorithms: ['ES256', 'ES384', 'EdDSA'] });
+      const idp = await idService({ algorithms: ['ES256', 'ES384', 'EdDSA', 'Ed25519'] });
       const { tokens } = await boot(idp, { dpop: await dpop() });
       const token = await tokens.getTokenResponse();
       expect(token.tokenType).toBe('dpop');

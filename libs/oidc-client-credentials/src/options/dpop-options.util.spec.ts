@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { Keyv } from 'keyv';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { OidcClientCredentialsModuleOptions } from './oidc-client-credentials-options.interface.js';
@@ -49,6 +49,11 @@ describe('dpop option', () => {
     ['an RSA JWK with dpop.alg', () => ({ privateKey: rsaJwk, alg: 'RS256' }), { alg: 'RS256' }],
     ['a JWK with its alg', () => ({ privateKey: { ...rsaJwk, alg: 'PS384' } }), { alg: 'PS384' }],
     ['a CryptoKey', () => ({ privateKey: edKey }), { alg: 'EdDSA' }],
+    [
+      'an Ed25519 key, fully specified',
+      () => ({ privateKey: edKey, alg: 'Ed25519' }),
+      { alg: 'Ed25519' },
+    ],
     [
       'a signer',
       () => ({

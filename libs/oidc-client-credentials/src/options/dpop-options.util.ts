@@ -19,6 +19,7 @@ export const DPOP_ALGORITHMS = [
   'RS384',
   'RS512',
   'EdDSA',
+  'Ed25519',
 ] as const;
 
 /** The proofs' algorithm when nothing says otherwise. */
@@ -71,6 +72,8 @@ function keyAlgorithm(
         `${what} ${own} is not a DPoP algorithm (${DPOP_ALGORITHMS.join(', ')})`,
       );
     }
+    // An Ed25519 key signs as EdDSA or, fully specified (RFC 9864), as Ed25519.
+    if (own === 'EdDSA' && alg === 'Ed25519' && what !== 'its alg is') return alg;
     if (own !== undefined && alg !== undefined && own !== alg) {
       throw new ConfigurationError(option, `${what} ${own} differs from dpop.alg ${alg}`);
     }

@@ -9,6 +9,7 @@ import {
   type JWK,
 } from 'jose';
 import { ConfigurationError } from '../errors/configuration.error.js';
+import { signCompactJws } from '../idp/jws-signer.util.js';
 import type { DpopSigner } from '../options/oidc-client-credentials-options.interface.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
 
@@ -129,11 +130,8 @@ async function fromSigner(signer: DpopSigner): Promise<DpopKey> {
     alg: signer.alg,
     publicJwk,
     thumbprint: await calculateJwkThumbprint(publicJwk, 'sha256'),
-    sign: async (extra: Record<string, unknown>, payload: Record<string, unknown>) => {
-      const input = `${b64u(JSON.stringify({ ...header, ...extra }))}.${b64u(JSON.stringify(payload))}`;
-      const signature = await signer.sign(new TextEncoder().encode(input));
-      return `${input}.${Buffer.from(signature).toString('base64url')}`;
-    },
+    sign: (extra: Record<string, unknown>, payload: Record<string, unknown>) =>
+      signCompactJws({ ...header, ...extra }, payload, signer),
   });
 }
 
@@ -152,8 +150,4 @@ export function publicPart(jwk: JWK): Readonly<JWK> {
 
 function crvOf(alg: string): string | undefined {
   return alg === 'EdDSA' ? 'Ed25519' : undefined;
-}
-
-function b64u(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64url');
 }
