@@ -43,7 +43,9 @@ const installed = new WeakSet<AxiosInstance>();
  * `Authorization: Bearer <token>` unless it already carries an Authorization header; a 401 from
  * the called API drops that token, obtains a new one and repeats the call once — for idempotent
  * methods (GET, HEAD, OPTIONS, PUT, DELETE) unless `retryOnUnauthorized` is `'all'` or `'never'`.
- * A second 401 is returned as it is.
+ * A second 401 is returned as it is. With `resources` (an allowlist from each API's origin to its
+ * RFC 8707 resource indicators) each request carries the token of its origin's resource, and a
+ * request to an origin not listed is refused before it is sent (`OIDC_CC_DESTINATION_NOT_ALLOWED`).
  *
  * @throws ConfigurationError for the process-wide default axios instance (plain `HttpModule`):
  *   tokens would then go with every axios call of the process.
