@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Controller, Get, UseGuards, type ModuleMetadata } from '@nestjs/common';
 import {
   ClientTokenGuard,
+  OidcClientCredentialsHealthIndicator,
   OidcClientCredentialsModule,
   TokenClaims,
   type OidcClientCredentialsModuleOptions,
@@ -337,6 +338,29 @@ describe('several trusted issuers (two oidc-provider instances A and B, a counti
       expect((await get(running, tokens.a)).status).toBe(200);
       expect(c.requests).toEqual([]);
     });
+  });
+
+  it("the health indicator reports each issuer's JWKS, in configured order, and nothing of the root", async () => {
+    const unreachable = 'http://127.0.0.1:9';
+    const running = await app({
+      issuers: [
+        { issuer: a.issuer, strategy: 'jwt' },
+        { issuer: unreachable, strategy: 'jwt', endpoints: { jwks: `${unreachable}/jwks` } },
+      ],
+    });
+    const health = await running.app.get(OidcClientCredentialsHealthIndicator).isHealthy('oidc');
+    expect(health.oidc).toEqual({
+      status: 'down',
+      issuers: [
+        {
+          status: 'up',
+          discovery: { status: 'up' },
+          jwks: expect.objectContaining({ status: 'up', keys: 1 }),
+        },
+        { status: 'down', jwks: { status: 'down', error: 'OIDC_CC_JWKS_UNAVAILABLE' } },
+      ],
+    });
+    expect(c.requests).toEqual([]);
   });
 
   describe('bad issuer configuration fails at startup', () => {

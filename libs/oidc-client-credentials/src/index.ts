@@ -49,6 +49,7 @@ export {
   type OidcClientCredentialsHealthStatus,
   type OidcClientHealth,
   type OidcDiscoveryHealth,
+  type OidcIssuerHealth,
   type OidcJwksHealth,
 } from './observability/oidc-client-credentials.health.js';
 export type {

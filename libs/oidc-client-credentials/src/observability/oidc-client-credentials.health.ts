@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { errorCode } from '../errors/error-code.util.js';
 import { IssuerMetadataProvider, type EndpointName } from '../idp/issuer-metadata.provider.js';
+import { IssuerRegistry } from '../strategies/issuers/issuer-registry.provider.js';
+import type { IssuerVerifier } from '../strategies/issuers/issuer-verifier.util.js';
 import { JwksProvider } from '../strategies/jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
 import { TokenProviderRegistry } from '../outbound/token-provider-registry.provider.js';
@@ -84,8 +86,20 @@ export type OidcClientCredentialsHealthDetails = {
   status: OidcClientCredentialsHealthStatus;
   discovery?: OidcDiscoveryHealth;
   jwks?: OidcJwksHealth;
+  /**
+   * With `verification.issuers`: each trusted issuer in configured order (the discovery and JWKS
+   * the root's `discovery` and `jwks` report otherwise).
+   */
+  issuers?: OidcIssuerHealth[];
   /** By client name. */
   clients?: Record<string, OidcClientHealth>;
+};
+
+/** One trusted issuer of `verification.issuers`: its discovery (when used) and JWKS (`jwt`, `auto`). */
+export type OidcIssuerHealth = {
+  status: OidcClientCredentialsHealthStatus;
+  discovery?: OidcDiscoveryHealth;
+  jwks?: OidcJwksHealth;
 };
 
 /** A terminus `HealthIndicatorResult`: the details under the key given to `isHealthy`. */
@@ -120,10 +134,14 @@ export class OidcClientCredentialsHealthIndicator {
     private readonly metadata: IssuerMetadataProvider,
     private readonly jwks: JwksProvider,
     private readonly clients: TokenProviderRegistry,
+    @Optional() private readonly issuers?: IssuerRegistry,
   ) {}
 
   /**
    * Checks the parts selected by `options` and reports them under `key`, with the worst status.
+   * With `verification.issuers`, the JWKS and discovery of each trusted issuer are reported under
+   * `issuers` (unless `options.jwks` / `options.discovery` is `false`), the root's only for what
+   * the root itself still uses (its clients' token endpoint).
    *
    * @throws ConfigurationError when `options.clients` names a client that is not configured.
    */
@@ -133,9 +151,14 @@ export class OidcClientCredentialsHealthIndicator {
   ): Promise<OidcClientCredentialsHealthResult<Key>> {
     const clients = this.selectedClients(options.clients);
     const timeoutMs = options.timeoutMs ?? this.options.http.timeoutMs;
-    const [discovery, jwks, clientResults] = await Promise.all([
-      (options.discovery ?? this.usesDiscovery(clients)) ? this.discoveryHealth() : undefined,
-      (options.jwks ?? this.usesJwks()) ? this.jwksHealth() : undefined,
+    const trusted = this.issuers?.verifiers ?? [];
+    const root = trusted.length === 0 ? this.options.verification.strategy : undefined;
+    const [discovery, jwks, issuerResults, clientResults] = await Promise.all([
+      (options.discovery ?? usesDiscovery(this.options, root, clients.length > 0))
+        ? discoveryHealth(this.metadata, root)
+        : undefined,
+      (options.jwks ?? usesJwks(root)) ? jwksHealth(this.jwks) : undefined,
+      Promise.all(trusted.map((issuer) => issuerHealth(issuer, options))),
       Promise.all(
         clients.map(async (client): Promise<[string, OidcClientHealth]> => [
           client.clientName,
@@ -147,9 +170,10 @@ export class OidcClientCredentialsHealthIndicator {
       status: 'up',
       ...(discovery ? { discovery } : {}),
       ...(jwks ? { jwks } : {}),
+      ...(issuerResults.length > 0 ? { issuers: issuerResults } : {}),
       ...(clientResults.length > 0 ? { clients: Object.fromEntries(clientResults) } : {}),
     };
-    const parts = [discovery, jwks, ...clientResults.map(([, result]) => result)];
+    const parts = [discovery, jwks, ...issuerResults, ...clientResults.map(([, result]) => result)];
     for (const part of parts) {
       if (part && RANK[part.status] > RANK[details.status]) details.status = part.status;
     }
@@ -169,63 +193,86 @@ export class OidcClientCredentialsHealthIndicator {
     }
     return selection.map((name) => this.clients.get(name));
   }
+}
 
-  /** Whether an endpoint in use comes from discovery rather than from `endpoints`. */
-  private usesDiscovery(clients: TokenProvider[]): boolean {
-    const { endpoints, verification } = this.options;
-    const used: (keyof ResolvedOptions['endpoints'])[] = clients.length > 0 ? ['token'] : [];
-    switch (verification.strategy) {
-      case 'jwt':
-        used.push('jwks');
-        break;
-      case 'introspection':
-        used.push('introspection');
-        break;
-      case 'userinfo':
-        used.push('userinfo');
-        break;
-      case 'auto':
-        used.push('jwks', 'introspection');
-        break;
-    }
-    return used.some((endpoint) => endpoints[endpoint] === undefined);
-  }
+type Strategy = ResolvedOptions['verification']['strategy'] | undefined;
 
-  private usesJwks(): boolean {
-    const { strategy } = this.options.verification;
-    return strategy === 'jwt' || strategy === 'auto';
+/**
+ * Whether an endpoint in use comes from discovery rather than from `endpoints`: the token
+ * endpoint when clients are reported, and what `strategy` verifies with (none: not verified here).
+ */
+function usesDiscovery(options: ResolvedOptions, strategy: Strategy, tokens: boolean): boolean {
+  const used: (keyof ResolvedOptions['endpoints'])[] = tokens ? ['token'] : [];
+  switch (strategy) {
+    case 'jwt':
+      used.push('jwks');
+      break;
+    case 'introspection':
+      used.push('introspection');
+      break;
+    case 'userinfo':
+      used.push('userinfo');
+      break;
+    case 'auto':
+      used.push('jwks', 'introspection');
+      break;
   }
+  return used.some((endpoint) => options.endpoints[endpoint] === undefined);
+}
 
-  private async discoveryHealth(): Promise<OidcDiscoveryHealth> {
-    try {
-      await this.metadata.discover();
-      // Metadata without the endpoint the strategy verifies with is no better than none.
-      const endpoint = verificationEndpoint(this.options.verification.strategy);
-      if (endpoint !== undefined) await this.metadata.require(endpoint);
-      return { status: 'up' };
-    } catch (error) {
-      return { status: 'down', error: codeOf(error) };
-    }
-  }
+function usesJwks(strategy: Strategy): boolean {
+  return strategy === 'jwt' || strategy === 'auto';
+}
 
-  private async jwksHealth(): Promise<OidcJwksHealth> {
-    try {
-      await this.jwks.keySet();
-    } catch (error) {
-      return { status: 'down', error: codeOf(error) };
-    }
-    const { keyCount, fetchedAt, stale } = this.jwks.status();
-    // A JWKS without keys verifies nothing.
-    if (keyCount === 0) return { status: 'down', keys: 0, error: 'OIDC_CC_JWKS_UNAVAILABLE' };
-    return {
-      status: stale ? 'degraded' : 'up',
-      keys: keyCount,
-      ...(fetchedAt === undefined
-        ? {}
-        : { ageSeconds: Math.max(0, Math.floor((Date.now() - fetchedAt) / 1000)) }),
-      ...(stale ? { error: 'OIDC_CC_JWKS_UNAVAILABLE' } : {}),
-    };
+async function discoveryHealth(
+  metadata: IssuerMetadataProvider,
+  strategy: Strategy,
+): Promise<OidcDiscoveryHealth> {
+  try {
+    await metadata.discover();
+    // Metadata without the endpoint the strategy verifies with is no better than none.
+    const endpoint = strategy === undefined ? undefined : verificationEndpoint(strategy);
+    if (endpoint !== undefined) await metadata.require(endpoint);
+    return { status: 'up' };
+  } catch (error) {
+    return { status: 'down', error: codeOf(error) };
   }
+}
+
+async function jwksHealth(jwks: JwksProvider): Promise<OidcJwksHealth> {
+  try {
+    await jwks.keySet();
+  } catch (error) {
+    return { status: 'down', error: codeOf(error) };
+  }
+  const { keyCount, fetchedAt, stale } = jwks.status();
+  // A JWKS without keys verifies nothing.
+  if (keyCount === 0) return { status: 'down', keys: 0, error: 'OIDC_CC_JWKS_UNAVAILABLE' };
+  return {
+    status: stale ? 'degraded' : 'up',
+    keys: keyCount,
+    ...(fetchedAt === undefined
+      ? {}
+      : { ageSeconds: Math.max(0, Math.floor((Date.now() - fetchedAt) / 1000)) }),
+    ...(stale ? { error: 'OIDC_CC_JWKS_UNAVAILABLE' } : {}),
+  };
+}
+
+/** One trusted issuer: its discovery when an endpoint comes from it, its JWKS when used. */
+async function issuerHealth(
+  issuer: IssuerVerifier,
+  options: OidcClientCredentialsHealthCheckOptions,
+): Promise<OidcIssuerHealth> {
+  const strategy = issuer.strategyName;
+  const [discovery, jwks] = await Promise.all([
+    options.discovery !== false && usesDiscovery(issuer.options, strategy, false)
+      ? discoveryHealth(issuer.metadata, strategy)
+      : undefined,
+    options.jwks !== false && usesJwks(strategy) ? jwksHealth(issuer.jwks) : undefined,
+  ]);
+  const statuses = [discovery?.status ?? 'up', jwks?.status ?? 'up'];
+  const status = statuses.reduce((worst, next) => (RANK[next] > RANK[worst] ? next : worst));
+  return { status, ...(discovery ? { discovery } : {}), ...(jwks ? { jwks } : {}) };
 }
 
 /**
