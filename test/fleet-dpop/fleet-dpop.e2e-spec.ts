@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
+import {
+  calculateJwkThumbprint,
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type JWK,
+} from 'jose';
 import {
   ConfigurationError,
   OidcClientCredentialsModule,
@@ -12,6 +19,7 @@ import {
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { RedisInspector, uniquePrefix } from '../utils/redis.js';
 import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
+import { until } from '../utils/until.js';
 
 const SECRET = 'billing-s3cret';
 const KEY = randomBytes(32).toString('base64');
@@ -66,6 +74,10 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     return instances.add(app);
   }
 
+  /** The thumbprint of the key a proof carries. */
+  const thumbprintOf = (proof: string) =>
+    calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK);
+
   /** The JWK of each DPoP proof the ID service received. */
   const proofKeys = () =>
     idp
@@ -119,6 +131,44 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     expect(await later.dpopThumbprint()).toBe(await first.dpopThumbprint());
     expect(await later.getToken()).toBe(token);
     expect(idp.requestCount(PATHS.token)).toBe(1);
+  });
+
+  it('a store that lost the fleet key: an instance moves to the new one with its next token', async () => {
+    const first = (await start()).get(TokenProvider);
+    const old = await first.getToken();
+    const oldKey = await first.dpopThumbprint();
+    await inspector.clear(prefix); // the store was flushed
+    const later = (await start()).get(TokenProvider);
+    const newKey = await later.dpopThumbprint();
+    expect(newKey).not.toBe(oldKey);
+
+    // The first instance's next token is requested with the new key; while that request is out,
+    // its callers still get the old token, with proofs of the key that token is bound to.
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    idp.on(PATHS.token, async () => {
+      await answered;
+      return undefined;
+    });
+    const renewed = first.getToken({ forceRefresh: true });
+    await until(() => idp.requestCount(PATHS.token) === 2, 'the renewal request');
+    const meanwhile = await first.getAuthorizationHeaders({
+      method: 'GET',
+      url: 'https://api.example/',
+    });
+    expect(meanwhile.authorization).toBe(`DPoP ${old}`);
+    expect(await thumbprintOf(meanwhile.dpop!)).toBe(oldKey);
+    expect(await thumbprintOf(idp.requestsTo(PATHS.token)[1]!.headers.dpop as string)).toBe(newKey);
+
+    answer();
+    const token = await renewed;
+    expect(decodeJwt(token).cnf).toEqual({ jkt: newKey });
+    expect(await first.dpopThumbprint()).toBe(newKey);
+    const now = await first.getAuthorizationHeaders({ method: 'GET', url: 'https://api.example/' });
+    expect(await thumbprintOf(now.dpop!)).toBe(newKey);
+    // And the later instance takes that token: one key, one token again.
+    expect(await later.getToken()).toBe(token);
+    expect(idp.requestCount(PATHS.token)).toBe(2);
   });
 
   it('a named client has a fleet key of its own', async () => {

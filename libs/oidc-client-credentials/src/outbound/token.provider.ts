@@ -462,9 +462,6 @@ export class TokenProvider
 
   /** Caches `entry` and sets its renewal timer (jittered unless `entry` already is). */
   private keep(entry: TokenCacheEntry, jitter: boolean): void {
-    const key = this.boundKeys.get(entry.token);
-    // The jittered copy is a new entry around the same token object.
-    if (key !== undefined) this.boundKeys.set(entry.token, key);
     this.cache.set(this.cacheKey, entry);
     this.renewal.schedule(entry, jitter);
   }
