@@ -16,6 +16,9 @@ import { healthApp } from './app.module.js';
 const SECRET = 'orders-secret-0123456789';
 const RESET: FakeResponse = { reset: true };
 
+/** Health names the credential source of the clients, a secret string here; never its value. */
+const SECRET_SOURCE = { source: 'secret' };
+
 describe('OidcClientCredentialsHealthIndicator with @nestjs/terminus (e2e)', () => {
   let idp: FakeIdService;
   let running: RunningApp | undefined;
@@ -81,8 +84,18 @@ describe('OidcClientCredentialsHealthIndicator with @nestjs/terminus (e2e)', () 
           discovery: { status: 'up' },
           jwks: { status: 'up', keys: 1, ageSeconds: 0 },
           clients: {
-            default: { status: 'up', circuit: 'closed', expiresInSeconds: expect.any(Number) },
-            billing: { status: 'up', circuit: 'closed', expiresInSeconds: expect.any(Number) },
+            default: {
+              status: 'up',
+              circuit: 'closed',
+              expiresInSeconds: expect.any(Number),
+              credential: SECRET_SOURCE,
+            },
+            billing: {
+              status: 'up',
+              circuit: 'closed',
+              expiresInSeconds: expect.any(Number),
+              credential: SECRET_SOURCE,
+            },
           },
         },
       },
@@ -166,11 +179,13 @@ describe('OidcClientCredentialsHealthIndicator with @nestjs/terminus (e2e)', () 
           default: {
             status: 'down',
             circuit: 'closed',
+            credential: SECRET_SOURCE,
             error: 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
           },
           billing: {
             status: 'down',
             circuit: 'closed',
+            credential: SECRET_SOURCE,
             error: 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE',
           },
         },
@@ -261,7 +276,12 @@ describe('OidcClientCredentialsHealthIndicator with @nestjs/terminus (e2e)', () 
       tokens: {
         status: 'up',
         clients: {
-          billing: { status: 'up', circuit: 'closed', expiresInSeconds: expect.any(Number) },
+          billing: {
+            status: 'up',
+            circuit: 'closed',
+            expiresInSeconds: expect.any(Number),
+            credential: SECRET_SOURCE,
+          },
         },
       },
     });

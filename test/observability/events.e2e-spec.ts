@@ -138,6 +138,7 @@ describe('observability events (e2e)', () => {
       scope: 'orders:read',
       expiresInSeconds: expect.any(Number),
       durationMs: expect.any(Number),
+      credential: { source: 'secret' },
     });
     expect(root.expiresInSeconds).toBeGreaterThan(3590);
     expect(billing).toMatchObject({ client: 'billing', clientId: 'billing' });
@@ -168,6 +169,7 @@ describe('observability events (e2e)', () => {
         error: 'temporarily_unavailable',
         renewal: false,
         durationMs: expect.any(Number),
+        credential: { source: 'secret' },
       },
       expect.objectContaining({ code: 'OIDC_CC_TOKEN_ENDPOINT_UNAVAILABLE' }),
       expect.objectContaining({ code: 'OIDC_CC_TOKEN_ENDPOINT_CIRCUIT_OPEN' }),
