@@ -61,6 +61,9 @@ export function issuerOptions(
     clientSecret: inherits ? root.clientSecret : entry.clientSecret,
     clientAuthMethod: inherits ? root.clientAuthMethod : 'client_secret_basic',
     privateKey: inherits ? root.privateKey : undefined,
+    clientAssertion: inherits ? root.clientAssertion : { audience: 'issuer', explicitType: false },
+    // The root's client certificate is for the root's ID service only.
+    mtls: inherits ? root.mtls : undefined,
     verification: {
       ...root.verification,
       strategy: entry.strategy ?? (typeof rootStrategy === 'string' ? rootStrategy : 'auto'),
