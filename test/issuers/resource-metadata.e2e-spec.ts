@@ -117,6 +117,7 @@ describe.each(HTTP_PLATFORMS)('RFC 9728 protected resource metadata (%s)', (plat
     });
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
+    expect(response.headers['access-control-allow-origin']).toBe('*');
     expect(JSON.parse(response.body)).toEqual({
       resource: running.resource,
       authorization_servers: [idA.issuer, idB.issuer],

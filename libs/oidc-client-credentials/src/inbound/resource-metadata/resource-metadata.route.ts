@@ -36,6 +36,8 @@ export class ResourceMetadataRoute implements OnModuleInit {
     adapter.get(configured.path, (_request: unknown, response: unknown) => {
       adapter.setHeader(response, 'Content-Type', 'application/json');
       adapter.setHeader(response, 'Cache-Control', 'public, max-age=3600');
+      // Public metadata, read by browser-based clients of other origins too.
+      adapter.setHeader(response, 'Access-Control-Allow-Origin', '*');
       adapter.reply(response, body, 200);
     });
   }
