@@ -3,8 +3,9 @@
 // Protocol over the IPC channel: the parent sends one `{ type: 'start', options }` message, the child
 // answers `{ type: 'ready', port }` or `{ type: 'error', message }`. The child exits when the channel closes,
 // so it cannot outlive the test process.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Provider from 'oidc-provider';
 
 /** The seed's endpoint paths; discovery stays at /.well-known/openid-configuration. */
@@ -43,14 +44,25 @@ async function start(options) {
     introspectors,
     jwtIntrospection,
     dpopNonces,
+    tls,
   } = options;
-  const server = createServer();
+  // With `tls`: https, asking every client for its certificate (checked against tls.ca, when given,
+  // by certificateAuthorized below; a connection without one is still accepted).
+  const server = tls
+    ? createHttpsServer({
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca ? { ca: tls.ca } : {}),
+        requestCert: true,
+        rejectUnauthorized: false,
+      })
+    : createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const introspectorIds = introspectors ? new Set(introspectors) : undefined;
   // A client's `scope` metadata must only name scopes the provider knows.
   const clientScopes = clients.flatMap((client) => client.scope?.split(' ') ?? []);
@@ -60,6 +72,19 @@ async function start(options) {
     jwks: { keys: [signingJwk()] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     routes: ROUTES,
+    ...(tls
+      ? {
+          clientAuthMethods: [
+            'client_secret_basic',
+            'client_secret_jwt',
+            'client_secret_post',
+            'private_key_jwt',
+            'none',
+            'tls_client_auth',
+            'self_signed_tls_client_auth',
+          ],
+        }
+      : {}),
     scopes: [...new Set(['openid', ...clientScopes])],
     ttl: { ClientCredentials: ttlSeconds },
     // Client-credentials tokens have no account; nothing here ever looks one up.
@@ -69,6 +94,23 @@ async function start(options) {
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       jwtIntrospection: { enabled: jwtIntrospection === true },
+      // RFC 8705 over the https server: tls_client_auth (subject DN), self_signed_tls_client_auth
+      // and certificate-bound access tokens.
+      mTLS: {
+        enabled: Boolean(tls),
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        selfSignedTlsClientAuth: true,
+        getCertificate: (ctx) => {
+          const peer = ctx.socket.getPeerCertificate?.();
+          return peer?.raw ? new X509Certificate(peer.raw) : undefined;
+        },
+        certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+        certificateSubjectMatches: (ctx, property, expected) => {
+          if (property !== 'tls_client_auth_subject_dn') return false;
+          return `CN=${ctx.socket.getPeerCertificate().subject?.CN}` === expected;
+        },
+      },
       dPoP: {
         enabled: true,
         ...(dpopNonces === true ? { nonceSecret: randomBytes(32), requireNonce: () => true } : {}),

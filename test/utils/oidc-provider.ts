@@ -7,7 +7,13 @@ export interface OidcProviderClient {
   client_id: string;
   client_secret?: string;
   token_endpoint_auth_method?:
-    'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
+    | 'client_secret_basic'
+    | 'client_secret_post'
+    | 'client_secret_jwt'
+    | 'private_key_jwt'
+    | 'tls_client_auth'
+    | 'self_signed_tls_client_auth'
+    | 'none';
   /** Public keys of a `private_key_jwt` client. */
   jwks?: { keys: JWK[] };
   /** Default `['client_credentials']`. */
@@ -32,6 +38,13 @@ export interface OidcProviderOptions {
    * the seed's JWT payload. A token requested with `resource=<uri>` has that URI as its audience.
    */
   audience?: string;
+  /**
+   * Serve https with this certificate (PEM) and ask each client for its certificate, with
+   * `features.mTLS` on (tls_client_auth by `tls_client_auth_subject_dn` `CN=<cn>`,
+   * self_signed_tls_client_auth, certificate-bound tokens). A client certificate is authorized
+   * when it chains to `ca`. Default: plain http, no mTLS.
+   */
+  tls?: { cert: string; key: string; ca?: string };
   /**
    * Clients allowed to introspect other clients' tokens (a client may always introspect its own).
    * Default: every confidential client.
@@ -154,7 +167,7 @@ export async function startOidcProvider(
     throw error;
   }
 
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
   return {
     issuer,
