@@ -14,7 +14,8 @@ import {
   type OidcClientCredentialsModuleOptions,
   type TokenFetchedEvent,
 } from 'nest-oidc-client-credentials';
-import { KmsSigner, LocalKms } from '../../docs/examples/credentials/kms-signer.js';
+import { KmsSigner } from '../../docs/examples/credentials/kms-signer.js';
+import { LocalKms } from '../../docs/examples/credentials/local-kms.js';
 import { fakeClock } from '../utils/fake-date.js';
 import { CapturingLogger } from '../utils/nest-http-app.js';
 import { startOidcProvider, type RunningOidcProvider } from '../utils/oidc-provider.js';

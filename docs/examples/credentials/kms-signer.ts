@@ -1,11 +1,4 @@
-import {
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  type JsonWebKey,
-  type KeyObject,
-} from 'node:crypto';
-import type { JwsSigner } from 'nest-oidc-client-credentials';
+import { OidcClientCredentialsModule, type JwsSigner } from 'nest-oidc-client-credentials';
 
 /**
  * The one call a KMS offers that matters here, shaped like AWS KMS `Sign` (`MessageType: 'RAW'`,
@@ -55,28 +48,14 @@ export function derToRawEcdsa(der: Uint8Array, size: number): Uint8Array {
 }
 
 /**
- * A KMS on this machine, for development and tests: it keeps its P-256 key to itself and answers
- * DER signatures, as AWS KMS and GCP KMS do.
+ * The module of a service whose `private_key_jwt` key lives in a KMS: the ID service has the
+ * key's public half registered under `OIDC_KEY_ID` for the client.
  */
-export class LocalKms implements KmsClient {
-  private readonly keys = new Map<string, KeyObject>();
-
-  createKey(keyId: string): void {
-    this.keys.set(keyId, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
-  }
-
-  /** The public key as a JWK, to register with the ID service. */
-  publicJwk(keyId: string): JsonWebKey {
-    return createPublicKey(this.key(keyId)).export({ format: 'jwk' });
-  }
-
-  async sign(request: { keyId: string; message: Uint8Array }): Promise<{ signature: Uint8Array }> {
-    return { signature: sign('sha256', request.message, this.key(request.keyId)) };
-  }
-
-  private key(keyId: string): KeyObject {
-    const key = this.keys.get(keyId);
-    if (key === undefined) throw new Error(`no key ${keyId}`);
-    return key;
-  }
+export function kmsSignedClient(kms: KmsClient, env: NodeJS.ProcessEnv = process.env) {
+  return OidcClientCredentialsModule.forRoot({
+    issuer: env.OIDC_ISSUER!,
+    clientId: env.OIDC_CLIENT_ID!,
+    clientAuthMethod: 'private_key_jwt',
+    privateKey: new KmsSigner(kms, env.KMS_KEY_ID!, env.OIDC_KEY_ID!),
+  });
 }
