@@ -258,8 +258,8 @@ export interface TrustedIssuerOptions {
 
 /**
  * Picks the issuer of an opaque token (`verification.issuerResolver`): the `issuer` of one of
- * `verification.issuers`, or `undefined` to refuse the token (401). Not asked for JWTs, which are
- * routed by their `iss`.
+ * `verification.issuers`, or `undefined` to refuse the token (401); a resolver that throws is
+ * answered 503. Not asked for JWTs, which are routed by their `iss`.
  */
 export type IssuerResolver = (token: string) => string | undefined | Promise<string | undefined>;
 

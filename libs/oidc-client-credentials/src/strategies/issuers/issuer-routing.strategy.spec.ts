@@ -198,6 +198,17 @@ describe('IssuerRoutingStrategy', () => {
     }
   });
 
+  it('a resolver that throws: 503, nobody asked', async () => {
+    const a = verifier(A, 'active');
+    const router = new IssuerRoutingStrategy([a], 8192, () => {
+      throw new Error('tenant store down');
+    });
+    await expect(router.verify('opaque')).rejects.toMatchObject({
+      code: 'OIDC_CC_VALIDATOR_UNAVAILABLE',
+    });
+    expect(a.strategy.asked).toEqual([]);
+  });
+
   it('reports scopes unless every issuer is checked by userinfo', () => {
     expect(
       new IssuerRoutingStrategy([verifier(A, 'active', true, false)], 8192).reportsScopes,

@@ -52,7 +52,17 @@ export class IssuerRoutingStrategy extends TokenVerificationStrategy {
   }
 
   private async verifyResolved(token: string, resolver: IssuerResolver): Promise<VerifiedToken> {
-    const issuer = await resolver(token);
+    let issuer: unknown;
+    try {
+      issuer = await resolver(token);
+    } catch (error) {
+      // The application's resolver failed: the token may well be valid (fail closed, 503).
+      throw ValidatorUnavailableError.of(
+        'OIDC_CC_VALIDATOR_UNAVAILABLE',
+        'verification.issuerResolver failed',
+        error,
+      );
+    }
     if (issuer === undefined) {
       throw TokenVerificationError.invalid(
         'verification.issuerResolver names no issuer for the token',
