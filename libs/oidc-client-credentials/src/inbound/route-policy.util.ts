@@ -154,7 +154,7 @@ export function checkRequirements(
       'The client is not in verification.allowedClientIds',
     );
   }
-  if (requiredScopes.length > 0 && !requiredScopes.every((scope) => token.scopes.includes(scope))) {
+  if (requiredScopes.length > 0 && !hasEveryScope(token.scopes, requiredScopes)) {
     throw new InsufficientScopeError(
       'OIDC_CC_INSUFFICIENT_SCOPE',
       'The token lacks a required scope',
@@ -230,6 +230,14 @@ export function resolveVerifyWith(
     logger.error(error.message);
     return { verify: () => Promise.reject(error) };
   }
+}
+
+/** Whether `granted` holds every scope of `required` (a loop: this runs on every request). */
+function hasEveryScope(granted: readonly string[], required: readonly string[]): boolean {
+  for (let i = 0; i < required.length; i += 1) {
+    if (!granted.includes(required[i])) return false;
+  }
+  return true;
 }
 
 function mergeScopes(

@@ -35,8 +35,12 @@ export const httpTransport = {
   },
 } satisfies TransportAdapter;
 
+/**
+ * The request: the context's first argument, what `switchToHttp().getRequest()` answers, read
+ * directly (on every guarded request; Nest's `switchToHttp()` builds three closures each call).
+ */
 function httpRequest(context: ExecutionContext): object {
-  return context.switchToHttp().getRequest<object>();
+  return context.getArgByIndex<object>(0);
 }
 
 function setHeader(response: object, name: string, value: string): void {
