@@ -2,6 +2,7 @@ import {
   callParameters,
   canonicalParams,
   parameterSetKey,
+  ParameterSets,
   RecentlyUsed,
   withCallParameters,
 } from './token-parameters.util.js';
@@ -124,5 +125,36 @@ describe('RecentlyUsed', () => {
     expect(sets.size).toBe(3);
     expect(evictions).toBe(9_997);
     expect([...sets.values()]).toEqual([9_997, 9_998, 9_999]);
+  });
+});
+
+describe('ParameterSets', () => {
+  it('remembers a checked call: the same values again give the same set without a new check', () => {
+    const sets = new ParameterSets(CONFIGURED, 8);
+    const first = sets.of({ resource: 'urn:x', scope: 'b a' });
+    expect(first).toEqual({
+      key: parameterSetKey(sent({ resource: 'urn:x', scope: 'a b' })),
+      params: sent({ resource: 'urn:x', scope: 'a b' }),
+    });
+    expect(sets.of({ resource: 'urn:x', scope: 'b a' })).toBe(first);
+    expect(sets.of({ scope: ['a', 'b'], resource: ['urn:x'] })?.key).toBe(first?.key);
+  });
+
+  it.each<[string, TokenRequestParameters]>([
+    ['no parameter', { scope: undefined }],
+    ['the configured scope', { scope: 'orders:read' }],
+  ])('the client own set: %s', (_case, call) => {
+    const sets = new ParameterSets(CONFIGURED, 8);
+    expect(sets.of(call)).toBeUndefined();
+    expect(sets.of(call)).toBeUndefined();
+  });
+
+  it('never remembers a refused call: it is refused each time', () => {
+    const sets = new ParameterSets(CONFIGURED, 8);
+    for (let i = 0; i < 2; i += 1) {
+      expect(() => sets.of({ resource: 'not a uri' })).toThrow(
+        expect.objectContaining({ code: 'OIDC_CC_TOKEN_PARAMETERS_INVALID' }),
+      );
+    }
   });
 });

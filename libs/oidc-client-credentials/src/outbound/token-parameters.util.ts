@@ -83,6 +83,48 @@ export function parameterSetKey(params: readonly [string, string][]): string {
   return JSON.stringify(params);
 }
 
+/** The parameter set of a call: its canonical parameters and their {@link parameterSetKey}. */
+export interface ParameterSet {
+  readonly key: string;
+  readonly params: [string, string][];
+}
+
+/**
+ * The parameter sets of one client's calls, with the last ones remembered by what the call
+ * passed: a call that passes what an earlier one did costs a `JSON.stringify` and a map lookup,
+ * not a new check and normalisation. Bounded like the sets themselves.
+ */
+export class ParameterSets {
+  private readonly own: string;
+  private readonly known: RecentlyUsed<ParameterSet | null>;
+
+  constructor(
+    private readonly configured: readonly [string, string][],
+    limit: number,
+  ) {
+    this.own = parameterSetKey(canonicalParams(configured));
+    this.known = new RecentlyUsed(limit, () => undefined);
+  }
+
+  /**
+   * The set a call asks for; `undefined` for the client's own (none set, or set as configured).
+   * @throws OidcClientCredentialsError `OIDC_CC_TOKEN_PARAMETERS_INVALID` (see {@link callParameters}).
+   */
+  of(options: TokenRequestParameters): ParameterSet | undefined {
+    const { scope, resource, audience } = options;
+    if (scope === undefined && resource === undefined && audience === undefined) return undefined;
+    // Only what was checked is remembered, so an exact repeat of it needs no new check.
+    const raw = JSON.stringify([scope, resource, audience]);
+    const known = this.known.get(raw);
+    if (known !== undefined) return known ?? undefined;
+    const params = withCallParameters(this.configured, callParameters(options)!);
+    const key = parameterSetKey(params);
+    const set = key === this.own ? null : { key, params };
+    this.known.set(raw, set);
+    return set ?? undefined;
+  }
+}
+
 /**
  * The most recently used entries, at most `limit` of them: setting one more evicts the least
  * recently used, handed to `evicted` (to stop its timers). Reading an entry makes it the most

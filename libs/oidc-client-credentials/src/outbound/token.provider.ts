@@ -41,13 +41,7 @@ import {
 import { SharedDpopKeyStore } from './shared-dpop-key.store.js';
 import { TokenAcquisition } from './token-acquisition.util.js';
 import { TokenRenewal } from './token-renewal.util.js';
-import {
-  callParameters,
-  canonicalParams,
-  parameterSetKey,
-  RecentlyUsed,
-  withCallParameters,
-} from './token-parameters.util.js';
+import { ParameterSets, RecentlyUsed } from './token-parameters.util.js';
 import {
   MemoryTokenCache,
   tokenCacheKey,
@@ -117,8 +111,8 @@ export class TokenProvider
   private inflight?: Promise<TokenCacheEntry>;
   private readonly acquisition: TokenAcquisition;
   private readonly renewal: TokenRenewal;
-  /** {@link parameterSetKey} of this client's own parameters, once asked for. */
-  private ownParameterSetKey?: string;
+  /** What each call's parameters name, remembered for the next call passing the same. */
+  private parameterSetKeys?: ParameterSets;
 
   /** The tokens of `getToken({ scope, resource, audience })`, one client per parameter set. */
   private parameterSets?: RecentlyUsed<TokenProvider>;
@@ -212,25 +206,23 @@ export class TokenProvider
    * `undefined` for this client's own: a call that sets none, or sets them as configured.
    */
   private parameterSet(options: GetTokenOptions | undefined): TokenProvider | undefined {
-    const call = callParameters(options);
-    if (call === undefined) return undefined;
-    const params = withCallParameters(this.options.tokenParams, call);
-    const key = parameterSetKey(params);
-    this.ownParameterSetKey ??= parameterSetKey(canonicalParams(this.options.tokenParams));
-    if (key === this.ownParameterSetKey) return undefined;
-    this.parameterSets ??= new RecentlyUsed(this.options.tokenRenewal.maxParameterSets, (set) =>
-      set.renewal.stop(),
-    );
-    let set = this.parameterSets.get(key);
+    if (options === undefined) return undefined;
+    const { maxParameterSets } = this.options.tokenRenewal;
+    // Calls pass the same values in a few spellings at most: four per set are remembered.
+    this.parameterSetKeys ??= new ParameterSets(this.options.tokenParams, 4 * maxParameterSets);
+    const wanted = this.parameterSetKeys.of(options);
+    if (wanted === undefined) return undefined;
+    this.parameterSets ??= new RecentlyUsed(maxParameterSets, (set) => set.renewal.stop());
+    let set = this.parameterSets.get(wanted.key);
     if (set === undefined) {
       set = new TokenProvider(
-        { ...this.options, tokenParams: params },
+        { ...this.options, tokenParams: wanted.params },
         this.metadata,
         this.sharedCache,
         this.events,
         this,
       );
-      this.parameterSets.set(key, set);
+      this.parameterSets.set(wanted.key, set);
     }
     return set;
   }
@@ -580,7 +572,6 @@ export class TokenProvider
 
 /** A call's options without its token request parameters, for its parameter set's client. */
 function ownOptions(options: GetTokenOptions | undefined): GetTokenOptions | undefined {
-  if (options === undefined) return undefined;
-  const { forceRefresh, signal } = options;
-  return { forceRefresh, signal };
+  const { forceRefresh, signal } = options ?? {};
+  return forceRefresh === undefined && signal === undefined ? undefined : { forceRefresh, signal };
 }
