@@ -232,6 +232,29 @@ describe('outbound DPoP (RFC 9449) (e2e)', () => {
     });
   });
 
+  it.each<[string, (data: Uint8Array) => Promise<Uint8Array>, RegExp]>([
+    [
+      'throws',
+      () => Promise.reject(new Error('KMS unavailable: arn:aws:kms:secret-key-id')),
+      /ES256 signer failed \(Error\)/,
+    ],
+    ['answers a DER signature', () => Promise.resolve(new Uint8Array(71)), /raw r\|\|s/],
+  ])(
+    'a signer that %s: the token request fails with OIDC_CC_SIGNING_FAILED, nothing sent',
+    async (_case, sign, message) => {
+      const idp = await idService();
+      const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const { tokens } = await boot(idp, {
+        dpop: { privateKey: { alg: 'ES256', jwk: await exportJWK(publicKey), sign } },
+      });
+      const failure = await tokens.getToken().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'OIDC_CC_SIGNING_FAILED' });
+      expect((failure as Error).message).toMatch(message);
+      expect((failure as Error).message).not.toContain('arn:aws');
+      expect(idp.requestCount(PATHS.token)).toBe(0);
+    },
+  );
+
   describe('calls to an API', () => {
     it('ClientCredentialsHttpService sends Authorization: DPoP and a fresh proof (htm, htu without query, iat, jti, ath)', async () => {
       const idp = await idService();

@@ -69,11 +69,12 @@ export async function requestToken(
   const client: oauth.Client = { client_id: context.clientId };
 
   const send = async (): Promise<Response> => {
+    const dpop = context.dpop;
+    // A key that cannot sign is its own error (OIDC_CC_SIGNING_FAILED), not a transport failure.
+    const headers = dpop && {
+      dpop: await dpop.proof({ method: 'POST', url: as.token_endpoint! }),
+    };
     try {
-      const dpop = context.dpop;
-      const headers = dpop && {
-        dpop: await dpop.proof({ method: 'POST', url: as.token_endpoint! }),
-      };
       const sent = await oauth.clientCredentialsGrantRequest(
         as,
         client,
