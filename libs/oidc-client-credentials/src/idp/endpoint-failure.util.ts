@@ -14,11 +14,14 @@ const NETWORK_ERRORS: Readonly<Record<string, string>> = {
   ENETUNREACH: 'network unreachable',
   UND_ERR_SOCKET: 'connection closed',
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-  UND_ERR_PROXY_TUNNEL: 'the proxy refused the tunnel',
+  UND_ERR_PROXY_TUNNEL: 'the proxy did not open the tunnel',
   HPE_INVALID_CONSTANT: 'the answer is not HTTP',
   HPE_INVALID_STATUS: 'the answer is not HTTP',
   UND_ERR_INFO: 'the answer is not HTTP',
 };
+
+/** OpenSSL's certificate verification codes and Node's TLS errors. */
+const TLS_ERROR = /CERT|TLS|SSL|LEAF_SIGNATURE|ISSUER|ALTNAME|DEPTH_ZERO/;
 
 /** Codes that say nothing answers at that address: the URL itself may be outdated. */
 const NOTHING_THERE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -57,10 +60,10 @@ export function noAnswerReason(error: unknown, timeoutMs: number): string {
   if (name === 'AbortError') return 'the call was aborted';
   const code = systemErrorCode(error);
   if (code !== undefined) {
-    const meaning = NETWORK_ERRORS[code] ?? (/CERT|TLS|SSL/.test(code) ? 'TLS failed' : 'failed');
-    const proxyStatus = errorProperty(errorProperty(error, 'cause'), 'proxyStatus');
-    const status = typeof proxyStatus === 'number' ? ` with HTTP ${proxyStatus}` : '';
-    return `${meaning}${status} (${code})`;
+    const meaning = NETWORK_ERRORS[code] ?? (TLS_ERROR.test(code) ? 'TLS failed' : 'failed');
+    // What a proxy answered instead of opening the tunnel (`HTTP 403`), from the safe fetch.
+    const proxyAnswer = errorField(errorProperty(error, 'cause'), 'proxyAnswer');
+    return `${meaning}${proxyAnswer ? `: ${sanitizeForLog(proxyAnswer, 40)}` : ''} (${code})`;
   }
   const cause = errorField(errorProperty(error, 'cause'), 'message');
   // Text without a code is kept only when it cannot hold a URL ("bad port", say).

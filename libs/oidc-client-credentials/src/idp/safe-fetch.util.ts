@@ -145,16 +145,20 @@ function errorName(error: unknown): unknown {
 }
 
 /**
- * undici's error for a proxy that answered the CONNECT with another status than 200, with that
- * status as `proxyStatus` and the code `UND_ERR_PROXY_TUNNEL`: it is not an abort of the call.
+ * undici's errors for a proxy that did not open the tunnel — it answered the CONNECT with another
+ * status than 200, or with bytes that are not HTTP — as one with the code `UND_ERR_PROXY_TUNNEL`
+ * and what the proxy did as `proxyAnswer`: neither is an abort of the call, nor the ID service's.
  */
 function withProxyStatus(error: unknown): unknown {
   const message = error instanceof Error ? error.message : '';
-  const match = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(message);
-  if (!match) return error;
-  return Object.assign(new Error(`the proxy answered the CONNECT with HTTP ${match[1]}`), {
+  const status = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(message);
+  const notHttp =
+    errorName(error) === 'HTTPParserError' && (error as { code?: unknown }).code === undefined;
+  if (!status && !notHttp) return error;
+  const proxyAnswer = status ? `HTTP ${status[1]}` : 'not an HTTP answer';
+  return Object.assign(new Error(`the proxy did not open the tunnel: ${proxyAnswer}`), {
     code: 'UND_ERR_PROXY_TUNNEL',
-    proxyStatus: Number(match[1]),
+    proxyAnswer,
   });
 }
 
