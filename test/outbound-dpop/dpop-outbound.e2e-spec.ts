@@ -120,6 +120,7 @@ describe('outbound DPoP (RFC 9449) (e2e)', () => {
       const jkt = await tokens.dpopThumbprint();
       expect(response.tokenType).toBe('dpop');
       expect(tokens.dpopEnabled).toBe(true);
+      expect(tokens.status().dpopThumbprint).toBe(jkt);
       expect(decodeJwt(response.accessToken).cnf).toEqual({ jkt });
       const sentJwk = proofOf(idp.requestsTo(PATHS.token)[0]!.headers).header.jwk!;
       expect(await calculateJwkThumbprint(sentJwk)).toBe(jkt);

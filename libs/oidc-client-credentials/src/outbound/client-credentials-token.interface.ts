@@ -87,6 +87,11 @@ export interface TokenProviderStatus {
   /** The token endpoint's circuit breaker. */
   readonly circuit: 'closed' | 'open' | 'half-open';
   /**
+   * With the `dpop` option, once the key is made: the RFC 7638 thumbprint of the client's DPoP
+   * public key, which its tokens' `cnf.jkt` names (the same on every instance of a fleet).
+   */
+  readonly dpopThumbprint?: string;
+  /**
    * Which credential the client authenticates with and when it was last read (a provider asked,
    * a file read), never its value; absent before the first token request.
    */

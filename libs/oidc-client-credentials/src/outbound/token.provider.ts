@@ -370,6 +370,7 @@ export class TokenProvider
       ...(expiresAt !== undefined && expiresAt > Date.now() ? { tokenExpiresAt: expiresAt } : {}),
       ...(this.renewal.scheduledAt === undefined ? {} : { renewsAt: this.renewal.scheduledAt }),
       circuit: this.acquisition.circuit.state,
+      ...(this.dpopNow === undefined ? {} : { dpopThumbprint: this.dpopNow.key.thumbprint }),
       ...(credential === undefined ? {} : { credential }),
       ...(this.lastAcquisition === undefined ? {} : { lastAcquisition: this.lastAcquisition }),
     };
