@@ -166,6 +166,7 @@ export type {
   DpopOptions,
   DpopSigner,
   HttpLimitsOptions,
+  MtlsOptions,
   NamedClientIssuerOptions,
   NamedClientOptions,
   OidcClientCredentialsModuleOptions,
