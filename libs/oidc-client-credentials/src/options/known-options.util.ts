@@ -220,10 +220,11 @@ const SENDER_CONSTRAINT_KEYS = { dpop: DPOP } as const satisfies ClientKeys;
 type SharedClientKey = Exclude<keyof NamedClientOptions, keyof NamedClientIssuerOptions>;
 
 /** Everything a named client may set that the root may set too, with the same meaning. */
-const CLIENT_KEYS = { ...IDENTITY_KEYS, ...TOKEN_PARAM_KEYS, ...SENDER_CONSTRAINT_KEYS } satisfies Record<
-  SharedClientKey,
-  KnownKey
->;
+const CLIENT_KEYS = {
+  ...IDENTITY_KEYS,
+  ...TOKEN_PARAM_KEYS,
+  ...SENDER_CONSTRAINT_KEYS,
+} satisfies Record<SharedClientKey, KnownKey>;
 
 /** A named client's own ID service: its issuer and, at most, its token endpoint. */
 const CLIENT_ISSUER_KEYS = {

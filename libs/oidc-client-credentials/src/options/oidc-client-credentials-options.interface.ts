@@ -554,20 +554,21 @@ export interface OidcClientCredentialsModuleOptions {
  *   partner: { issuer: 'https://id.partner.example', clientId: 'us', clientSecret: process.env.PARTNER_SECRET },
  * }
  */
-export type NamedClientOptions = NamedClientIssuerOptions & Pick<
-  OidcClientCredentialsModuleOptions,
-  | 'clientId'
-  | 'clientSecret'
-  | 'clientAuthMethod'
-  | 'privateKey'
-  | 'clientAssertion'
-  | 'scope'
-  | 'audience'
-  | 'resource'
-  | 'extraParams'
-  | 'dpop'
-  | 'mtls'
->;
+export type NamedClientOptions = NamedClientIssuerOptions &
+  Pick<
+    OidcClientCredentialsModuleOptions,
+    | 'clientId'
+    | 'clientSecret'
+    | 'clientAuthMethod'
+    | 'privateKey'
+    | 'clientAssertion'
+    | 'scope'
+    | 'audience'
+    | 'resource'
+    | 'extraParams'
+    | 'dpop'
+    | 'mtls'
+  >;
 
 /** The ID service of a named client that is not the root's (`clients.<name>.issuer`). */
 export interface NamedClientIssuerOptions {
