@@ -1,7 +1,9 @@
-import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
+import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import { decodeJwt, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { resolveOptions } from '../options/resolve-options.util.js';
 import {
+  authenticationForRequest,
   clientSecretBasic,
   createClientAuthentication,
   formUrlEncode,
@@ -211,5 +213,108 @@ describe('client authentication', () => {
     ])('redactCredentials: %s', (_case, text, secrets, expected) => {
       expect(redactCredentials(text, secrets)).toBe(expected);
     });
+  });
+});
+
+describe('client authentication with a credential read per request or signed elsewhere', () => {
+  const server: oauth.AuthorizationServer = {
+    issuer: 'https://id.example.com',
+    token_endpoint: 'https://id.example.com/oauth/token',
+  };
+  const HS_SECRET = 'an-hs256-secret-of-at-least-32-bytes!!';
+
+  async function sent(
+    options: Partial<Parameters<typeof resolveOptions>[0]>,
+  ): Promise<{ body: URLSearchParams; headers: Headers; secrets: readonly string[] }> {
+    const base = await createClientAuthentication(
+      resolveOptions({ issuer: server.issuer, clientId: 'billing', ...options }),
+    );
+    const one = withSentCredentials(
+      await authenticationForRequest(base, new AbortController().signal),
+    );
+    const body = new URLSearchParams();
+    const headers = new Headers();
+    await one.authenticate(one.endpoint(server), { client_id: 'billing' }, body, headers);
+    return { body, headers, secrets: one.secrets };
+  }
+
+  it.each<[string, Partial<Parameters<typeof resolveOptions>[0]>]>([
+    ['a string secret', { clientSecret: HS_SECRET }],
+    ['a secret provider', { clientSecret: async () => HS_SECRET }],
+  ])('client_secret_jwt with %s: an HS256 assertion over the secret', async (_case, options) => {
+    const { body, secrets } = await sent({ clientAuthMethod: 'client_secret_jwt', ...options });
+    expect(body.get('client_assertion_type')).toBe(
+      'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    );
+    expect(body.has('client_secret')).toBe(false);
+    const { payload, protectedHeader } = await jwtVerify(
+      body.get('client_assertion')!,
+      new TextEncoder().encode(HS_SECRET),
+      { issuer: 'billing', subject: 'billing', audience: server.issuer },
+    );
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload.exp! - payload.iat!).toBe(60);
+    expect(secrets).toContain(HS_SECRET);
+    expect(secrets).toContain(body.get('client_assertion'));
+  });
+
+  it('a signer: the assertion oauth4webapi would sign, signed by the signer', async () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const signer = {
+      kid: 'kms-1',
+      alg: 'ES256',
+      sign: async (data: Uint8Array) =>
+        nodeSign('sha256', data, { key: pair.privateKey, dsaEncoding: 'ieee-p1363' as const }),
+    };
+    const { body } = await sent({
+      clientAuthMethod: 'private_key_jwt',
+      privateKey: signer,
+      clientAssertion: { audience: 'token_endpoint', explicitType: true },
+    });
+    const { payload, protectedHeader } = await jwtVerify(
+      body.get('client_assertion')!,
+      pair.publicKey,
+      { issuer: 'billing', subject: 'billing', audience: server.token_endpoint },
+    );
+    expect(protectedHeader).toEqual({
+      alg: 'ES256',
+      kid: 'kms-1',
+      typ: 'client-authentication+jwt',
+    });
+    expect(payload).toMatchObject({ jti: expect.any(String), nbf: payload.iat });
+    expect(body.get('client_id')).toBe('billing');
+  });
+
+  it('a private CryptoKey (not extractable) signs the assertion', async () => {
+    const pair = await generateKeyPair('PS256');
+    const { body } = await sent({
+      clientAuthMethod: 'private_key_jwt',
+      privateKey: pair.privateKey,
+    });
+    const { protectedHeader } = await jwtVerify(body.get('client_assertion')!, pair.publicKey, {
+      audience: server.issuer,
+    });
+    expect(protectedHeader.alg).toBe('PS256');
+  });
+
+  it('an assertion provider: its assertion is sent as it is, and redacted', async () => {
+    const ready = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ exp: 4e9 })).toString('base64url')}.c2ln`;
+    const { body, secrets } = await sent({ clientAssertion: { get: async () => ready } });
+    expect(Object.fromEntries(body)).toEqual({
+      client_id: 'billing',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: ready,
+    });
+    expect(secrets).toContain(ready);
+  });
+
+  it('a credential read per request is not sent without being read first', async () => {
+    const base = await createClientAuthentication(
+      resolveOptions({ issuer: server.issuer, clientId: 'billing', clientSecret: async () => 'x' }),
+    );
+    expect(() =>
+      base.authenticate(server, { client_id: 'billing' }, new URLSearchParams(), new Headers()),
+    ).toThrow(TypeError);
+    expect(base.credential?.()).toEqual({ source: 'secret-provider' });
   });
 });
