@@ -319,7 +319,9 @@ describe('outbound DPoP (RFC 9449) (e2e)', () => {
 
     it('use_dpop_nonce is retried once, not twice', async () => {
       const idp = await idService();
-      const { http } = await boot(idp, { authorizedHttp: { retryOnUnauthorized: 'never' } });
+      const { http, tokens } = await boot(idp, {
+        authorizedHttp: { retryOnUnauthorized: 'never' },
+      });
       let nonce = 0;
       api.answer = () => ({
         status: 401,
@@ -328,10 +330,17 @@ describe('outbound DPoP (RFC 9449) (e2e)', () => {
           'dpop-nonce': `n-${(nonce += 1)}`,
         },
       });
-      await expect(firstValueFrom(http.get(`${api.url}/orders`))).rejects.toMatchObject({
-        response: { status: 401 },
-      });
+      const failure = await firstValueFrom(http.get(`${api.url}/orders`)).catch(
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ response: { status: 401 } });
       expect(api.calls).toHaveLength(2);
+      // What the caller holds (and may log) carries neither the token nor a proof.
+      const { dpop } = api.calls[1]!.headers;
+      const logged = JSON.stringify(failure);
+      expect(logged).not.toContain(await tokens.getToken());
+      expect(logged).not.toContain(dpop as string);
+      expect(logged).not.toContain((dpop as string).split('.')[1]);
     });
 
     it('a 401 with a nonce header but another error is no nonce challenge', async () => {
