@@ -72,8 +72,20 @@ describe('IssuerRoutingStrategy', () => {
     { case: 'an iss array', token: jwt({ iss: [A] }), error: 'OIDC_CC_TOKEN_INVALID' },
     { case: 'an empty iss', token: jwt({ iss: '' }), error: 'OIDC_CC_TOKEN_INVALID' },
     {
-      case: 'a payload with iss twice',
+      // Routing reads the payload as JSON.parse does (the last one); A's strategy then refuses the
+      // token whole (no member name twice), so no issuer is picked by one parser and trusted by another.
+      case: 'a payload with iss twice goes to the issuer JSON.parse reads, which checks it whole',
       token: `${b64({ alg: 'RS256' })}.${Buffer.from(`{"iss":"${C}","iss":"${A}"}`).toString('base64url')}.c2ln`,
+      to: A,
+    },
+    {
+      case: 'a JWS whose payload is not JSON',
+      token: `${b64({ alg: 'RS256' })}.bm90LWpzb24.c2ln`,
+      error: 'OIDC_CC_TOKEN_MALFORMED',
+    },
+    {
+      case: 'a JWS whose payload is a JSON array',
+      token: `${b64({ alg: 'RS256' })}.${b64([A])}.c2ln`,
       error: 'OIDC_CC_TOKEN_MALFORMED',
     },
   ];
@@ -163,6 +175,13 @@ describe('IssuerRoutingStrategy', () => {
       error: 'OIDC_CC_TOKEN_INVALID',
     },
   ];
+
+  it('a token of three segments that are not JSON is opaque: introspected, not refused as a JWT', async () => {
+    const a = verifier(A, 'active');
+    const router = new IssuerRoutingStrategy([a], 8192);
+    await expect(router.verify('abc.def.ghi')).resolves.toMatchObject({ issuer: A });
+    expect(a.strategy.asked).toEqual(['abc.def.ghi']);
+  });
 
   it.each(opaqueRows)('an opaque token without a resolver: $case', async (row) => {
     const verifiers = row.answers.map(([answer, introspects], i) =>

@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import { TokenVerificationError } from '../../errors/token-verification.error.js';
 import { ValidatorUnavailableError } from '../../errors/validator-unavailable.error.js';
 import type { IssuerResolver } from '../../options/oidc-client-credentials-options.interface.js';
-import { isJwsShaped } from '../jwt-shape.util.js';
 import { TokenVerificationStrategy } from '../token-verification.strategy.js';
 import type { VerifiedToken } from '../verified-token.interface.js';
 import type { IssuerVerifier } from './issuer-verifier.util.js';
@@ -41,11 +40,19 @@ export class IssuerRoutingStrategy extends TokenVerificationStrategy {
   }
 
   /** Verifies one token at the issuer it belongs to. */
-  async verify(token: string): Promise<VerifiedToken> {
-    if (isJwsShaped(token, this.maxTokenLength)) {
-      const verifier = this.byIssuer.get(unverifiedIssuer(token, this.maxTokenLength));
-      if (!verifier) throw TokenVerificationError.invalid('The token issuer is not trusted');
-      return verifiedBy(verifier, await verifier.strategy.verify(token));
+  verify(token: string): Promise<VerifiedToken> {
+    let iss: string | undefined;
+    try {
+      iss = unverifiedIssuer(token, this.maxTokenLength);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (iss !== undefined) {
+      const verifier = this.byIssuer.get(iss);
+      if (!verifier) {
+        return Promise.reject(TokenVerificationError.invalid('The token issuer is not trusted'));
+      }
+      return verifier.strategy.verify(token).then((result) => verifiedBy(verifier, result));
     }
     if (this.resolver) return this.verifyResolved(token, this.resolver);
     return this.verifyInOrder(token);
