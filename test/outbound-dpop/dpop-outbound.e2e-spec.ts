@@ -317,6 +317,22 @@ describe('outbound DPoP (RFC 9449) (e2e)', () => {
       },
     );
 
+    it.each([200, 400, 503])(
+      'a DPoP-Nonce sent with a %s answer is carried by the next call',
+      async (status) => {
+        const idp = await idService();
+        const { http } = await boot(idp);
+        api.answer = () => ({ status, headers: { 'dpop-nonce': `next-${status}` } });
+        await firstValueFrom(http.get(`${api.url}/orders`)).catch(() => undefined);
+        api.answer = () => ({ status: 200 });
+        await firstValueFrom(http.get(`${api.url}/orders`));
+        expect(api.calls.map((call) => call.proof!.payload.nonce)).toEqual([
+          undefined,
+          `next-${status}`,
+        ]);
+      },
+    );
+
     it('use_dpop_nonce is retried once, not twice', async () => {
       const idp = await idService();
       const { http, tokens } = await boot(idp, {

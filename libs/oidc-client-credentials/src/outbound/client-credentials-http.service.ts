@@ -150,14 +150,21 @@ export function withClientCredentials<T extends HttpService>(
     });
   };
 
+  /** With DPoP, the nonce an API hands out with any answer (RFC 9449 §9) is kept for its origin. */
+  const keepNonce = (
+    config: StatefulConfig | undefined,
+    response: { status: number; headers?: unknown },
+  ): void => {
+    if (!config?.[STATE]?.attached || !tokenProvider.dpopEnabled) return;
+    const headers = response.headers as Record<string, unknown> | undefined;
+    tokenProvider.handleDpopNonce(instance.getUri(config), { status: response.status, headers });
+  };
+
   instance.interceptors.response.use(
     // A caller whose validateStatus accepts 401 gets the same single retry.
     (response) => {
       const config = response.config as StatefulConfig;
-      if (response.status !== 401 && config?.[STATE]?.attached && tokenProvider.dpopEnabled) {
-        // An API may hand out its next nonce with any answer (RFC 9449 §8.2).
-        tokenProvider.handleDpopNonce(instance.getUri(config), response);
-      }
+      if (response.status !== 401) keepNonce(config, response);
       const retry =
         response.status === 401 &&
         (retryWithNonce(config, response.status, response.headers) ??
@@ -166,6 +173,9 @@ export function withClientCredentials<T extends HttpService>(
     },
     (error: unknown) => {
       if (!isAxiosError(error)) return Promise.reject(error);
+      if (error.response && error.response.status !== 401) {
+        keepNonce(error.config as StatefulConfig | undefined, error.response);
+      }
       if (error.response?.status === 401) {
         const config = error.config as StatefulConfig | undefined;
         const retry =
