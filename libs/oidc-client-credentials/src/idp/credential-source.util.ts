@@ -48,7 +48,12 @@ export class CredentialError extends TokenRequestError {
     message: string,
     options?: { cause?: unknown; file?: string },
   ) {
-    super('OIDC_CC_CREDENTIAL_UNAVAILABLE', message, {}, options);
+    super(
+      'OIDC_CC_CREDENTIAL_UNAVAILABLE',
+      message,
+      {},
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.file = options?.file;
   }
 
