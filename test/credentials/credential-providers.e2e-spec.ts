@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { CapturingLogger } from '../utils/nest-http-app.js';
 
 // Secrets and assertions read when a token is requested, against the fake ID service (which
@@ -145,6 +147,41 @@ describe('credential providers (e2e)', () => {
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'OIDC_CC_TOKEN_REQUEST_FAILED', error: 'invalid_client' });
     expect(tokenRequests()).toBe(1);
+  });
+
+  it('an assertion file rotated just after the one refused: read again, one extra request', async () => {
+    const registered = await generateKeyPair('ES256');
+    const retired = await generateKeyPair('ES256');
+    idp.clients.workload = {
+      jwks: { keys: [{ ...(await exportJWK(registered.publicKey)), kid: 'k1', alg: 'ES256' }] },
+    };
+    const signed = (key: CryptoKey) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer('workload')
+        .setSubject('workload')
+        .setAudience(idp.issuer)
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('2m')
+        .sign(key);
+    const file = join(dir, 'rotated-token');
+    await writeFile(file, await signed(retired.privateKey));
+    // The platform writes the new token while the old one is on its way (same mtime second or not).
+    let rotated = false;
+    idp.on(PATHS.token, async () => {
+      if (!rotated) {
+        rotated = true;
+        await writeFile(file, await signed(registered.privateKey));
+      }
+      return undefined;
+    });
+    const { registry } = await start({ clientId: 'workload', clientAssertion: { file } });
+    await expect(registry.get().getToken()).resolves.toEqual(expect.any(String));
+    expect(tokenRequests()).toBe(2);
+    expect(idp.requestsTo(PATHS.token)[0]!.form.get('client_assertion')).not.toBe(
+      idp.requestsTo(PATHS.token)[1]!.form.get('client_assertion'),
+    );
   });
 
   it('health names the credential source and when it was last read, never its value', async () => {
