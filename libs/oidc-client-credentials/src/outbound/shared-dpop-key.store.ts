@@ -82,7 +82,8 @@ export class SharedDpopKeyStore {
   }
 
   private async write(key: DpopKey): Promise<void> {
-    if (key.privateJwk === undefined) return;
+    // A private key goes to the store sealed or not at all (startup refuses the unsealed case).
+    if (key.privateJwk === undefined || !this.shared.sealed) return;
     await this.shared.set(
       this.key,
       { v: RECORD_VERSION, kind: 'dpop-key', key: this.key, alg: key.alg, jwk: key.privateJwk },
