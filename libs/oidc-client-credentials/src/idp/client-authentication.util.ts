@@ -121,7 +121,13 @@ export async function createClientAuthentication(
     options.clientAuthMethod === 'self_signed_tls_client_auth'
   ) {
     // RFC 8705 §2: the TLS client certificate (mtls) authenticates; the request names client_id.
-    return { authenticate: oauth.TlsClientAuth(), endpoint: (as) => as, secrets: [] };
+    const status: CredentialStatus = { source: 'certificate' };
+    return {
+      authenticate: oauth.TlsClientAuth(),
+      endpoint: (as) => as,
+      secrets: [],
+      credential: () => status,
+    };
   }
   const secret = options.clientSecret;
   if (typeof secret !== 'function') {

@@ -10,10 +10,18 @@ import { TokenRequestError } from '../errors/token-request.error.js';
  * - `assertion-file`: `clientAssertion.file`, read again whenever the file changes;
  * - `assertion-provider`: `clientAssertion.get`, asked before each token request;
  * - `private-key`: a private JWK or `CryptoKey` that signs each assertion here;
- * - `signer`: a `JwsSigner` (a KMS or HSM key) that signs each assertion where the key lives.
+ * - `signer`: a `JwsSigner` (a KMS or HSM key) that signs each assertion where the key lives;
+ * - `certificate`: the TLS client certificate (`mtls`) of `tls_client_auth` and
+ *   `self_signed_tls_client_auth`.
  */
 export type CredentialSource =
-  'secret' | 'secret-provider' | 'assertion-file' | 'assertion-provider' | 'private-key' | 'signer';
+  | 'secret'
+  | 'secret-provider'
+  | 'assertion-file'
+  | 'assertion-provider'
+  | 'private-key'
+  | 'signer'
+  | 'certificate';
 
 /** Which credential a client uses and when it was last read; never the credential itself. */
 export interface CredentialStatus {

@@ -12,8 +12,8 @@ import type { CredentialSource } from '../idp/credential-source.util.js';
  */
 export interface TokenCredentialEvent {
   /**
-   * `secret`, `secret-provider`, `assertion-file`, `assertion-provider`, `private-key` or
-   * `signer`.
+   * `secret`, `secret-provider`, `assertion-file`, `assertion-provider`, `private-key`,
+   * `signer` or `certificate`.
    */
   readonly source: CredentialSource;
   /** When the provider last gave, or the file was last read into, a value (ms since the epoch). */

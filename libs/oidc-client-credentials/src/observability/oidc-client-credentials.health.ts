@@ -74,7 +74,7 @@ export type OidcClientHealth = {
   error?: string;
   /**
    * Which credential the client authenticates with (`secret`, `secret-provider`,
-   * `assertion-file`, `assertion-provider`, `private-key`, `signer`) and when it was last read
+   * `assertion-file`, `assertion-provider`, `private-key`, `signer`, `certificate`) and when it was last read
    * (ISO 8601), never its value; absent before the first token request.
    */
   credential?: { source: string; lastReadAt?: string };
