@@ -24,6 +24,9 @@ import { startOidcProvider, type RunningOidcProvider } from '../utils/oidc-provi
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (path: string) => readFileSync(`${ROOT}/${path}`, 'utf8');
 
+/** Key generation and the provider's child process, on a machine that may be busy. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 describe('docs/credentials.md shows the example files as they are', () => {
   /** The ```ts blocks of the `## heading` section, up to the next `## ` heading. */
   function tsBlocks(markdown: string, heading: string): string[] {
@@ -79,7 +82,7 @@ describe('docs/examples/credentials (e2e)', () => {
         },
       ],
     });
-  });
+  }, STARTUP_TIMEOUT_MS);
   afterAll(async () => {
     await op?.close();
     await rm(dir, { recursive: true, force: true });

@@ -32,6 +32,9 @@ const LIFETIME_S = 600;
 /** This host's real clock, in seconds: the provider runs on it, whatever jest fakes here. */
 const realNow = () => Math.floor((performance.timeOrigin + performance.now()) / 1000);
 
+/** Key generation and the provider's child process, on a machine that may be busy. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 describe('credentials from files, providers and KMS keys, with oidc-provider (e2e)', () => {
   let op: RunningOidcProvider;
   let dir: string;
@@ -68,7 +71,7 @@ describe('credentials from files, providers and KMS keys, with oidc-provider (e2
         },
       ],
     });
-  });
+  }, STARTUP_TIMEOUT_MS);
   afterAll(async () => {
     await op?.close();
     await rm(dir, { recursive: true, force: true });
@@ -141,6 +144,7 @@ describe('credentials from files, providers and KMS keys, with oidc-provider (e2
       await until(
         () => events.filter((e) => e.event === 'token.renewed').length === renewal,
         `renewal ${renewal}`,
+        30_000,
       );
       seen.add(await tokens.getToken());
     }
