@@ -89,7 +89,7 @@ describe('RFC 9701 signed introspection answers', () => {
       FakeIdService.start({ clients: { 'orders-api': { secret: 'orders-api-secret' } } }),
     ]);
     [opToken, opPlainToken] = await Promise.all([tokenFrom(op), tokenFrom(opPlain)]);
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await Promise.all(apps.map((running) => running.close()));
@@ -123,24 +123,31 @@ describe('RFC 9701 signed introspection answers', () => {
       },
     ];
 
-    it.each(rows)('$provider: $case → $status', async (row) => {
-      const provider = row.provider === 'jwtIntrospection' ? op : opPlain;
-      const running = await app({
-        issuer: provider.issuer,
-        clientId: 'orders-api',
-        clientSecret: 'orders-api-secret',
-        verification: {
-          strategy: 'introspection',
-          audience: AUDIENCE,
-          introspection: { signedResponse: row.signedResponse },
-        },
-      });
-      const response = await get(running, provider === op ? opToken : opPlainToken);
-      expect(response.status).toBe(row.status);
-      if (row.status === 200) {
-        expect(JSON.parse(response.body)).toEqual({ clientId: 'billing', issuer: provider.issuer });
-      }
-    });
+    it.each(rows)(
+      '$provider: $case → $status',
+      async (row) => {
+        const provider = row.provider === 'jwtIntrospection' ? op : opPlain;
+        const running = await app({
+          issuer: provider.issuer,
+          clientId: 'orders-api',
+          clientSecret: 'orders-api-secret',
+          verification: {
+            strategy: 'introspection',
+            audience: AUDIENCE,
+            introspection: { signedResponse: row.signedResponse },
+          },
+        });
+        const response = await get(running, provider === op ? opToken : opPlainToken);
+        expect(response.status).toBe(row.status);
+        if (row.status === 200) {
+          expect(JSON.parse(response.body)).toEqual({
+            clientId: 'billing',
+            issuer: provider.issuer,
+          });
+        }
+      },
+      60_000,
+    );
 
     it('a signed answer of oidc-provider through verification.issuers', async () => {
       const running = await app({
@@ -161,7 +168,7 @@ describe('RFC 9701 signed introspection answers', () => {
       const response = await get(running, opToken);
       expect(response.status).toBe(200);
       expect(JSON.parse(response.body)).toEqual({ clientId: 'billing', issuer: op.issuer });
-    });
+    }, 60_000);
   });
 
   describe('a fake ID service whose answers a row chooses', () => {
