@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { Controller, Get, UseGuards, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { context, trace, SpanStatusCode, type Span } from '@opentelemetry/api';
@@ -154,17 +155,15 @@ describe('OpenTelemetry traces (e2e)', () => {
 
     it("the token request's HTTP calls run inside the acquisition's span", async () => {
       const tokens = app.get(TokenProviderRegistry).get('reports');
-      // What an HTTP client instrumentation would see as its parent: the span active at the call.
-      const realFetch = globalThis.fetch;
+      // What an HTTP client instrumentation (OpenTelemetry's undici instrumentation listens on this
+      // channel) would see as its parent: the span active when the request is created.
       const parents: (string | undefined)[] = [];
-      globalThis.fetch = (input, init) => {
-        parents.push(trace.getActiveSpan()?.spanContext().spanId);
-        return realFetch(input, init);
-      };
+      const onRequest = () => parents.push(trace.getActiveSpan()?.spanContext().spanId);
+      diagnosticsChannel.subscribe('undici:request:create', onRequest);
       try {
         secrets.add(await tokens.getToken({ forceRefresh: true }));
       } finally {
-        globalThis.fetch = realFetch;
+        diagnosticsChannel.unsubscribe('undici:request:create', onRequest);
       }
       const [span] = oidcSpans();
       expect(span.attributes['oidc.client.name']).toBe('reports');
