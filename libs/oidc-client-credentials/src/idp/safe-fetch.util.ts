@@ -112,20 +112,98 @@ function readAnswer(
   body.on('end', () => {
     if (failed) return;
     const content = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-    let response: Response;
-    try {
-      response = new Response(nullBodyStatus(statusCode) ? null : content, {
-        status: statusCode,
-        statusText,
-        headers: responseHeaders(headers),
-      });
-    } catch (error) {
-      // A status a `Response` cannot hold (1xx other than 101, above 599): no usable answer.
-      fail(error);
+    if (statusCode < 200 || statusCode > 599) {
+      // A status a `Response` cannot hold: no usable answer.
+      fail(new RangeError(`status ${statusCode} is not an answer`));
       return;
     }
-    resolve(response);
+    const response = new BufferedResponse(
+      statusCode,
+      statusText,
+      new Headers(responseHeaders(headers)),
+      nullBodyStatus(statusCode) ? null : content,
+    );
+    resolve(response as unknown as Response);
   });
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The answer of a call, its body already read and capped: what oauth4webapi and this library use
+ * of a `Response` (status, headers, `json()`, `text()`, `clone()`, `body?.cancel()`), without
+ * the web stream and the body machinery a `Response` sets up for each answer. oauth4webapi
+ * recognises it as a Response by its `Symbol.toStringTag`; its `body`, when asked for, is a real
+ * stream of the bytes.
+ */
+class BufferedResponse {
+  readonly ok: boolean;
+  readonly redirected = false;
+  readonly type = 'basic';
+  readonly url = '';
+  private used = false;
+  private stream?: ReadableStream<Uint8Array>;
+
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+    readonly headers: Headers,
+    private readonly content: Buffer | null,
+  ) {
+    this.ok = status >= 200 && status < 300;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Response';
+  }
+
+  get bodyUsed(): boolean {
+    return this.used;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.content === null) return null;
+    return (this.stream ??= new Blob([this.content]).stream());
+  }
+
+  async text(): Promise<string> {
+    const bytes = this.take();
+    return bytes ? utf8.decode(bytes) : '';
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = this.take();
+    return bytes ? new Uint8Array(bytes).buffer : new ArrayBuffer(0);
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    return new Uint8Array(this.take() ?? new Uint8Array(0));
+  }
+
+  async blob(): Promise<Blob> {
+    const bytes = this.take();
+    return new Blob(bytes ? [bytes] : [], { type: this.headers.get('content-type') ?? '' });
+  }
+
+  clone(): BufferedResponse {
+    if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
+    return new BufferedResponse(
+      this.status,
+      this.statusText,
+      new Headers(this.headers),
+      this.content,
+    );
+  }
+
+  private take(): Buffer | null {
+    if (this.used) throw new TypeError('Body is unusable: Body has already been read');
+    this.used = true;
+    return this.content;
+  }
 }
 
 /**
