@@ -65,6 +65,10 @@ async function serve(platform: Platform, issuer: string, prefix: string): Promis
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   process.send!({ port });
+  process.on('message', () => {
+    const { user, system } = process.cpuUsage();
+    process.send!({ cpu: user + system });
+  });
   process.on('disconnect', () => void app.close().then(() => process.exit(0)));
 }
 
@@ -72,16 +76,29 @@ interface Round {
   requestsPerSecond: number;
   p99: number;
   non2xx: number;
+  /** The app's CPU time per request, in µs: what a busy host distorts least. */
+  cpuMicros: number;
 }
 
 type RunOptions = Parameters<typeof autocannon>[0];
 
-async function run(options: RunOptions): Promise<Round> {
+/** The app process's CPU time so far, in µs. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (message: { cpu: number }) => resolve(message.cpu));
+    child.send({ cpu: true });
+  });
+}
+
+async function run(child: ChildProcess, options: RunOptions): Promise<Round> {
+  const before = await cpuOf(child);
   const result = await autocannon({ ...options, connections: CONNECTIONS, duration: DURATION });
+  const cpu = (await cpuOf(child)) - before;
   return {
     requestsPerSecond: result.requests.total / DURATION,
     p99: result.latency.p99,
     non2xx: result.non2xx,
+    cpuMicros: cpu / Math.max(1, result.requests.total),
   };
 }
 
@@ -117,11 +134,13 @@ async function main(): Promise<void> {
       const url = `http://127.0.0.1:${port}/orders`;
       const htu = url;
       // Warm the verification cache of both tokens.
-      await run({ url, headers: { authorization: `Bearer ${bearer}` } });
+      await run(child, { url, headers: { authorization: `Bearer ${bearer}` } });
       const bearerRounds: Round[] = [];
       const dpopRounds: Round[] = [];
       for (let round = 0; round < ROUNDS; round += 1) {
-        bearerRounds.push(await run({ url, headers: { authorization: `Bearer ${bearer}` } }));
+        bearerRounds.push(
+          await run(child, { url, headers: { authorization: `Bearer ${bearer}` } }),
+        );
         const iat = Math.floor(Date.now() / 1000);
         const proofs = await Promise.all(
           Array.from({ length: PROOFS_PER_ROUND }, () =>
@@ -132,7 +151,7 @@ async function main(): Promise<void> {
         );
         let next = 0;
         dpopRounds.push(
-          await run({
+          await run(child, {
             url,
             headers: { authorization: `DPoP ${bound}` },
             requests: [
@@ -157,7 +176,9 @@ async function main(): Promise<void> {
       console.log(
         `${platform.padEnd(8)} bearer ${Math.round(bearerRps)} req/s (p99 ${median(bearerRounds.map((r) => r.p99))} ms)` +
           ` | DPoP ${Math.round(dpopRps)} req/s (p99 ${median(dpopRounds.map((r) => r.p99))} ms)` +
-          ` = ${((dpopRps / bearerRps) * 100).toFixed(0)}% of bearer` +
+          ` = ${((dpopRps / bearerRps) * 100).toFixed(0)}% of bearer;` +
+          ` app CPU per request ${median(bearerRounds.map((r) => r.cpuMicros)).toFixed(0)} µs bearer,` +
+          ` ${median(dpopRounds.map((r) => r.cpuMicros)).toFixed(0)} µs DPoP` +
           (refused > 0 ? `, ${refused} non-2xx` : ''),
       );
       child.disconnect();
