@@ -253,6 +253,40 @@ describe('credential providers (e2e)', () => {
       /The clientAssertion.get provider failed/,
     ],
     [
+      'a KMS signer that throws',
+      async () => ({
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: {
+          kid: 'kms-1',
+          alg: 'ES256',
+          sign: async () => {
+            throw new Error(`KMS throttled ${LEAK}`);
+          },
+        },
+      }),
+      'signing-failed',
+      /privateKey: the ES256 signer failed \(Error\)/,
+    ],
+    [
+      'a KMS signer that hangs',
+      async () => ({
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: { kid: 'kms-1', alg: 'ES256', sign: () => new Promise<Uint8Array>(() => {}) },
+        retry: { deadlineMs: 200 },
+      }),
+      'provider-timed-out',
+      /privateKey signer gave no value within the token request's deadline/,
+    ],
+    [
+      'a KMS signer answering a DER signature',
+      async () => ({
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: { kid: 'kms-1', alg: 'ES256', sign: async () => new Uint8Array(71) },
+      }),
+      'signing-failed',
+      /71 bytes, not the 64-byte raw r\|\|s signature/,
+    ],
+    [
       'a missing assertion file',
       async () => ({ clientAssertion: { file: join(dir, 'missing') } }),
       'file-missing',

@@ -6,11 +6,19 @@ import type { ResolvedOptions } from '../options/resolved-options.js';
 import {
   assertionFileReader,
   assertUnexpired,
+  CredentialError,
   providerReader,
+  withinDeadline,
   type CredentialReader,
   type CredentialStatus,
 } from './credential-source.util.js';
-import { isCryptoKey, isJwsSigner, signCompactJws, signingAlgorithm } from './jws-signer.util.js';
+import {
+  isCryptoKey,
+  isJwsSigner,
+  JwsSigningError,
+  signCompactJws,
+  signingAlgorithm,
+} from './jws-signer.util.js';
 
 /**
  * One client authentication method, ready for oauth4webapi: `authenticate` adds the credentials to
@@ -260,20 +268,35 @@ async function privateKeyJwt(options: ResolvedOptions): Promise<ClientAuthentica
       throw new ConfigurationError(option, `a signer ${(error as Error).message}`);
     }
     const status: CredentialStatus = { source: 'signer' };
-    return {
-      // The same assertion oauth4webapi signs, signed where the key lives.
-      authenticate: async (as, client, body) => {
+    // The same assertion oauth4webapi signs, signed where the key lives, within the request's
+    // deadline: a KMS that fails or hangs is a CredentialError, and nothing is sent.
+    const signedWithin =
+      (signal?: AbortSignal): oauth.ClientAuth =>
+      async (as, client, body) => {
         const header: JsonRecord = { alg: privateKey.alg };
         const payload = assertionClaims(as, client);
         modify(as)[oauth.modifyAssertion](header, payload);
+        const sign = () => signCompactJws({ ...header }, payload, privateKey);
+        let assertion: string;
+        try {
+          assertion = await withinDeadline('signer', `${option} signer`, signal, sign);
+        } catch (error) {
+          if (!(error instanceof JwsSigningError)) throw error;
+          throw new CredentialError('signer', 'signing-failed', `${option}: ${error.message}`, {
+            cause: error,
+          });
+        }
         body.set('client_id', client.client_id);
         body.set('client_assertion_type', JWT_BEARER);
-        body.set('client_assertion', await signCompactJws({ ...header }, payload, privateKey));
-      },
+        body.set('client_assertion', assertion);
+      };
+    const signed = (signal?: AbortSignal): ClientAuthentication => ({
+      authenticate: signedWithin(signal),
       endpoint: (as) => as,
       secrets: [],
       credential: () => status,
-    };
+    });
+    return { ...signed(), forRequest: async (signal) => signed(signal) };
   }
   let key: CryptoKey;
   let kid: string | undefined;

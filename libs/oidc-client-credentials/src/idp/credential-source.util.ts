@@ -41,7 +41,8 @@ export type CredentialFailure =
   | 'file-missing'
   | 'file-unreadable'
   | 'assertion-malformed'
-  | 'assertion-expired';
+  | 'assertion-expired'
+  | 'signing-failed';
 
 /**
  * The client's credential could not be had from its provider or file
@@ -209,13 +210,17 @@ export function assertUnexpired(
   }
 }
 
-/** Runs `read` until `signal` aborts: a provider that hangs fails with the request's deadline. */
-async function withinDeadline<T>(
+/**
+ * Runs `read` until `signal` aborts: a provider (or a signer) that hangs fails with the request's
+ * deadline. Without a signal, `read` is awaited as it is.
+ */
+export async function withinDeadline<T>(
   source: CredentialSource,
   what: string,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   read: () => Promise<T>,
 ): Promise<T> {
+  if (signal === undefined) return read();
   const timedOut = () =>
     new CredentialError(
       source,

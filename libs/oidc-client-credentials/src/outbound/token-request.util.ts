@@ -12,6 +12,7 @@ import {
   withSentCredentials,
   type ClientAuthentication,
 } from '../idp/client-authentication.util.js';
+import { CredentialError } from '../idp/credential-source.util.js';
 import type { IssuedToken } from './token-cache.store.js';
 import type { DpopProofs } from './dpop-proof.util.js';
 
@@ -85,6 +86,8 @@ export async function requestToken(
       dpop?.rememberNonce(as.token_endpoint!, sent.headers);
       return sent;
     } catch (error) {
+      // The client's credential could not be had (a signer failed or hung): nothing was sent.
+      if (error instanceof CredentialError) throw error;
       if (suggestsMovedEndpoint(error)) context.metadata.reportEndpointFailure('token_endpoint');
       throw atEndpoint(transportError(error), as);
     }
