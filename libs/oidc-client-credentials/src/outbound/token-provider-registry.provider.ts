@@ -82,6 +82,8 @@ export class TokenProviderRegistry
   /** See {@link onModuleDestroy}. */
   onApplicationShutdown(): void {
     for (const provider of this.named()) provider.onApplicationShutdown();
+    // The other issuers' connections (Nest closes the root issuer's).
+    for (const metadata of this.issuerMetadata.values()) void metadata.onApplicationShutdown();
   }
 
   /** The named clients created so far (the root client is Nest's own provider). */
