@@ -87,6 +87,8 @@ function readAnswer(
   const { statusCode, statusText, headers, body } = answer;
   const declared = Number(headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
+    // undici emits its abort as an 'error' on the body: heard here, not thrown at the process.
+    body.on('error', () => undefined);
     body.destroy();
     fail(new ResponseTooLargeError(limit));
     return;
