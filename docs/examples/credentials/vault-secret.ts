@@ -14,10 +14,11 @@ export class VaultSecret {
     private readonly field: string,
   ) {}
 
-  async read(): Promise<string> {
+  /** `signal` aborts at the token request's deadline: the call to Vault ends with it. */
+  async read(signal: AbortSignal): Promise<string> {
     const response = await fetch(`${this.address}/v1/${this.path}`, {
       headers: { 'x-vault-token': this.vaultToken },
-      signal: AbortSignal.timeout(2_000),
+      signal,
     });
     if (!response.ok) throw new Error(`Vault answered HTTP ${response.status}`);
     const body = (await response.json()) as { data?: { data?: Record<string, unknown> } };
@@ -37,6 +38,6 @@ export function vaultBackedClient(env: NodeJS.ProcessEnv = process.env) {
   return OidcClientCredentialsModule.forRoot({
     issuer: env.OIDC_ISSUER!,
     clientId: env.OIDC_CLIENT_ID!,
-    clientSecret: () => vault.read(),
+    clientSecret: ({ signal }) => vault.read(signal),
   });
 }

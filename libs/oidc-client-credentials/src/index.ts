@@ -163,6 +163,7 @@ export type {
   ClientAssertionOptions,
   ClientAuthMethod,
   ClientSecretProvider,
+  CredentialRequestContext,
   DpopOptions,
   DpopSigner,
   HttpLimitsOptions,

@@ -58,6 +58,21 @@ describe('providerReader', () => {
     });
   });
 
+  it('the provider is given the deadline signal, to pass on to what it waits for', async () => {
+    const deadline = new AbortController();
+    let given: AbortSignal | undefined;
+    const reader = providerReader('secret-provider', 'clientSecret', ({ signal }) => {
+      given = signal;
+      return new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason)),
+      );
+    });
+    const read = reader.read(deadline.signal).catch((e: unknown) => e);
+    deadline.abort();
+    await expect(read).resolves.toMatchObject({ reason: 'provider-timed-out' });
+    expect(given).toBe(deadline.signal);
+  });
+
   it('reread: true only when the provider now gives another value, which the next read returns', async () => {
     const values = ['old', 'old', 'new'];
     let asked = 0;

@@ -92,7 +92,7 @@ export interface CredentialReader {
 export function providerReader(
   source: 'secret-provider' | 'assertion-provider',
   what: string,
-  provide: () => Promise<string>,
+  provide: (context: { signal: AbortSignal }) => Promise<string>,
   check: (value: string) => void = () => undefined,
 ): CredentialReader {
   let readAt: number | undefined;
@@ -100,7 +100,7 @@ export function providerReader(
   const ask = async (signal: AbortSignal) => {
     const value = await withinDeadline(source, what, signal, async () => {
       try {
-        return (await provide()) as unknown;
+        return (await provide({ signal })) as unknown;
       } catch (error) {
         throw new CredentialError(
           source,

@@ -36,9 +36,16 @@ export type ClientAuthMethod =
  * A client secret read when it is needed (from a vault, a secret manager): asked before each
  * token request, and once more after the ID service refuses the secret (`invalid_client`), so a
  * secret rotated under a running service costs one extra token request. It must settle within the
- * token request's deadline (`retry.deadlineMs`); cache in it what should not be fetched each time.
+ * token request's deadline (`retry.deadlineMs`), which `signal` aborts (pass it on to `fetch`, say);
+ * cache in it what should not be fetched each time.
  */
-export type ClientSecretProvider = () => Promise<string>;
+export type ClientSecretProvider = (context: CredentialRequestContext) => Promise<string>;
+
+/** What a credential provider is called with. */
+export interface CredentialRequestContext {
+  /** Aborts at the token request's deadline: the value is not waited for after it. */
+  readonly signal: AbortSignal;
+}
 
 /**
  * A DPoP key that signs elsewhere (a KMS, an HSM): the JWS algorithm, a `sign()` over the JWS
@@ -188,7 +195,7 @@ export interface ClientAssertionOptions {
    * `invalid_client` refusal); sent as `file`'s is. Not with `file`, `privateKey`, `audience`,
    * `explicitType`.
    */
-  get?: () => Promise<string>;
+  get?: (context: CredentialRequestContext) => Promise<string>;
 }
 
 /**

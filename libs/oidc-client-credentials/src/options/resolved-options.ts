@@ -40,7 +40,7 @@ export interface ResolvedOptions {
     explicitType: boolean;
     /** A ready-made assertion: its file, or the function that gives it. */
     file?: string;
-    get?: () => Promise<string>;
+    get?: ClientSecretProvider;
   };
   /** Token request parameters besides grant_type and client authentication, in a stable order. */
   tokenParams: [string, string][];
