@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { formatReport, runDemo, startDemo, type DemoStack } from '../../apps/demo/src/demo.js';
 import { formatTrace, traceSteps, type DemoTrace } from '../../apps/demo/src/trace.js';
 
@@ -55,20 +56,27 @@ describe('demo: one traced example per step of the ID service article (npm start
 
   beforeAll(async () => {
     stack = await startDemo({ logger: false });
-    const original = globalThis.fetch;
-    globalThis.fetch = async (input, init) => {
-      const response = await original(input, init);
-      const body = (await response
-        .clone()
-        .json()
-        .catch(() => undefined)) as { access_token?: unknown } | undefined;
-      if (typeof body?.access_token === 'string') issued.push(body.access_token);
-      return response;
+    // Every token the ID service answers with, read where undici publishes each answer's bytes.
+    const answers = new Map<object, Buffer[]>();
+    const onChunk = (message: unknown) => {
+      const { request, chunk } = message as { request: object; chunk: Uint8Array };
+      answers.set(request, [...(answers.get(request) ?? []), Buffer.from(chunk)]);
     };
+    diagnosticsChannel.subscribe('undici:request:bodyChunkReceived', onChunk);
     try {
       trace = await traceSteps(stack);
     } finally {
-      globalThis.fetch = original;
+      diagnosticsChannel.unsubscribe('undici:request:bodyChunkReceived', onChunk);
+    }
+    for (const chunks of answers.values()) {
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          access_token?: unknown;
+        };
+        if (typeof body?.access_token === 'string') issued.push(body.access_token);
+      } catch {
+        // not JSON: no token
+      }
     }
     text = formatTrace(trace);
   });

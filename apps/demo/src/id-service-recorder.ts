@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { redactAuthorization, redactParam, redactParams, redactToken } from './output.js';
 
 /** One call to the ID service as the trace shows it: every token and secret already redacted. */
@@ -21,42 +22,96 @@ export interface IdServiceExchange {
 export interface IdServiceRecorder {
   /** The calls recorded since the last `take()`, in order; starts a new list. */
   take(): IdServiceExchange[];
-  /** Puts the process's `fetch` back. */
+  /** Stops listening. */
   stop(): void;
 }
 
+/** What undici publishes of a request on its diagnostics channels (the fields the demo reads). */
+interface UndiciRequest {
+  origin: string | URL;
+  method: string;
+  path: string;
+  /** Flat list of names and values. */
+  headers: string[];
+}
+
+/** A recorded call while it is under way: the bytes of each side, until that side ends. */
+interface Pending {
+  exchange: IdServiceExchange;
+  contentType?: string;
+  sent: Buffer[];
+  received: Buffer[];
+}
+
 /**
- * Starts recording: the library calls the ID service with the global `fetch`, so the demo wraps it
- * for as long as the trace runs. Only calls to `issuer`'s origin are recorded, each reduced at once
- * to what the trace shows (no token or secret is kept).
+ * Starts recording. The library calls the ID service through undici, which publishes each request
+ * on Node's diagnostics channels (as OpenTelemetry's undici instrumentation reads them); the demo
+ * listens there for as long as the trace runs. Only calls to `issuer`'s origin are recorded, each
+ * reduced to what the trace shows (no token or secret is kept) as soon as its side ends.
  */
 export function recordIdServiceCalls(issuer: string): IdServiceRecorder {
   const origin = new URL(issuer).origin;
-  const original = globalThis.fetch;
   let recorded: IdServiceExchange[] = [];
-  const recording: typeof fetch = async (input, init) => {
-    const request = new Request(input, init);
-    const url = new URL(request.url);
-    if (url.origin !== origin) return original(input, init);
-    const exchange: IdServiceExchange = {
-      method: request.method,
-      target: url.pathname + (url.search ? `?${redactParams(url.searchParams)}` : ''),
-      authorization: redactAuthorization(request.headers.get('authorization')),
-      form: await formOf(request),
-      answer: '',
-    };
-    recorded.push(exchange);
-    try {
-      const response = await original(input, init);
-      exchange.status = response.status;
-      Object.assign(exchange, summarizeAnswer(await response.clone().text()));
-      return response;
-    } catch (error) {
-      exchange.answer = `no answer (${error instanceof Error ? error.name : 'error'})`;
-      throw error;
-    }
+  const pending = new WeakMap<object, Pending>();
+
+  const listeners: Record<string, (message: unknown) => void> = {
+    'undici:request:create': (message) => {
+      const { request } = message as { request: UndiciRequest };
+      if (new URL(String(request.origin)).origin !== origin) return;
+      const url = new URL(request.path, origin);
+      const header = (name: string) => headerOf(request.headers, name);
+      const exchange: IdServiceExchange = {
+        method: request.method,
+        target: url.pathname + (url.search ? `?${redactParams(url.searchParams)}` : ''),
+        authorization: redactAuthorization(header('authorization') ?? null),
+        answer: '',
+      };
+      recorded.push(exchange);
+      pending.set(request, {
+        exchange,
+        contentType: header('content-type'),
+        sent: [],
+        received: [],
+      });
+    },
+    'undici:request:bodyChunkSent': (message) => {
+      const { request, chunk } = message as { request: object; chunk: Uint8Array | string };
+      pending.get(request)?.sent.push(Buffer.from(chunk));
+    },
+    'undici:request:bodySent': (message) => {
+      const call = pending.get((message as { request: object }).request);
+      if (call) call.exchange.form = formOf(call);
+    },
+    'undici:request:headers': (message) => {
+      const { request, response } = message as {
+        request: object;
+        response: { statusCode: number };
+      };
+      const call = pending.get(request);
+      if (call) call.exchange.status = response.statusCode;
+    },
+    'undici:request:bodyChunkReceived': (message) => {
+      const { request, chunk } = message as { request: object; chunk: Uint8Array };
+      pending.get(request)?.received.push(Buffer.from(chunk));
+    },
+    'undici:request:trailers': (message) => {
+      const request = (message as { request: object }).request;
+      const call = pending.get(request);
+      if (!call) return;
+      pending.delete(request);
+      Object.assign(call.exchange, summarizeAnswer(Buffer.concat(call.received).toString('utf8')));
+    },
+    'undici:request:error': (message) => {
+      const { request, error } = message as { request: object; error: unknown };
+      const call = pending.get(request);
+      if (!call) return;
+      pending.delete(request);
+      call.exchange.answer = `no answer (${error instanceof Error ? error.name : 'error'})`;
+    },
   };
-  globalThis.fetch = recording;
+  for (const [name, listener] of Object.entries(listeners)) {
+    diagnosticsChannel.subscribe(name, listener);
+  }
   return {
     take() {
       const taken = recorded;
@@ -64,17 +119,27 @@ export function recordIdServiceCalls(issuer: string): IdServiceRecorder {
       return taken;
     },
     stop() {
-      if (globalThis.fetch === recording) globalThis.fetch = original;
+      for (const [name, listener] of Object.entries(listeners)) {
+        diagnosticsChannel.unsubscribe(name, listener);
+      }
     },
   };
 }
 
-async function formOf(request: Request): Promise<string | undefined> {
-  if (!request.body) return undefined;
-  if (!request.headers.get('content-type')?.startsWith('application/x-www-form-urlencoded')) {
-    return '(a body)';
+function headerOf(headers: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i].toLowerCase() === name) return headers[i + 1];
   }
-  return redactParams(new URLSearchParams(await request.text()));
+  return undefined;
+}
+
+/** The body sent, as the trace shows it; the bytes are dropped. */
+function formOf(call: Pending): string | undefined {
+  const body = Buffer.concat(call.sent);
+  call.sent = [];
+  if (body.length === 0) return undefined;
+  if (!call.contentType?.startsWith('application/x-www-form-urlencoded')) return '(a body)';
+  return redactParams(new URLSearchParams(body.toString('utf8')));
 }
 
 const MAX_STRING = 60;
