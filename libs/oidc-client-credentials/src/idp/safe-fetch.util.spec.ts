@@ -15,8 +15,10 @@ describe('createSafeFetch on a dispatcher', () => {
   let handler: Handler;
   const sockets = new Set<Socket>();
   const agent = new Agent();
-  const limits = { timeoutMs: 500, maxResponseBytes: 1024 };
+  // Generous for the answers (a busy host), short where the timeout itself is the case.
+  const limits = { timeoutMs: 5000, maxResponseBytes: 1024 };
   let safeFetch: SafeFetch;
+  let shortFetch: SafeFetch;
 
   beforeAll(async () => {
     server = createServer((request, response) => handler(request, response));
@@ -27,6 +29,7 @@ describe('createSafeFetch on a dispatcher', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     safeFetch = createSafeFetch(limits, { dispatcher: agent });
+    shortFetch = createSafeFetch({ ...limits, timeoutMs: 300 }, { dispatcher: agent });
   });
   afterAll(async () => {
     await agent.close();
@@ -209,7 +212,7 @@ describe('createSafeFetch on a dispatcher', () => {
   ])('%s', async (_case, serve, init, check) => {
     handler = serve;
     check(
-      await safeFetch(`${base}/x`, init).then(
+      await shortFetch(`${base}/x`, init).then(
         () => undefined,
         (error: unknown) => error,
       ),
