@@ -60,7 +60,8 @@ function throughDispatcher(dispatcher: Dispatcher, limits: SafeFetchLimits): Saf
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     return new Promise<Response>((resolve, reject) => {
       const fail = (error: unknown) => reject(asFetchError(error, signal));
-      request(typeof url === 'string' ? url : url.href, {
+      const target = typeof url === 'string' ? url : url.href;
+      request(target, {
         dispatcher,
         method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: requestHeaders(init.headers),
@@ -69,7 +70,7 @@ function throughDispatcher(dispatcher: Dispatcher, limits: SafeFetchLimits): Saf
         // The signal bounds the whole call: undici's own timers (300 s each) are not needed.
         headersTimeout: 0,
         bodyTimeout: 0,
-      }).then((answer) => readAnswer(answer, limits.maxResponseBytes, resolve, fail), fail);
+      }).then((answer) => readAnswer(target, answer, limits.maxResponseBytes, resolve, fail), fail);
     });
   };
 }
@@ -79,6 +80,7 @@ function throughDispatcher(dispatcher: Dispatcher, limits: SafeFetchLimits): Saf
  * the first error (the body too large, the connection lost, the call aborted).
  */
 function readAnswer(
+  url: string,
   answer: Dispatcher.ResponseData,
   limit: number,
   resolve: (response: Response) => void,
@@ -120,6 +122,7 @@ function readAnswer(
       return;
     }
     const response = new BufferedResponse(
+      url,
       statusCode,
       statusText,
       new Headers(responseHeaders(headers)),
@@ -142,11 +145,11 @@ class BufferedResponse {
   readonly ok: boolean;
   readonly redirected = false;
   readonly type = 'basic';
-  readonly url = '';
   private used = false;
   private stream?: ReadableStream<Uint8Array>;
 
   constructor(
+    readonly url: string,
     readonly status: number,
     readonly statusText: string,
     readonly headers: Headers,
@@ -194,6 +197,7 @@ class BufferedResponse {
   clone(): BufferedResponse {
     if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
     return new BufferedResponse(
+      this.url,
       this.status,
       this.statusText,
       new Headers(this.headers),
