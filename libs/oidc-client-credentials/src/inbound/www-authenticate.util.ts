@@ -27,6 +27,8 @@ const ERROR_CODES: ReadonlySet<string> = new Set([
 /** RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
 const NOT_SCOPE_TOKEN_CHARS = /[^\x21\x23-\x5b\x5d-\x7e]/g;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** A JWS algorithm name as a challenge's `algs` may carry it. */
+const ALG = /^[A-Za-z0-9+\-._]+$/;
 
 /**
  * Builds a `WWW-Authenticate` value such as `Bearer realm="api", error="invalid_token",
@@ -37,8 +39,22 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  */
 export function buildBearerChallenge(challenge: BearerChallenge): string {
+  return buildChallenge('Bearer', challenge, ERROR_CODES);
+}
+
+/**
+ * One challenge of `scheme`: realm, then `algs` (DPoP), then the error and its description when
+ * the code is one of `errorCodes`, the scope and the resource metadata URL; every value sanitized.
+ */
+function buildChallenge(
+  scheme: 'Bearer' | 'DPoP',
+  challenge: Omit<BearerChallenge, 'error'> & { error?: string; algs?: readonly string[] },
+  errorCodes: ReadonlySet<string>,
+): string {
   const attributes = [`realm="${sanitizeForLog(challenge.realm, 100) ?? ''}"`];
-  if (challenge.error !== undefined && ERROR_CODES.has(challenge.error)) {
+  const algs = (challenge.algs ?? []).filter((alg) => ALG.test(alg));
+  if (algs.length > 0) attributes.push(`algs="${algs.join(' ')}"`);
+  if (challenge.error !== undefined && errorCodes.has(challenge.error)) {
     attributes.push(`error="${challenge.error}"`);
     const description = sanitizeForLog(challenge.errorDescription);
     if (description) attributes.push(`error_description="${description}"`);
@@ -49,7 +65,7 @@ export function buildBearerChallenge(challenge: BearerChallenge): string {
   if (scope.length > 0) attributes.push(`scope="${[...new Set(scope)].join(' ')}"`);
   const metadata = sanitizeForLog(challenge.resourceMetadata, 2048);
   if (metadata) attributes.push(`resource_metadata="${metadata}"`);
-  return `Bearer ${attributes.join(', ')}`;
+  return `${scheme} ${attributes.join(', ')}`;
 }
 
 /**
@@ -71,7 +87,6 @@ const DPOP_ERROR_CODES: ReadonlySet<string> = new Set([
   'invalid_dpop_proof',
   'use_dpop_nonce',
 ]);
-const ALG = /^[A-Za-z0-9+\-._]+$/;
 
 /**
  * Builds a `WWW-Authenticate` value such as `DPoP realm="api", algs="ES256 PS256",
@@ -81,21 +96,7 @@ const ALG = /^[A-Za-z0-9+\-._]+$/;
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
  */
 export function buildDpopChallenge(challenge: DpopChallenge): string {
-  const attributes = [`realm="${sanitizeForLog(challenge.realm, 100) ?? ''}"`];
-  const algs = challenge.algs.filter((alg) => ALG.test(alg));
-  if (algs.length > 0) attributes.push(`algs="${algs.join(' ')}"`);
-  if (challenge.error !== undefined && DPOP_ERROR_CODES.has(challenge.error)) {
-    attributes.push(`error="${challenge.error}"`);
-    const description = sanitizeForLog(challenge.errorDescription);
-    if (description) attributes.push(`error_description="${description}"`);
-  }
-  const scope = (challenge.scope ?? [])
-    .map((s) => (typeof s === 'string' ? s.replace(NOT_SCOPE_TOKEN_CHARS, '') : ''))
-    .filter((s) => s.length > 0);
-  if (scope.length > 0) attributes.push(`scope="${[...new Set(scope)].join(' ')}"`);
-  const metadata = sanitizeForLog(challenge.resourceMetadata, 2048);
-  if (metadata) attributes.push(`resource_metadata="${metadata}"`);
-  return `DPoP ${attributes.join(', ')}`;
+  return buildChallenge('DPoP', challenge, DPOP_ERROR_CODES);
 }
 
 /** Whether a string is a valid RFC 6749 §3.3 scope token (what `@RequireScopes()` accepts). */

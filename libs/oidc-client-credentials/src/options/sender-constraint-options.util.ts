@@ -3,6 +3,7 @@ import type {
   OidcClientCredentialsModuleOptions,
   VerificationOptions,
 } from './oidc-client-credentials-options.interface.js';
+import { DPOP_ALGORITHMS } from './dpop-options.util.js';
 import { oneOf, optionalBoolean, positive } from './option-values.util.js';
 
 /** The `verification` keys about sender-constrained tokens (DPoP, mTLS), resolved here. */
@@ -27,20 +28,8 @@ export interface ResolvedSenderConstraintOptions {
   clientCertificateHeader?: 'client-cert';
 }
 
-/** Asymmetric JWS algorithms a DPoP proof may use (RFC 9449 §4.2; jose's names). */
-export const DPOP_PROOF_ALGORITHMS: readonly string[] = [
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'EdDSA',
-  'Ed25519',
-];
+/** Asymmetric JWS algorithms a DPoP proof may use (RFC 9449 §4.2): those a DPoP key may sign with. */
+export const DPOP_PROOF_ALGORITHMS: readonly string[] = DPOP_ALGORITHMS;
 
 const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'RS256', 'EdDSA', 'Ed25519'];
 /** A proof window longer than this would keep proofs replayable for too long. */
