@@ -146,13 +146,7 @@ export function headerBearerCandidate(
   let header: string | undefined;
   if (Array.isArray(rawHeaders) && rawHeaders.length > 0) {
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i];
-      if (
-        name.length === 13 &&
-        (name === 'Authorization' ||
-          name === 'authorization' ||
-          name.toLowerCase() === 'authorization')
-      ) {
+      if (isAuthorizationName(rawHeaders[i])) {
         if (header !== undefined) return undefined;
         header = rawHeaders[i + 1];
       }
@@ -179,18 +173,20 @@ export function isB64Token(value: string): boolean {
   return true;
 }
 
+/** Whether a raw header name is `Authorization`, in any case (the common spellings first). */
+function isAuthorizationName(name: string): boolean {
+  return (
+    name.length === 13 &&
+    (name === 'Authorization' || name === 'authorization' || name.toLowerCase() === 'authorization')
+  );
+}
+
 function authorizationLines(raw: Partial<IncomingMessage>): string[] {
   const rawHeaders = raw.rawHeaders;
   if (Array.isArray(rawHeaders) && rawHeaders.length > 0) {
     const lines: string[] = [];
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i];
-      if (
-        name.length === 13 &&
-        (name === 'Authorization' ||
-          name === 'authorization' ||
-          name.toLowerCase() === 'authorization')
-      ) {
+      if (isAuthorizationName(rawHeaders[i])) {
         lines.push(rawHeaders[i + 1]);
       }
     }
