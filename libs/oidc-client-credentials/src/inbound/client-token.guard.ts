@@ -358,6 +358,8 @@ export class ClientTokenGuard implements CanActivate {
     let strategy: TokenVerificationStrategy;
     let verified: VerifiedToken | undefined;
     let token: string | undefined;
+    // One reading of the clock for the lookup, the tracing check and the expiry check.
+    const now = Date.now();
     try {
       token =
         transport !== 'http'
@@ -373,7 +375,7 @@ export class ClientTokenGuard implements CanActivate {
       if (!(strategy instanceof CachedVerificationStrategy) || strategy.verify !== cachedVerify) {
         return undefined;
       }
-      verified = strategy.cachedResult(token, bearerOnly);
+      verified = strategy.cachedResult(token, bearerOnly, now);
     } catch {
       // The asynchronous path meets the same failure and answers it.
       return undefined;
@@ -381,7 +383,7 @@ export class ClientTokenGuard implements CanActivate {
     if (verified === undefined) return undefined;
     try {
       const { clockToleranceSeconds } = this.options.verification;
-      const checked = checkedVerifiedToken(verified, clockToleranceSeconds);
+      const checked = checkedVerifiedToken(verified, clockToleranceSeconds, now);
       const proof = this.checkSenderConstraint(token, checked, context, transport);
       if (proof !== undefined) {
         // A key-bound token: its proof is checked asynchronously.

@@ -94,11 +94,12 @@ export function keepVerifiedToken(
 export function checkedVerifiedToken(
   result: unknown,
   clockToleranceSeconds: number,
+  nowMs: number = Date.now(),
 ): VerifiedToken {
   if (!isVerifiedToken(result)) {
     throw new TypeError('The verification strategy returned a malformed result');
   }
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(nowMs / 1000);
   if (result.expiresAt !== undefined && result.expiresAt + clockToleranceSeconds <= now) {
     throw new TokenVerificationError('OIDC_CC_TOKEN_EXPIRED', 'The verified token has expired');
   }

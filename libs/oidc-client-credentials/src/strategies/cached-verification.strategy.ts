@@ -62,14 +62,16 @@ export abstract class CachedVerificationStrategy extends TokenVerificationStrate
    * {@link verify} would answer it from the cache; `undefined` when {@link verify} must answer: no
    * cached result, a cached refusal, a result `accept` declines, or while an OpenTelemetry SDK is
    * registered (so that {@link verify} records the span). A hit is reported (the
-   * `verification.cache.hit` event) as {@link verify} reports it.
+   * `verification.cache.hit` event) as {@link verify} reports it. `now` is the caller's reading
+   * of the clock for this request (ms since the epoch), so that one request reads it once.
    */
   cachedResult(
     token: string,
     accept?: (result: VerifiedToken) => boolean,
+    now: number = Date.now(),
   ): VerifiedToken | undefined {
-    if (tracingOn()) return undefined;
-    return this.cache.peek(this.profileId, token, accept);
+    if (tracingOn(now)) return undefined;
+    return this.cache.peek(this.profileId, token, accept, now);
   }
 
   /** `verifyUncached` as one function for every token (no closure per call). */
@@ -89,8 +91,7 @@ let tracing = false;
  * Whether an OpenTelemetry SDK is registered, looked at most once per `CACHE_HIT_RECHECK_MS` (the
  * look costs more than a cache hit): an SDK registered later is seen within that time.
  */
-function tracingOn(): boolean {
-  const now = Date.now();
+function tracingOn(now: number = Date.now()): boolean {
   if (now - tracingCheckedAt >= CACHE_HIT_RECHECK_MS || now < tracingCheckedAt) {
     tracingCheckedAt = now;
     tracing = tracingEnabled();

@@ -127,14 +127,16 @@ export class VerificationCache implements OnModuleInit {
   /**
    * The live cached result of `token` under `profileId`, looked up synchronously, or `undefined`:
    * nothing cached, a cached refusal (which {@link wrap} answers), or a result `accept` declines
-   * (left to {@link wrap}, and not reported). A hit is reported as {@link wrap} reports it.
+   * (left to {@link wrap}, and not reported). A hit is reported as {@link wrap} reports it. `now`
+   * is the request's reading of the clock (ms since the epoch).
    */
   peek(
     profileId: string,
     token: string,
     accept?: (result: VerifiedToken) => boolean,
+    now: number = Date.now(),
   ): VerifiedToken | undefined {
-    const hit = this.results.positiveHit(this.keyFor(profileId, token), Date.now());
+    const hit = this.results.positiveHit(this.keyFor(profileId, token), now);
     if (hit === undefined || (accept !== undefined && !accept(hit.value))) return undefined;
     this.events.emit('verification.cache.hit', POSITIVE_HIT);
     return hit.value;
