@@ -5,22 +5,8 @@ import type {
   DpopSigner,
   NamedClientOptions,
 } from './oidc-client-credentials-options.interface.js';
+import { DPOP_ALGORITHMS } from './dpop-algorithms.js';
 import type { ResolvedOptions } from './resolved-options.js';
-
-/** The JWS algorithms a DPoP key may sign with: asymmetric ones jose and Node both support. */
-export const DPOP_ALGORITHMS = [
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'EdDSA',
-  'Ed25519',
-] as const;
 
 /** The proofs' algorithm when nothing says otherwise. */
 export const DEFAULT_DPOP_ALG = 'ES256';

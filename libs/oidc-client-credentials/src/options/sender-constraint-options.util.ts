@@ -3,7 +3,7 @@ import type {
   OidcClientCredentialsModuleOptions,
   VerificationOptions,
 } from './oidc-client-credentials-options.interface.js';
-import { DPOP_ALGORITHMS } from './dpop-options.util.js';
+import { DPOP_ALGORITHMS } from './dpop-algorithms.js';
 import { oneOf, optionalBoolean, positive } from './option-values.util.js';
 
 /** The `verification` keys about sender-constrained tokens (DPoP, mTLS), resolved here. */
