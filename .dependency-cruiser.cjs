@@ -68,7 +68,7 @@ module.exports = {
       comment:
         'The shared parts sit below both sides. Only the health indicator, which reports on both, reads them.',
       from: {
-        path: `${LIB}(idp|cache|errors|observability)/`,
+        path: `${LIB}(idp|cache|errors|observability|proof-of-possession)/`,
         pathNot: `${LIB}observability/[^/]+\\.health\\.ts$|${SPEC}`,
       },
       to: { path: `${LIB}(inbound|outbound|strategies)/` },

@@ -1,5 +1,6 @@
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { ConfigurationError } from '../errors/configuration.error.js';
+import { certificateThumbprint } from '../proof-of-possession/confirmation.util.js';
 import type {
   HttpLimitsOptions,
   MtlsOptions,
@@ -110,8 +111,7 @@ export function resolveMtls(
     cert,
     key,
     ...(ca === undefined ? {} : { ca }),
-    // RFC 8705 §3.1: x5t#S256, the base64url SHA-256 of the certificate's DER.
-    thumbprint: createHash('sha256').update(certificate.raw).digest('base64url'),
+    thumbprint: certificateThumbprint(certificate.raw),
   };
 }
 

@@ -1,7 +1,7 @@
 import { compactVerify, decodeJwt, decodeProtectedHeader, EmbeddedJWK } from 'jose';
 import { generateDpopKey, publicPart } from './dpop-key.util.js';
+import { accessTokenHash } from '../proof-of-possession/confirmation.util.js';
 import {
-  accessTokenHash,
   dpopChallengeError,
   DPOP_NONCE_ORIGINS,
   DpopProofs,

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { accessTokenHash } from '../proof-of-possession/confirmation.util.js';
 import type { DpopKey } from './dpop-key.util.js';
 
 /** Origins whose last `DPoP-Nonce` is kept; the least recently used one goes first. */
@@ -92,11 +93,6 @@ export class DpopProofs {
 /** RFC 9449 §4.2 `htu`: the URL without query and fragment. */
 export function htuOf(url: URL): string {
   return `${url.origin}${url.pathname}`;
-}
-
-/** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII. */
-export function accessTokenHash(accessToken: string): string {
-  return createHash('sha256').update(accessToken, 'ascii').digest('base64url');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
@@ -11,11 +11,6 @@ import { headerLines } from './request-target.util.js';
 const MAX_CLIENT_CERT_HEADER_LENGTH = 16_384;
 /** RFC 8941 byte sequence: `:` base64 `:`. */
 const BYTE_SEQUENCE = /^:([A-Za-z0-9+/]+={0,2}):$/;
-
-/** The `x5t#S256` of a certificate: SHA-256 of its DER, base64url (RFC 8705 §3.1). */
-export function certificateThumbprint(der: Uint8Array): string {
-  return createHash('sha256').update(der).digest('base64url');
-}
 
 /**
  * The DER of the client certificate of a request: the TLS connection's (`header` absent), or the

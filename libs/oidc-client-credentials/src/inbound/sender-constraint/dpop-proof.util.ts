@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   calculateJwkThumbprint,
   decodeProtectedHeader,
@@ -8,6 +7,7 @@ import {
   type JWTPayload,
 } from 'jose';
 import { SenderConstraintError } from '../../errors/sender-constraint.error.js';
+import { accessTokenHash } from '../../proof-of-possession/confirmation.util.js';
 
 /** Longest DPoP proof read at all: a proof is a few hundred bytes; RSA-4096 keys stay below 2 KiB. */
 export const MAX_DPOP_PROOF_LENGTH = 8192;
@@ -121,11 +121,6 @@ export async function verifyDpopProof(
     throw invalid('The DPoP proof nonce is not a string');
   }
   return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, iat, nonce };
-}
-
-/** `ath`: the base64url SHA-256 hash of the access token's ASCII (RFC 9449 §4.2). */
-export function accessTokenHash(accessToken: string): string {
-  return createHash('sha256').update(accessToken, 'ascii').digest('base64url');
 }
 
 /**

@@ -13,7 +13,8 @@ import type {
   TokenConfirmation,
   VerifiedToken,
 } from '../../strategies/verified-token.interface.js';
-import { certificateThumbprint, clientCertificateOf } from './certificate-thumbprint.util.js';
+import { certificateThumbprint } from '../../proof-of-possession/confirmation.util.js';
+import { clientCertificateOf } from './certificate-thumbprint.util.js';
 import { usedDpopScheme } from './dpop-authorization.util.js';
 import { DpopNonces } from './dpop-nonce.util.js';
 import { verifyDpopProof } from './dpop-proof.util.js';
