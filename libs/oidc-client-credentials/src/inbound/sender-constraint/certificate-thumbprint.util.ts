@@ -5,7 +5,7 @@ import {
   SenderConstraintError,
   type ChallengeScheme,
 } from '../../errors/sender-constraint.error.js';
-import { headerLines } from './request-target.util.js';
+import { headerLines } from '../bearer-token.util.js';
 
 /** A `Client-Cert` header longer than this is refused unread (a certificate chain has its own header). */
 const MAX_CLIENT_CERT_HEADER_LENGTH = 16_384;

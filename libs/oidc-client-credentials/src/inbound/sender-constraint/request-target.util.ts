@@ -15,26 +15,6 @@ export function nodeRequestOf(request: object): IncomingMessage {
   return (framework.raw ?? framework) as IncomingMessage;
 }
 
-/**
- * Every line of header `name` (lower case) as received: `rawHeaders` keeps repeated lines, which
- * `headers` joins or drops.
- */
-export function headerLines(raw: Partial<IncomingMessage>, name: string): string[] {
-  const rawHeaders = raw.rawHeaders;
-  if (Array.isArray(rawHeaders) && rawHeaders.length > 0) {
-    const lines: string[] = [];
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const header = rawHeaders[i];
-      if (header.length === name.length && header.toLowerCase() === name)
-        lines.push(rawHeaders[i + 1]);
-    }
-    return lines;
-  }
-  const value = raw.headers?.[name];
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
 /** The method and URL a DPoP proof of this request must name. */
 export interface RequestTarget {
   method: string;

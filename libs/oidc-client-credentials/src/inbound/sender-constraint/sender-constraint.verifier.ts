@@ -19,7 +19,8 @@ import { usedDpopScheme } from './dpop-authorization.util.js';
 import { DpopNonces } from './dpop-nonce.util.js';
 import { verifyDpopProof } from './dpop-proof.util.js';
 import { ProofReplayStore } from './proof-replay.store.js';
-import { headerLines, nodeRequestOf, requestTarget } from './request-target.util.js';
+import { headerLines } from '../bearer-token.util.js';
+import { nodeRequestOf, requestTarget } from './request-target.util.js';
 
 /** One request's token, as the guard's sender-constraint step sees it. */
 export interface SenderConstraintInput {
