@@ -40,6 +40,8 @@ export function doNotCache<E extends Error>(error: E): E {
 export class LocalVerificationResults {
   private readonly positive = new Map<string, PositiveEntry>();
   private readonly negative = new Map<string, NegativeEntry>();
+  private readonly positiveOrder = new EvictionCursor(this.positive);
+  private readonly negativeOrder = new EvictionCursor(this.negative);
 
   constructor(
     private readonly ttlMs: number,
@@ -86,7 +88,7 @@ export class LocalVerificationResults {
     if (!(ttl > 0)) return undefined;
     this.positive.set(key, { value, digest, expiresAt: now + ttl, touchedAt: now });
     this.negative.delete(key);
-    evictOverflow(this.positive, this.maxEntries);
+    this.positiveOrder.evictOverflow(this.maxEntries);
     return now + ttl;
   }
 
@@ -101,7 +103,7 @@ export class LocalVerificationResults {
       message: error.message,
       expiresAt: now + ttl,
     });
-    evictOverflow(this.negative, this.maxEntries);
+    this.negativeOrder.evictOverflow(this.maxEntries);
     return now + ttl;
   }
 
@@ -127,10 +129,26 @@ export class LocalVerificationResults {
   }
 }
 
-function evictOverflow(map: Map<string, unknown>, max: number): void {
-  while (map.size > max) {
-    const oldest = map.keys().next().value;
-    if (oldest === undefined) return;
-    map.delete(oldest);
+/**
+ * Evicts the oldest entries of a `Map` kept in least-recently-used order. One iterator is kept
+ * across evictions: a new iterator would step over every slot freed since the map last compacted
+ * (thousands at a full cache), this one resumes where it stopped. A live `Map` iterator also
+ * yields the entries set after it was created, so re-inserted (touched) entries come in turn.
+ */
+class EvictionCursor {
+  private keys?: IterableIterator<string>;
+
+  constructor(private readonly map: Map<string, unknown>) {}
+
+  evictOverflow(max: number): void {
+    while (this.map.size > max) {
+      let next = this.keys?.next();
+      if (next === undefined || next.done) {
+        this.keys = this.map.keys();
+        next = this.keys.next();
+        if (next.done) return;
+      }
+      this.map.delete(next.value);
+    }
   }
 }
