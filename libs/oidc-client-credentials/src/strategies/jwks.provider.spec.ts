@@ -245,6 +245,24 @@ describe('JwksProvider (through JwtVerificationStrategy, uncached)', () => {
     await expect(jwt.verifyUncached(await idp.mintJwt())).resolves.toBeDefined();
   });
 
+  it('R21 a key removed by a refetch for an unknown kid is refused at once, though it verified a token just before', async () => {
+    const jwt = await strategy();
+    const removedKid = idp.currentKid;
+    const signedByRemoved = await idp.mintJwt();
+    await jwt.verifyUncached(signedByRemoved);
+    await jwt.verifyUncached(await idp.mintJwt());
+    await idp.rotateKey();
+    idp.unpublishKey(removedKid);
+
+    // Within jwksMaxAgeSeconds: a kid nobody published makes the fetch (after the cooldown), and
+    // the keys it brings are the only ones from then on.
+    advance(31 * SECOND);
+    await expectInvalid(jwt.verifyUncached(await idp.mintJwt({}, { kid: 'never-published' })));
+    expect(jwksFetches()).toBe(2);
+    await expectInvalid(jwt.verifyUncached(signedByRemoved));
+    await expect(jwt.verifyUncached(await idp.mintJwt())).resolves.toBeDefined();
+  });
+
   it('R21 a key removed from a successful JWKS is refused, and failures never resurrect it', async () => {
     const jwt = await strategy();
     const removedKid = idp.currentKid;

@@ -88,6 +88,10 @@ export class JwksProvider {
   private reportedStale = false;
   private reportedExpired = false;
   private readonly imported = new ImportedJwks();
+  /** Keys `getKey` chose and imported from {@link keys}, by `alg` and `kid`, for {@link readyKey}. */
+  private ready: { keys?: readonly JWK[]; byAlgKid: Map<string, VerificationKey> } = {
+    byAlgKid: new Map(),
+  };
 
   private readonly events: OidcClientCredentialsEvents;
 
@@ -143,7 +147,35 @@ export class JwksProvider {
     if (selection.kind === 'refused') {
       throw TokenVerificationError.invalid(`The token cannot be verified: ${selection.reason}`);
     }
-    return this.imported.get(selection.jwk, alg);
+    const key = await this.imported.get(selection.jwk, alg);
+    this.remember(keys, alg, kid, key);
+    return key;
+  }
+
+  /**
+   * The key {@link getKey} would answer, when it is known without waiting: the keys are fresh and
+   * this `alg` and `kid` were chosen and imported from them before. `undefined` otherwise (then
+   * ask {@link getKey}). One map lookup: a first-seen token signed with a known key pays no key
+   * selection and no promise for it.
+   */
+  readyKey(alg: string, kid: string | undefined): VerificationKey | undefined {
+    const { ready } = this;
+    if (ready.keys !== this.keys || !(Date.now() - this.fetchedAt < this.maxAgeMs))
+      return undefined;
+    return ready.byAlgKid.get(kid === undefined ? alg : `${alg} ${kid}`);
+  }
+
+  /** Keeps `key`, chosen from `keys`, for {@link readyKey} while `keys` are the current ones. */
+  private remember(
+    keys: readonly JWK[],
+    alg: string,
+    kid: string | undefined,
+    key: VerificationKey,
+  ): void {
+    if (keys !== this.keys) return;
+    if (this.ready.keys !== keys) this.ready = { keys, byAlgKid: new Map() };
+    // Bounded by the key set: one entry per published key and allowed algorithm.
+    this.ready.byAlgKid.set(kid === undefined ? alg : `${alg} ${kid}`, key);
   }
 
   /**

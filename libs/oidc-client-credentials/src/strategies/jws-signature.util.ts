@@ -13,8 +13,11 @@ export interface JwsSignaturePolicy {
   readonly algorithms: ReadonlySet<string>;
   /** `verification.maxTokenLength`: longer tokens are refused before parsing. */
   readonly maxTokenLength: number;
-  /** Where the key comes from: only the ID service's JWKS, chosen by `kid` and `alg`. */
-  readonly jwks: Pick<JwksProvider, 'getKey'>;
+  /**
+   * Where the key comes from: only the ID service's JWKS, chosen by `kid` and `alg`; `readyKey`,
+   * when there is one, answers a key already chosen without a promise.
+   */
+  readonly jwks: Pick<JwksProvider, 'getKey'> & Partial<Pick<JwksProvider, 'readyKey'>>;
 }
 
 /** The signature policy of the resolved options, with the module's JWKS. */
@@ -51,14 +54,25 @@ export function parseAllowedJws(token: string, policy: JwsSignaturePolicy): Comp
  * algorithm (`compactVerify`, or `jwtVerify`, which also checks the claims). jose's refusals
  * become `TokenVerificationError`s; an unavailable JWKS stays `ValidatorUnavailableError`.
  */
-export async function withSignatureKey<T>(
+export function withSignatureKey<T>(
   jws: CompactJws,
   policy: JwsSignaturePolicy,
   check: (key: JwsVerificationKey, algorithms: string[]) => Promise<T>,
 ): Promise<T> {
-  const key = await policy.jwks.getKey(jws.header.alg, jws.header.kid);
+  const { alg, kid } = jws.header;
+  const ready = policy.jwks.readyKey?.(alg, kid);
+  if (ready !== undefined) return checkedWith(ready, alg, check);
+  return policy.jwks.getKey(alg, kid).then((key) => checkedWith(key, alg, check));
+}
+
+/** `check` with `key` and its one algorithm, jose's refusals as ours. */
+async function checkedWith<T>(
+  key: JwsVerificationKey,
+  alg: string,
+  check: (key: JwsVerificationKey, algorithms: string[]) => Promise<T>,
+): Promise<T> {
   try {
-    return await check(key, [jws.header.alg]);
+    return await check(key, [alg]);
   } catch (error) {
     throw fromJose(error);
   }
