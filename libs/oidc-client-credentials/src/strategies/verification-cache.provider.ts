@@ -77,6 +77,7 @@ export class VerificationCache implements OnModuleInit {
   private readonly revocations: VerificationRevocations;
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
   private readonly profileTags = new Map<string, string>();
+  private profileCount = 0;
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly issuer: string;
@@ -110,18 +111,43 @@ export class VerificationCache implements OnModuleInit {
   }
 
   /**
-   * Cache key of a token under a profile: base64url SHA-256 of a fixed-length digest of the profile
-   * and the token — never the token. Hashing the profile once keeps the per-request input short.
+   * Cache key of a token under a profile: the token's SHA-256 digest (base64url, the one its
+   * revocation is known by) and a short tag of the profile — never the token. One digest per
+   * token serves the lookup, the revocation check and the shared entry.
    */
   keyFor(profileId: string, token: string): string {
+    return `${revocationDigest(token)}${this.profileTag(profileId)}`;
+  }
+
+  /** The profile's tag in keys: `.` and a number never given to another profile. */
+  private profileTag(profileId: string): string {
     let tag = this.profileTags.get(profileId);
     if (tag === undefined) {
-      tag = hash('sha256', profileId, 'base64url');
-      // A handful of profiles in practice; bounded anyway.
+      // A handful of profiles in practice; bounded anyway. Entries of a forgotten tag age out.
       if (this.profileTags.size >= 64) this.profileTags.clear();
+      tag = `.${(this.profileCount += 1)}`;
       this.profileTags.set(profileId, tag);
     }
-    return hash('sha256', `${tag}.${token}`, 'base64url');
+    return tag;
+  }
+
+  /**
+   * The digest of a token {@link peek} did not find, for the {@link wrap} of the same token that
+   * follows it in the same synchronous run (the guard's miss): one SHA-256 per new token. Taken
+   * by that call, or dropped when the run ends: the token is not kept beyond it.
+   */
+  private missed?: { token: string; digest: string };
+
+  private readonly forgetMissed = (): void => {
+    this.missed = undefined;
+  };
+
+  /** `revocationDigest(token)`, or the digest {@link peek} computed for it just before. */
+  private digestOf(token: string): string {
+    const missed = this.missed;
+    if (missed === undefined) return revocationDigest(token);
+    this.missed = undefined;
+    return missed.token === token ? missed.digest : revocationDigest(token);
   }
 
   /**
@@ -136,8 +162,14 @@ export class VerificationCache implements OnModuleInit {
     accept?: (result: VerifiedToken) => boolean,
     now: number = Date.now(),
   ): VerifiedToken | undefined {
-    const hit = this.results.positiveHit(this.keyFor(profileId, token), now);
-    if (hit === undefined || (accept !== undefined && !accept(hit.value))) return undefined;
+    const digest = revocationDigest(token);
+    const hit = this.results.positiveHit(`${digest}${this.profileTag(profileId)}`, now);
+    if (hit === undefined) {
+      if (this.missed === undefined) queueMicrotask(this.forgetMissed);
+      this.missed = { token, digest };
+      return undefined;
+    }
+    if (accept !== undefined && !accept(hit.value)) return undefined;
     this.events.emit('verification.cache.hit', POSITIVE_HIT);
     return hit.value;
   }
@@ -155,7 +187,8 @@ export class VerificationCache implements OnModuleInit {
     verify: (token: string) => Promise<VerifiedToken>,
     share: (token: string) => boolean = shareAll,
   ): Promise<VerifiedToken> {
-    const key = this.keyFor(profileId, token);
+    const digest = this.digestOf(token);
+    const key = `${digest}${this.profileTag(profileId)}`;
     const now = Date.now();
     const hit = this.results.positiveHit(key, now);
     if (hit) {
@@ -170,7 +203,6 @@ export class VerificationCache implements OnModuleInit {
     this.events.emit('verification.cache.miss', MISS);
     let pending = this.inflight.get(key);
     if (!pending) {
-      const digest = revocationDigest(token);
       if (this.revocations.isTokenRevoked(digest, now)) return Promise.reject(revokedError());
       const shared = this.shared;
       pending =
@@ -249,7 +281,7 @@ export class VerificationCache implements OnModuleInit {
     digest: string,
     verify: () => Promise<VerifiedToken>,
   ): Promise<VerifiedToken> {
-    const sharedKey = shared.key('verify', this.sharedTag(profileId), key);
+    const sharedKey = shared.key('verify', this.sharedTag(profileId), digest);
     const [found] = await Promise.all([
       this.readShared(shared, sharedKey, key, digest),
       this.revocations.sharedRevocationCheck(digest),
