@@ -37,17 +37,42 @@ export function parseCompactJws(token: string, maxLength: number): CompactJws {
     throw TokenVerificationError.malformed('Encrypted tokens (JWE) are not accepted');
   if (segments.length !== 3)
     throw TokenVerificationError.malformed('The token is not a compact JWS');
-  if (!segments.every(isBase64urlSegment)) {
+  const [encodedHeader, encodedPayload, signature] = segments;
+  const known = checkedHeaders.get(encodedHeader);
+  if (
+    !(known !== undefined || isBase64urlSegment(encodedHeader)) ||
+    !isBase64urlSegment(encodedPayload) ||
+    !isBase64urlSegment(signature)
+  ) {
     throw TokenVerificationError.malformed('The token has an empty or non-base64url segment');
   }
-  const header = decodeJsonObject(segments[0], 'header');
+  return { header: known ?? checkedHeader(encodedHeader), encodedPayload };
+}
+
+/**
+ * Headers that passed {@link checkedHeader}, by their encoded segment, frozen: the tokens of one
+ * issuer and key share one header, which is then decoded once. Bounded; refused headers are not
+ * kept.
+ */
+const checkedHeaders = new Map<string, JwsHeader>();
+const CHECKED_HEADERS_MAX = 64;
+
+/** The header segment decoded and checked (strict JSON object, a string `alg`, a string `kid`). */
+function checkedHeader(segment: string): JwsHeader {
+  const header = decodeJsonObject(segment, 'header');
   if (typeof header.alg !== 'string' || header.alg.length === 0) {
     throw TokenVerificationError.malformed('The token header has no "alg"');
   }
   if (header.kid !== undefined && typeof header.kid !== 'string') {
     throw TokenVerificationError.malformed('The token header "kid" is not a string');
   }
-  return { header: header as JwsHeader, encodedPayload: segments[1] };
+  if (checkedHeaders.size >= CHECKED_HEADERS_MAX) checkedHeaders.clear();
+  // A copy of the segment as the key: a slice would keep the whole token in memory.
+  checkedHeaders.set(
+    Buffer.from(segment, 'latin1').toString('latin1'),
+    Object.freeze(header) as JwsHeader,
+  );
+  return header as JwsHeader;
 }
 
 /**
