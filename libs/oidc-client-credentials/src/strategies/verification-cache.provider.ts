@@ -116,19 +116,24 @@ export class VerificationCache implements OnModuleInit {
    * token serves the lookup, the revocation check and the shared entry.
    */
   keyFor(profileId: string, token: string): string {
-    return `${revocationDigest(token)}${this.profileTag(profileId)}`;
+    return this.keyOf(revocationDigest(token), profileId);
   }
 
-  /** The profile's tag in keys: `.` and a number never given to another profile. */
-  private profileTag(profileId: string): string {
+  /**
+   * The key of `digest` under `profileId`: the digest itself for the first profile (most services
+   * have one: a lookup builds no string), the digest, `.` and a number never given to another
+   * profile for the others.
+   */
+  private keyOf(digest: string, profileId: string): string {
     let tag = this.profileTags.get(profileId);
     if (tag === undefined) {
       // A handful of profiles in practice; bounded anyway. Entries of a forgotten tag age out.
       if (this.profileTags.size >= 64) this.profileTags.clear();
-      tag = `.${(this.profileCount += 1)}`;
+      tag = this.profileCount === 0 ? '' : `.${this.profileCount}`;
+      this.profileCount += 1;
       this.profileTags.set(profileId, tag);
     }
-    return tag;
+    return tag === '' ? digest : digest + tag;
   }
 
   /**
@@ -163,7 +168,7 @@ export class VerificationCache implements OnModuleInit {
     now: number = Date.now(),
   ): VerifiedToken | undefined {
     const digest = revocationDigest(token);
-    const hit = this.results.positiveHit(`${digest}${this.profileTag(profileId)}`, now);
+    const hit = this.results.positiveHit(this.keyOf(digest, profileId), now);
     if (hit === undefined) {
       if (this.missed === undefined) queueMicrotask(this.forgetMissed);
       this.missed = { token, digest };
@@ -188,7 +193,7 @@ export class VerificationCache implements OnModuleInit {
     share: (token: string) => boolean = shareAll,
   ): Promise<VerifiedToken> {
     const digest = this.digestOf(token);
-    const key = `${digest}${this.profileTag(profileId)}`;
+    const key = this.keyOf(digest, profileId);
     const now = Date.now();
     const hit = this.results.positiveHit(key, now);
     if (hit) {
@@ -205,26 +210,43 @@ export class VerificationCache implements OnModuleInit {
     if (!pending) {
       if (this.revocations.isTokenRevoked(digest, now)) return Promise.reject(revokedError());
       const shared = this.shared;
-      pending =
-        shared && share(token)
-          ? this.verifyShared(shared, profileId, key, digest, () => verify(token))
-          : // A local check (a JWT) asks the store nothing: revocations reach it as messages.
-            verify(token).then(
-              (value) => {
-                this.revocations.refuseIfRevoked(digest, value);
-                this.results.store(key, digest, value);
-                return value;
-              },
-              (error: unknown) => {
-                this.results.storeRefusal(key, error);
-                throw error;
-              },
-            );
-      const settled = () => this.inflight.delete(key);
-      pending.then(settled, settled);
+      if (shared && share(token)) {
+        pending = this.verifyShared(shared, profileId, key, digest, () => verify(token));
+        const settled = () => this.inflight.delete(key);
+        pending.then(settled, settled);
+      } else {
+        pending = this.verifyHere(key, digest, token, verify);
+      }
       this.inflight.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * A miss verified in this instance only (a local check such as a JWT asks the store nothing:
+   * revocations reach it as messages): the result cached, or the refusal; then the single flight
+   * of `key` ends.
+   */
+  private async verifyHere(
+    key: string,
+    digest: string,
+    token: string,
+    verify: (token: string) => Promise<VerifiedToken>,
+  ): Promise<VerifiedToken> {
+    try {
+      let value: VerifiedToken;
+      try {
+        value = await verify(token);
+      } catch (error) {
+        this.results.storeRefusal(key, error);
+        throw error;
+      }
+      this.revocations.refuseIfRevoked(digest, value);
+      this.results.store(key, digest, value);
+      return value;
+    } finally {
+      this.inflight.delete(key);
+    }
   }
 
   /**
