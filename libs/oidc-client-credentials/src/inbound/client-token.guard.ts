@@ -33,6 +33,7 @@ import {
   bearerRequestParts,
   extractBearerToken,
   headerBearerCandidate,
+  isB64Token,
 } from './bearer-token.util.js';
 import type { ClaimsPredicateFailure } from './require-claims.decorator.js';
 import {
@@ -139,8 +140,9 @@ export class ClientTokenGuard implements CanActivate {
   /**
    * Lets `@Public()` routes through and checks the others. A token whose verified result is in
    * the strategy's in-process cache (a `CachedVerificationStrategy`, as the built-ins are) is
-   * checked synchronously: `true`, with no promise, once the route's requirements are met. Any
-   * other request is {@link checkRequest}'s promise.
+   * checked synchronously: `true`, with no promise, once the route's requirements are met. A
+   * token it does not hold is verified from there, without being read again; any other request
+   * is {@link checkRequest}'s promise.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.isPublic(context)) return Promise.resolve(true);
@@ -168,15 +170,36 @@ export class ClientTokenGuard implements CanActivate {
     context: ExecutionContext,
     transport: ContextTransport,
   ): Promise<boolean> {
+    let token: string | undefined;
     try {
-      const token =
+      token =
         transport === 'http'
           ? this.extractToken(httpTransport.carrier(context))
           : this.extractTransportToken(context, transport);
       if (token === undefined) {
         throw new BearerRequestError('OIDC_CC_TOKEN_MISSING', 'missing', 'No bearer token');
       }
-      const verified = await this.verifyToken(token, this.strategyFor(context));
+    } catch (error) {
+      throw transport === 'http'
+        ? this.challenge(error, context)
+        : await this.transportRefusal(error, transport, context);
+    }
+    return this.checkToken(token, context, transport);
+  }
+
+  /**
+   * The steps of {@link checkRequest} after extraction: {@link strategyFor}'s strategy (unless
+   * given) → {@link verifyToken} → {@link checkSenderConstraint} → {@link admit}; a failure thrown
+   * as the transport's refusal.
+   */
+  private async checkToken(
+    token: string,
+    context: ExecutionContext,
+    transport: ContextTransport,
+    strategy?: TokenVerificationStrategy,
+  ): Promise<boolean> {
+    try {
+      const verified = await this.verifyToken(token, strategy ?? this.strategyFor(context));
       await this.checkSenderConstraint(token, verified, context, transport);
       this.admit(verified, context, transport);
       return true;
@@ -344,12 +367,14 @@ export class ClientTokenGuard implements CanActivate {
   /**
    * The request checked synchronously when its token's verified result is cached (see
    * {@link canActivate}): `true` when it passes, a rejected promise with the transport's refusal
-   * when the route refuses it, `undefined` when the asynchronous path must answer (no token, a
-   * token the full extraction would refuse, no cached result, a strategy without a synchronous
-   * cache, a key-bound token). The steps run as on that path: {@link extractToken} (or
-   * {@link extractTransportToken}), {@link strategyFor}, the cached result checked as
-   * {@link verifyToken} checks one, {@link authorize}. With the header-only default, the token's
-   * `b64token` check is left to a miss: a hit is keyed by the exact string of a token that passed it.
+   * when the route refuses it. The steps run as on {@link checkRequest}'s path:
+   * {@link extractToken} (or {@link extractTransportToken}), {@link strategyFor}, the cached
+   * result checked as {@link verifyToken} checks one, {@link authorize}. A token with no cached
+   * result (or a key-bound one) continues on that path after its extraction: the promise of
+   * {@link verifyToken} and the steps after it. `undefined` when {@link checkRequest} must
+   * answer: no token, a failed extraction, a strategy without a synchronous cache. With the
+   * header-only default, the token's `b64token` check is left to a miss: a hit is keyed by the
+   * exact string of a token that passed it, and a miss that fails it goes to {@link checkRequest}.
    */
   private answerFromCache(
     context: ExecutionContext,
@@ -380,7 +405,13 @@ export class ClientTokenGuard implements CanActivate {
       // The asynchronous path meets the same failure and answers it.
       return undefined;
     }
-    if (verified === undefined) return undefined;
+    if (verified === undefined) {
+      // Not cached: verified without reading the token again, unless the header-only read left
+      // the b64token check to the full extraction (which then refuses it).
+      return transport === 'http' && this.headerCandidate && !isB64Token(token)
+        ? undefined
+        : this.checkToken(token, context, transport, strategy);
+    }
     try {
       const { clockToleranceSeconds } = this.options.verification;
       const checked = checkedVerifiedToken(verified, clockToleranceSeconds, now);
