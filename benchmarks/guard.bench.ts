@@ -769,8 +769,10 @@ async function drive(): Promise<void> {
       );
       for (const [alg, cold] of Object.entries(cost.cold)) {
         const value = cold.joseMicros / cold.guardMicros;
+        // A diagnostic: one token at a time, so each waits for its signature check on libuv's
+        // pool with the event loop idle. The target is the server CPU per request above.
         console.log(
-          `  ${platform}: ${alg} first seen, canActivate ${cold.guardMicros.toFixed(1)} µs, jose's jwtVerify ${cold.joseMicros.toFixed(1)} µs: ${value.toFixed(3)}×, target ≥ ${COLD_TARGET}×: ${value >= COLD_TARGET ? 'met' : 'NOT met'}`,
+          `  ${platform}: ${alg} first seen, canActivate ${cold.guardMicros.toFixed(1)} µs, jose's jwtVerify ${cold.joseMicros.toFixed(1)} µs: ${value.toFixed(3)}× (one token at a time)`,
         );
       }
     }
