@@ -51,10 +51,11 @@ export function verificationProfileId(
 /**
  * Results of token verification, in process: positive ones until min(`exp`, `cacheTtlSeconds`),
  * refusals (`TokenVerificationError`) for `negativeCacheTtlSeconds`, never errors of an unavailable
- * ID service. Keys are SHA-256 digests of profile and token — the token itself is stored nowhere
- * (RFC 9700 §4.9.3). Concurrent verifications of one token share one call (single flight).
+ * ID service. Keys are the token's SHA-256 digest, tagged with the profile — the token itself is
+ * stored nowhere (RFC 9700 §4.9.3). Concurrent verifications of one token share one call (single
+ * flight).
  *
- * A hit is a synchronous `Map` lookup and costs no cryptography beyond the SHA-256 of the key and
+ * A hit is a synchronous `Map` lookup and costs no cryptography beyond the token's SHA-256 and
  * no I/O. Positive and negative entries are bounded separately by `cacheMaxEntries` (least
  * recently used out), so a flood of bad tokens cannot evict good results.
  *
