@@ -184,7 +184,7 @@ export class ClientTokenGuard implements CanActivate {
         ? this.challenge(error, context)
         : await this.transportRefusal(error, transport, context);
     }
-    return this.checkToken(token, context, transport);
+    return this.checkExtracted(token, context, transport);
   }
 
   /**
@@ -192,7 +192,7 @@ export class ClientTokenGuard implements CanActivate {
    * given) → {@link verifyToken} → {@link checkSenderConstraint} → {@link admit}; a failure thrown
    * as the transport's refusal.
    */
-  private async checkToken(
+  private async checkExtracted(
     token: string,
     context: ExecutionContext,
     transport: ContextTransport,
@@ -410,7 +410,7 @@ export class ClientTokenGuard implements CanActivate {
       // the b64token check to the full extraction (which then refuses it).
       return transport === 'http' && this.headerCandidate && !isB64Token(token)
         ? undefined
-        : this.checkToken(token, context, transport, strategy);
+        : this.checkExtracted(token, context, transport, strategy);
     }
     try {
       const { clockToleranceSeconds } = this.options.verification;
