@@ -162,7 +162,7 @@ export class JwksProvider {
     const { ready } = this;
     if (ready.keys !== this.keys || !(Date.now() - this.fetchedAt < this.maxAgeMs))
       return undefined;
-    return ready.byAlgKid.get(kid === undefined ? alg : `${alg} ${kid}`);
+    return ready.byAlgKid.get(readyKeyName(alg, kid));
   }
 
   /** Keeps `key`, chosen from `keys`, for {@link readyKey} while `keys` are the current ones. */
@@ -175,7 +175,7 @@ export class JwksProvider {
     if (keys !== this.keys) return;
     if (this.ready.keys !== keys) this.ready = { keys, byAlgKid: new Map() };
     // Bounded by the key set: one entry per published key and allowed algorithm.
-    this.ready.byAlgKid.set(kid === undefined ? alg : `${alg} ${kid}`, key);
+    this.ready.byAlgKid.set(readyKeyName(alg, kid), key);
   }
 
   /**
@@ -383,4 +383,9 @@ export class JwksProvider {
   private fetchKeys(jwksUri: string): Promise<readonly JWK[]> {
     return fetchJwks(this.metadata, jwksUri, this.timeoutMs);
   }
+}
+
+/** The name of a ready key: its `alg`, and its `kid` after a space (an `alg` has none). */
+function readyKeyName(alg: string, kid: string | undefined): string {
+  return kid === undefined ? alg : `${alg} ${kid}`;
 }

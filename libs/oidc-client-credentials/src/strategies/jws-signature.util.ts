@@ -49,18 +49,6 @@ export function parseAllowedJws(token: string, policy: JwsSignaturePolicy): Comp
 }
 
 /**
- * The key of the second step alone: {@link JwsSignaturePolicy.jwks}'s ready key when it has one
- * (no promise), else its `getKey`.
- */
-export function signatureKey(
-  jws: CompactJws,
-  policy: JwsSignaturePolicy,
-): JwsVerificationKey | Promise<JwsVerificationKey> {
-  const { alg, kid } = jws.header;
-  return policy.jwks.readyKey?.(alg, kid) ?? policy.jwks.getKey(alg, kid);
-}
-
-/**
  * The second step: the one key of the JWKS that may verify this JWS (by `kid`, fitting its
  * `alg`), then `check` — the jose call that verifies the signature with that key and that one
  * algorithm (`compactVerify`, or `jwtVerify`, which also checks the claims). jose's refusals
@@ -71,10 +59,11 @@ export function withSignatureKey<T>(
   policy: JwsSignaturePolicy,
   check: (key: JwsVerificationKey, algorithms: string[]) => Promise<T>,
 ): Promise<T> {
-  const key = signatureKey(jws, policy);
-  const { alg } = jws.header;
-  if (!(key instanceof Promise)) return checkedWith(key, alg, check);
-  return key.then((imported) => checkedWith(imported, alg, check));
+  const { alg, kid } = jws.header;
+  // A key already chosen from the current keys is used without waiting for a promise.
+  const ready = policy.jwks.readyKey?.(alg, kid);
+  if (ready !== undefined) return checkedWith(ready, alg, check);
+  return policy.jwks.getKey(alg, kid).then((key) => checkedWith(key, alg, check));
 }
 
 /** `check` with `key` and its one algorithm, jose's refusals as ours. */
@@ -109,7 +98,7 @@ export async function verifyJwsSignature(
  * everything else "invalid". Only jose's code and message are kept as `cause`: its errors can hold
  * the claims set. Anything that is not jose's (nor a key jose refused) is rethrown as is.
  */
-export function fromJose(error: unknown): TokenVerificationError {
+function fromJose(error: unknown): TokenVerificationError {
   if (error instanceof TokenVerificationError) return error;
   if (error instanceof joseErrors.JWTExpired) return TokenVerificationError.expired(error);
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) {

@@ -7,10 +7,9 @@ import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-op
 import { checkJwtClaimsSet, toVerifiedToken, type JwtClaimsRules } from './claims.util.js';
 import { decodeJsonObject, type JwsHeader } from './jwt-shape.util.js';
 import {
-  fromJose,
   jwsSignaturePolicy,
   parseAllowedJws,
-  signatureKey,
+  withSignatureKey,
   type JwsSignaturePolicy,
 } from './jws-signature.util.js';
 import type { ResolvedOptions } from '../options/resolved-options.js';
@@ -85,18 +84,13 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
     const jws = parseAllowedJws(token, this.signature);
     this.checkType(jws.header);
     const payload = decodeJsonObject(jws.encodedPayload, 'payload');
-    const found = signatureKey(jws, this.signature);
-    const key = found instanceof Promise ? await found : found;
-    const { alg } = jws.header;
-    try {
-      await compactVerify(token, key, { algorithms: [alg] });
+    await withSignatureKey(jws, this.signature, async (key, algorithms) => {
+      await compactVerify(token, key, { algorithms });
       if (unencodedPayload(jws.header)) {
         throw new joseErrors.JWTInvalid('JWTs MUST NOT use unencoded payload');
       }
       checkJwtClaimsSet(jws.header, payload, this.claimsRules);
-    } catch (error) {
-      throw fromJose(error);
-    }
+    });
     this.checkClaims(payload);
     return toVerifiedToken(payload);
   }

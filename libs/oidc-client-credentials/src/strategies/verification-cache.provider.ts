@@ -79,6 +79,12 @@ export class VerificationCache implements OnModuleInit {
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
   private readonly profileTags = new Map<string, string>();
   private profileCount = 0;
+  /**
+   * The digest of a token {@link peek} did not find, for the {@link wrap} of the same token that
+   * follows it in the same synchronous run (the guard's miss): one SHA-256 per new token. Taken
+   * by that call, or dropped when the run ends: the token is not kept beyond it.
+   */
+  private missed?: { token: string; digest: string };
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly issuer: string;
@@ -136,13 +142,6 @@ export class VerificationCache implements OnModuleInit {
     }
     return tag === '' ? digest : digest + tag;
   }
-
-  /**
-   * The digest of a token {@link peek} did not find, for the {@link wrap} of the same token that
-   * follows it in the same synchronous run (the guard's miss): one SHA-256 per new token. Taken
-   * by that call, or dropped when the run ends: the token is not kept beyond it.
-   */
-  private missed?: { token: string; digest: string };
 
   private readonly forgetMissed = (): void => {
     this.missed = undefined;
