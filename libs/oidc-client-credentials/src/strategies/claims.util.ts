@@ -48,22 +48,25 @@ export function toVerifiedToken(
   const issuer = claims.iss;
   const expiresAt = claims.exp;
   const confirmation = tokenConfirmation(claims.cnf);
-  return Object.freeze({
+  const token: VerifiedToken = {
     clientId,
     subject,
     scopes: Object.freeze(parseScopes(claims.scope)) as string[],
     expiresAt: typeof expiresAt === 'number' ? expiresAt : undefined,
     issuer: typeof issuer === 'string' ? issuer : undefined,
     audience: audience && (Object.freeze(audience) as string[]),
-    claims: nullPrototypeCopy(claims),
-    ...(confirmation && { confirmation }),
-  });
+    claims: isOwnedClaims(claims) ? claims : nullPrototypeCopy(claims),
+  };
+  if (confirmation) token.confirmation = confirmation;
+  return Object.freeze(token);
 }
 
 /** Scopes of a space-delimited `scope` string; anything else grants none. */
 export function parseScopes(scope: unknown): string[] {
-  if (typeof scope !== 'string') return [];
-  return scope.split(' ').filter((item) => item.length > 0);
+  if (typeof scope !== 'string' || scope.length === 0) return [];
+  const scopes = scope.split(' ');
+  // Empty items only where spaces repeat or lead or trail, which ID services rarely send.
+  return scopes.includes('') ? scopes.filter((item) => item.length > 0) : scopes;
 }
 
 /**
@@ -109,6 +112,21 @@ export function nullPrototypeCopy(
   }
   Object.setPrototypeOf(copy, null);
   return Object.freeze(copy);
+}
+
+/**
+ * A claims object the caller made and holds no other reference to (a payload it just parsed),
+ * made into what {@link nullPrototypeCopy} would copy it to, in place: its prototype removed,
+ * frozen. {@link toVerifiedToken} keeps it as it is instead of copying it.
+ */
+export function ownedClaims(claims: Record<string, unknown>): Readonly<Record<string, unknown>> {
+  Object.setPrototypeOf(claims, null);
+  return Object.freeze(claims);
+}
+
+/** Whether `claims` is already frozen and without a prototype, as {@link ownedClaims} leaves it. */
+function isOwnedClaims(claims: Readonly<Record<string, unknown>>): boolean {
+  return Object.getPrototypeOf(claims) === null && Object.isFrozen(claims);
 }
 
 /** What {@link checkJwtClaimsSet} demands of a JWT claims set, as jose's `jwtVerify` options. */

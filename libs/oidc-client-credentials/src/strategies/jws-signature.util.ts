@@ -54,28 +54,18 @@ export function parseAllowedJws(token: string, policy: JwsSignaturePolicy): Comp
  * algorithm (`compactVerify`, or `jwtVerify`, which also checks the claims). jose's refusals
  * become `TokenVerificationError`s; an unavailable JWKS stays `ValidatorUnavailableError`.
  */
-export function withSignatureKey<T>(
+export async function withSignatureKey<T>(
   jws: CompactJws,
   policy: JwsSignaturePolicy,
   check: (key: JwsVerificationKey, algorithms: string[]) => Promise<T>,
 ): Promise<T> {
   const { alg, kid } = jws.header;
-  // A key already chosen from the current keys is used without waiting for a promise.
-  const ready = policy.jwks.readyKey?.(alg, kid);
-  if (ready !== undefined) return checkedWith(ready, alg, check);
-  return policy.jwks.getKey(alg, kid).then((key) => checkedWith(key, alg, check));
-}
-
-/** `check` with `key` and its one algorithm, jose's refusals as ours. */
-async function checkedWith<T>(
-  key: JwsVerificationKey,
-  alg: string,
-  check: (key: JwsVerificationKey, algorithms: string[]) => Promise<T>,
-): Promise<T> {
+  // A key already chosen from the current keys is used without waiting for the JWKS.
+  const key = policy.jwks.readyKey?.(alg, kid) ?? (await policy.jwks.getKey(alg, kid));
   try {
     return await check(key, [alg]);
   } catch (error) {
-    throw fromJose(error);
+    throw joseRefusal(error);
   }
 }
 
@@ -98,7 +88,7 @@ export async function verifyJwsSignature(
  * everything else "invalid". Only jose's code and message are kept as `cause`: its errors can hold
  * the claims set. Anything that is not jose's (nor a key jose refused) is rethrown as is.
  */
-function fromJose(error: unknown): TokenVerificationError {
+export function joseRefusal(error: unknown): TokenVerificationError {
   if (error instanceof TokenVerificationError) return error;
   if (error instanceof joseErrors.JWTExpired) return TokenVerificationError.expired(error);
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) {

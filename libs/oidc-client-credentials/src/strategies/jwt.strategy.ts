@@ -4,9 +4,15 @@ import { TokenVerificationError } from '../errors/token-verification.error.js';
 import type { VerifiedToken } from './verified-token.interface.js';
 import { JwksProvider } from './jwks.provider.js';
 import { OIDC_CLIENT_CREDENTIALS_RESOLVED_OPTIONS } from '../options/resolved-options.js';
-import { checkJwtClaimsSet, toVerifiedToken, type JwtClaimsRules } from './claims.util.js';
+import {
+  checkJwtClaimsSet,
+  ownedClaims,
+  toVerifiedToken,
+  type JwtClaimsRules,
+} from './claims.util.js';
 import { decodeJsonObject, type JwsHeader } from './jwt-shape.util.js';
 import {
+  joseRefusal,
   jwsSignaturePolicy,
   parseAllowedJws,
   withSignatureKey,
@@ -83,16 +89,21 @@ export class JwtVerificationStrategy extends CachedVerificationStrategy {
   async verifyUncached(token: string): Promise<VerifiedToken> {
     const jws = parseAllowedJws(token, this.signature);
     this.checkType(jws.header);
+    // Before any key is fetched: a token whose payload is not a JSON object costs no JWKS request.
     const payload = decodeJsonObject(jws.encodedPayload, 'payload');
-    await withSignatureKey(jws, this.signature, async (key, algorithms) => {
-      await compactVerify(token, key, { algorithms });
+    await withSignatureKey(jws, this.signature, (key, algorithms) =>
+      compactVerify(token, key, { algorithms }),
+    );
+    try {
       if (unencodedPayload(jws.header)) {
         throw new joseErrors.JWTInvalid('JWTs MUST NOT use unencoded payload');
       }
       checkJwtClaimsSet(jws.header, payload, this.claimsRules);
-    });
+    } catch (error) {
+      throw joseRefusal(error);
+    }
     this.checkClaims(payload);
-    return toVerifiedToken(payload);
+    return toVerifiedToken(ownedClaims(payload));
   }
 
   private checkType(header: JwsHeader): void {
