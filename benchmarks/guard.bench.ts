@@ -5,7 +5,10 @@
 //   strategy's hit, against a guard that only hashes the token and looks it up (the floor of a
 //   result cache keyed by a digest of the token), a guard that returns true, and no guard;
 // - a first-seen JWT (RS256, PS256, ES256, EdDSA: every request a token the guard has not
-//   cached) against a guard that only calls jose's jwtVerify with a local key set;
+//   cached) against a guard that only calls jose's jwtVerify with a local key set, and (PS256, a
+//   diagnostic) that guard after 20 µs of busy work on the event loop: what a fixed amount of
+//   main-thread work per first-seen token costs in server CPU when each signature check is handed
+//   to libuv's pool;
 // - @nestjs/passport + passport-jwt + jwks-rsa and express-oauth2-jwt-bearer (Express);
 // - heap after 200,000 distinct valid tokens and after 200,000 invalid ones (in process, after a
 //   forced GC; both verification caches at their default cap of 10,000).
@@ -130,6 +133,29 @@ function rawJoseGuard(idp: FakeIdService, algorithm: Algorithm) {
   return RawJoseGuard;
 }
 
+/** The main-thread work the busy raw jose guard adds to each request (µs). */
+const BUSY_MICROS = 20;
+/** The one algorithm the busy raw jose guard is measured with (to keep the run short). */
+const BUSY_ALGORITHM: Algorithm = 'PS256';
+
+/**
+ * The raw jose guard after {@link BUSY_MICROS} of synchronous work on the event loop: shows what a
+ * fixed amount of main-thread work per first-seen token costs in server CPU, since the signature
+ * check itself runs on libuv's pool (WebCrypto) and each idle pool thread has to be woken for it.
+ */
+function busyRawJoseGuard(idp: FakeIdService, algorithm: Algorithm) {
+  const RawJose = rawJoseGuard(idp, algorithm);
+  @Injectable()
+  class BusyRawJoseGuard extends RawJose {
+    override canActivate(context: ExecutionContext): Promise<boolean> {
+      const until = process.hrtime.bigint() + BigInt(BUSY_MICROS * 1000);
+      while (process.hrtime.bigint() < until);
+      return super.canActivate(context);
+    }
+  }
+  return BusyRawJoseGuard;
+}
+
 /** The controller of each algorithm's app. */
 const ColdControllers = new Map<Algorithm, new () => object>();
 
@@ -147,6 +173,12 @@ function coldModule(idp: FakeIdService, algorithm: Algorithm) {
     @Get('raw-jose')
     @UseGuards(rawJoseGuard(idp, algorithm))
     rawJose() {
+      return { clientId: 'billing' };
+    }
+
+    @Get('raw-jose-busy')
+    @UseGuards(busyRawJoseGuard(idp, algorithm))
+    rawJoseBusy() {
       return { clientId: 'billing' };
     }
   }
@@ -460,6 +492,13 @@ async function serve(platform: Platform): Promise<void> {
         tokens: alg,
       },
     );
+    if (alg === BUSY_ALGORITHM) {
+      targets.push({
+        label: `${platform}  ${alg} first seen, raw jose + ${BUSY_MICROS} µs busy`,
+        url: `${coldUrl}/raw-jose-busy`,
+        tokens: alg,
+      });
+    }
   }
   process.send!({ tokens, targets });
   process.on('message', async (message) => {
@@ -643,6 +682,10 @@ function ratios(summary: Map<string, Summary>): string[] {
         COLD_TARGET,
       );
     }
+    ratio(
+      `${platform}  ${BUSY_ALGORITHM} first seen, raw jose + ${BUSY_MICROS} µs busy`,
+      `${platform}  ${BUSY_ALGORITHM} first seen, raw jose`,
+    );
   }
   return lines;
 }
