@@ -1,16 +1,11 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createClient, type RedisClientType } from '@keyv/redis';
-import { Logger } from '@nestjs/common';
-import { OidcClientCredentialsModule, VerificationCache } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
-import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
-import { OrdersController } from '../utils/orders.controller.js';
-import { RedisInspector, SHARED_REDIS_URL, uniquePrefix } from '../utils/redis.js';
-import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
+import { VerificationCache } from 'nest-oidc-client-credentials';
+import { PATHS } from 'nest-oidc-client-credentials/testing';
+import { inboundFleet } from '../utils/inbound-fleet.js';
+import type { RunningApp } from '../utils/nest-http-app.js';
+import { SHARED_REDIS_URL } from '../utils/redis.js';
 import { until } from '../utils/until.js';
-
-const API_SECRET = 'orders-api-s3cret:never-in-redis';
-const KEY = randomBytes(32).toString('base64');
 
 /**
  * `VerificationCache.revoke()` / `revokeClient()` on one instance: its entries go at once, the
@@ -18,67 +13,20 @@ const KEY = randomBytes(32).toString('base64');
  * token refused by instances that never saw the message, whatever a stale shared result says.
  */
 describe('revocation across instances (e2e)', () => {
-  let idp: FakeIdService;
-  let inspector: RedisInspector;
+  const fleet = inboundFleet();
+  const { status } = fleet;
   let listener: RedisClientType;
-  let prefix: string;
-  const logs = new CapturingLogger();
-  const toClose = new CacheInstances();
 
-  beforeAll(async () => {
-    idp = await FakeIdService.start({
-      clients: {
-        'orders-api': { secret: API_SECRET },
-        billing: { secret: 'billing-secret', scope: 'orders:read' },
-      },
-      tokenFormat: 'opaque',
-    });
-    inspector = await RedisInspector.connect();
-  });
-  afterAll(async () => {
-    await inspector.close();
-    await idp.close();
-    Logger.overrideLogger(new Logger());
-  });
   beforeEach(async () => {
-    prefix = uniquePrefix();
     listener = createClient({ url: SHARED_REDIS_URL }) as RedisClientType;
     await listener.connect();
   });
-  afterEach(async () => {
+  afterEach(() => {
     listener.destroy();
-    await toClose.close();
-    await inspector.clear(prefix);
-    idp.reset();
   });
 
-  async function instance(): Promise<RunningApp> {
-    const app = await startHttpApp(
-      'express',
-      {
-        imports: [
-          OidcClientCredentialsModule.forRoot({
-            issuer: idp.issuer,
-            clientId: 'orders-api',
-            clientSecret: API_SECRET,
-            verification: { strategy: 'introspection', cacheTtlSeconds: 300 },
-            cache: testCacheOptions({
-              stores: [toClose.redisStore(SHARED_REDIS_URL)],
-              keyPrefix: prefix,
-              encryptionKey: KEY,
-            }),
-          }),
-        ],
-        controllers: [OrdersController],
-      },
-      logs,
-    );
-    return toClose.add(app);
-  }
-
-  const status = async (app: RunningApp, token: string) =>
-    (await fetch(`${app.url}/orders`, { headers: { authorization: `Bearer ${token}` } })).status;
-  const channel = () => `${prefix}:revocations`;
+  const instance = () => fleet.instance({ verification: { cacheTtlSeconds: 300 } });
+  const channel = () => `${fleet.prefix}:revocations`;
   /** The next message on the revocations channel, as every instance receives it. */
   async function nextMessage(): Promise<() => Promise<string>> {
     let received: (message: string) => void = () => undefined;
@@ -96,9 +44,9 @@ describe('revocation across instances (e2e)', () => {
     '%s on one of 3 instances: 401 there at once, on the others within 1 s, and on a new instance despite the shared result',
     async (_case, revoke) => {
       const [a, b, c] = await Promise.all([instance(), instance(), instance()]);
-      const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+      const token = fleet.idp.mintOpaque('billing', { scope: 'orders:read' });
       for (const app of [a, b, c]) expect(await status(app, token)).toBe(200);
-      expect(idp.requestsTo(PATHS.introspection)).toHaveLength(1);
+      expect(fleet.idp.requestsTo(PATHS.introspection)).toHaveLength(1);
 
       const message = await nextMessage();
       await revoke(a.app.get(VerificationCache), token);
@@ -111,7 +59,7 @@ describe('revocation across instances (e2e)', () => {
       const late = await instance();
       expect(await status(late, token)).toBe(401);
       // Revocation is this fleet's: the ID service was never told, and was not asked again.
-      expect(idp.requestsTo(PATHS.introspection)).toHaveLength(1);
+      expect(fleet.idp.requestsTo(PATHS.introspection)).toHaveLength(1);
     },
   );
 
@@ -124,14 +72,14 @@ describe('revocation across instances (e2e)', () => {
     ['with an empty signature', (json: string) => `${json}.`],
   ])('a forged revocation message (%s) changes nothing', async (_case, sign) => {
     const [a, b] = await Promise.all([instance(), instance()]);
-    const kept = idp.mintOpaque('billing', { scope: 'orders:read' });
-    const revoked = idp.mintOpaque('billing', { scope: 'orders:read' });
+    const kept = fleet.idp.mintOpaque('billing', { scope: 'orders:read' });
+    const revoked = fleet.idp.mintOpaque('billing', { scope: 'orders:read' });
     for (const token of [kept, revoked]) expect(await status(b, token)).toBe(200);
 
     // A well-formed message revoking `kept`, which the instances must not believe.
     const body = { kind: 'client', clientId: 'billing', before: Date.now() + 10_000 };
     const json = JSON.stringify({ v: 1, at: Date.now(), id: randomUUID(), body });
-    expect(await inspector.publish(channel(), sign(json))).toBe(2);
+    expect(await fleet.inspector.publish(channel(), sign(json))).toBe(2);
 
     // Messages on a channel arrive in order: once the genuine one took effect, the forged one
     // was received before it.

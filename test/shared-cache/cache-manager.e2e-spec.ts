@@ -1,55 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import { CACHE_MANAGER, CacheModule, type CacheOptions } from '@nestjs/cache-manager';
-import { Logger, type DynamicModule } from '@nestjs/common';
+import { type DynamicModule } from '@nestjs/common';
 import { createKeyv } from '@keyv/redis';
 import type { Cache } from 'cache-manager';
 import { CacheableMemory, createKeyv as createMemoryKeyv } from 'cacheable';
 import { Keyv } from 'keyv';
 import { OidcClientCredentialsModule, TokenProvider } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
-import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import { PATHS } from 'nest-oidc-client-credentials/testing';
+import { API_SECRET, inboundFleet } from '../utils/inbound-fleet.js';
+import { startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { OrdersController } from '../utils/orders.controller.js';
-import { RedisInspector, SHARED_REDIS_URL, uniquePrefix } from '../utils/redis.js';
-import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
+import { SHARED_REDIS_URL } from '../utils/redis.js';
+import { testCacheOptions } from '../utils/shared-cache-instances.js';
 
-const API_SECRET = 'orders-api-s3cret:never-in-redis';
-const KEY = randomBytes(32).toString('base64');
 const IN_MEMORY_WARNING = 'keeps its entries in this process';
 
 describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () => {
-  let idp: FakeIdService;
-  let inspector: RedisInspector;
-  let logs: CapturingLogger;
-  let prefix: string;
+  const fleet = inboundFleet();
   /** The apps, and every Keyv their CacheModule was given (closing the apps must release them). */
-  const toClose = new CacheInstances();
-
-  beforeAll(async () => {
-    idp = await FakeIdService.start({
-      clients: {
-        'orders-api': { secret: API_SECRET },
-        billing: { secret: 'billing-secret', scope: 'orders:read' },
-      },
-      tokenFormat: 'opaque',
-    });
-    inspector = await RedisInspector.connect();
-  });
-  afterAll(async () => {
-    await inspector.close();
-    await idp.close();
-    Logger.overrideLogger(new Logger());
-  });
-  beforeEach(() => {
-    logs = new CapturingLogger();
-    prefix = uniquePrefix();
-  });
-  afterEach(async () => {
-    // CacheModule disconnects its stores when the app closes; closing them here only catches a
-    // failed start.
-    await toClose.close();
-    await inspector.clear(prefix);
-    idp.reset();
-  });
+  const { toClose } = fleet;
 
   /** The app's cache configuration, as a user writes it for @nestjs/cache-manager. */
   const cacheModule = (storesOf: () => Keyv[] | undefined, isGlobal = false): DynamicModule =>
@@ -64,11 +32,15 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
 
   /** The module's options, built from the app's cache manager. */
   const fromCacheManager = (cache: Cache) => ({
-    issuer: idp.issuer,
+    issuer: fleet.idp.issuer,
     clientId: 'orders-api',
     clientSecret: API_SECRET,
     verification: { strategy: 'introspection' as const },
-    cache: testCacheOptions({ stores: cache.stores, keyPrefix: prefix, encryptionKey: KEY }),
+    cache: testCacheOptions({
+      stores: cache.stores,
+      keyPrefix: fleet.prefix,
+      encryptionKey: fleet.encryptionKey,
+    }),
   });
 
   type Wiring = 'imported by forRootAsync' | 'registered globally by the app';
@@ -91,7 +63,11 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
               useFactory: fromCacheManager,
             }),
           ];
-    const app = await startHttpApp('express', { imports, controllers: [OrdersController] }, logs);
+    const app = await startHttpApp(
+      'express',
+      { imports, controllers: [OrdersController] },
+      fleet.logs,
+    );
     return toClose.add(app);
   }
   const redis = () => [createKeyv(SHARED_REDIS_URL)];
@@ -99,8 +75,8 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
     const res = await fetch(`${app.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: await res.text() };
   };
-  const tokenRequests = () => idp.requestsTo(PATHS.token).length;
-  const introspections = () => idp.requestsTo(PATHS.introspection).length;
+  const tokenRequests = () => fleet.idp.requestsTo(PATHS.token).length;
+  const introspections = () => fleet.idp.requestsTo(PATHS.introspection).length;
   const wirings: Wiring[] = ['imported by forRootAsync', 'registered globally by the app'];
 
   it.each(wirings)(
@@ -114,8 +90,8 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
       );
       expect(tokenRequests()).toBe(1);
       expect(new Set(tokens).size).toBe(1);
-      expect(await inspector.keys(`${prefix}:token:`)).not.toHaveLength(0);
-      expect(logs.text()).not.toContain(IN_MEMORY_WARNING);
+      expect(await fleet.inspector.keys(`${fleet.prefix}:token:`)).not.toHaveLength(0);
+      expect(fleet.logs.text()).not.toContain(IN_MEMORY_WARNING);
     },
   );
 
@@ -123,12 +99,12 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
     'CacheModule %s with a @keyv/redis store: a token introspected by one instance is not introspected by the other',
     async (wiring) => {
       const [a, b] = await Promise.all([instance(wiring, redis), instance(wiring, redis)]);
-      const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+      const token = fleet.idp.mintOpaque('billing', { scope: 'orders:read' });
       const allowed = { status: 200, body: JSON.stringify({ clientId: 'billing' }) };
       await expect(call(a, token)).resolves.toEqual(allowed);
       await expect(call(b, token)).resolves.toEqual(allowed);
       expect(introspections()).toBe(1);
-      expect(await inspector.keys(`${prefix}:verify:`)).toHaveLength(1);
+      expect(await fleet.inspector.keys(`${fleet.prefix}:verify:`)).toHaveLength(1);
     },
   );
 
@@ -164,7 +140,7 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
       );
       expect(first).not.toBe(second);
       expect(tokenRequests()).toBe(2);
-      const warnings = logs.at('warn').filter((l) => l.includes(IN_MEMORY_WARNING));
+      const warnings = fleet.logs.at('warn').filter((l) => l.includes(IN_MEMORY_WARNING));
       expect(warnings).toHaveLength(2);
       expect(warnings[0]).toContain('cache.stores[0]');
     },
@@ -176,11 +152,11 @@ describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () =
       instance('registered globally by the app', tiered),
       instance('registered globally by the app', tiered),
     ]);
-    const token = idp.mintOpaque('billing', { scope: 'orders:read' });
+    const token = fleet.idp.mintOpaque('billing', { scope: 'orders:read' });
     expect((await call(a, token)).status).toBe(200);
     expect((await call(b, token)).status).toBe(200);
     expect(introspections()).toBe(1);
-    const warnings = logs.at('warn').filter((l) => l.includes(IN_MEMORY_WARNING));
+    const warnings = fleet.logs.at('warn').filter((l) => l.includes(IN_MEMORY_WARNING));
     expect(warnings).toHaveLength(2);
     expect(warnings.every((w) => w.includes('cache.stores[0]'))).toBe(true);
   });
