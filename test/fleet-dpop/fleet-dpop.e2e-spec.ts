@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
@@ -16,56 +15,37 @@ import {
   TokenProviderRegistry,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
-import { RedisInspector, uniquePrefix } from '../utils/redis.js';
-import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
+import { PATHS } from 'nest-oidc-client-credentials/testing';
+import { testCacheOptions } from '../utils/shared-cache-instances.js';
 import { until } from '../utils/until.js';
+import { RedisTestBed } from '../utils/redis-test-bed.js';
 
 const SECRET = 'billing-s3cret';
-const KEY = randomBytes(32).toString('base64');
 const INSTANCES = 3;
 const CALLERS = 100;
 
 describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', () => {
-  let idp: FakeIdService;
-  let inspector: RedisInspector;
-  let prefix: string;
-  const instances = new CacheInstances();
-
-  beforeAll(async () => {
+  const bed = new RedisTestBed({
+    clients: { billing: { secret: SECRET } },
+    dpop: { required: true },
+  });
+  const instances = bed.toClose;
+  beforeAll(() => {
     Logger.overrideLogger(false);
-    idp = await FakeIdService.start({
-      clients: { billing: { secret: SECRET } },
-      dpop: { required: true },
-    });
-    inspector = await RedisInspector.connect();
-  });
-  afterAll(async () => {
-    await inspector.close();
-    await idp.close();
-    Logger.overrideLogger(new Logger());
-  });
-  beforeEach(() => {
-    prefix = uniquePrefix();
-  });
-  afterEach(async () => {
-    await instances.close();
-    await inspector.clear(prefix);
-    idp.reset();
   });
 
   async function start(options: Partial<OidcClientCredentialsModuleOptions> = {}) {
     const app = await NestFactory.createApplicationContext(
       OidcClientCredentialsModule.forRoot({
-        issuer: idp.issuer,
+        issuer: bed.idp.issuer,
         clientId: 'billing',
         clientSecret: SECRET,
         dpop: true,
         tokenRenewal: { proactive: false },
         cache: testCacheOptions({
           stores: [instances.redisStore()],
-          keyPrefix: prefix,
-          encryptionKey: KEY,
+          keyPrefix: bed.prefix,
+          encryptionKey: bed.encryptionKey,
         }),
         ...options,
       }),
@@ -80,7 +60,7 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
 
   /** The JWK of each DPoP proof the ID service received. */
   const proofKeys = () =>
-    idp
+    bed.idp
       .requestsTo(PATHS.token)
       .map((request) => JSON.stringify(decodeProtectedHeader(request.headers.dpop as string).jwk));
 
@@ -96,7 +76,7 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
         Array.from({ length: CALLERS }, () => provider.getTokenResponse()),
       ),
     );
-    expect(idp.requestCount(PATHS.token)).toBe(1);
+    expect(bed.idp.requestCount(PATHS.token)).toBe(1);
     expect(new Set(tokens.map((token) => token.accessToken)).size).toBe(1);
     expect(tokens.every((token) => token.tokenType === 'dpop')).toBe(true);
     expect(decodeJwt(tokens[0]!.accessToken).cnf).toEqual({ jkt: thumbprints[0] });
@@ -112,13 +92,13 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     expect(proofKeys()).toEqual([jwks[0]]);
 
     // What an operator with redis-cli sees: sealed values only, no private key member anywhere.
-    const keys = await inspector.keys(prefix);
+    const keys = await bed.inspector.keys(bed.prefix);
     expect(keys.some((key) => key.endsWith(':dpop-key'))).toBe(true);
-    const dump = await inspector.dump(prefix);
+    const dump = await bed.inspector.dump(bed.prefix);
     expect(dump).not.toMatch(/"d"\s*:/);
     expect(dump).not.toMatch(/"kty"/);
     for (const key of keys) {
-      const value = await inspector.get(key);
+      const value = await bed.inspector.get(key);
       if (value === null || !value.startsWith('{')) continue;
       expect(JSON.stringify(JSON.parse(value))).not.toMatch(/"d"\s*:/);
     }
@@ -130,14 +110,14 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     const later = (await start()).get(TokenProvider);
     expect(await later.dpopThumbprint()).toBe(await first.dpopThumbprint());
     expect(await later.getToken()).toBe(token);
-    expect(idp.requestCount(PATHS.token)).toBe(1);
+    expect(bed.idp.requestCount(PATHS.token)).toBe(1);
   });
 
   it('a store that lost the fleet key: an instance moves to the new one with its next token', async () => {
     const first = (await start()).get(TokenProvider);
     const old = await first.getToken();
     const oldKey = await first.dpopThumbprint();
-    await inspector.clear(prefix); // the store was flushed
+    await bed.inspector.clear(bed.prefix); // the store was flushed
     const later = (await start()).get(TokenProvider);
     const newKey = await later.dpopThumbprint();
     expect(newKey).not.toBe(oldKey);
@@ -146,19 +126,21 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     // its callers still get the old token, with proofs of the key that token is bound to.
     let answer!: () => void;
     const answered = new Promise<void>((resolve) => (answer = resolve));
-    idp.on(PATHS.token, async () => {
+    bed.idp.on(PATHS.token, async () => {
       await answered;
       return undefined;
     });
     const renewed = first.getToken({ forceRefresh: true });
-    await until(() => idp.requestCount(PATHS.token) === 2, 'the renewal request');
+    await until(() => bed.idp.requestCount(PATHS.token) === 2, 'the renewal request');
     const meanwhile = await first.getAuthorizationHeaders({
       method: 'GET',
       url: 'https://api.example/',
     });
     expect(meanwhile.authorization).toBe(`DPoP ${old}`);
     expect(await thumbprintOf(meanwhile.dpop!)).toBe(oldKey);
-    expect(await thumbprintOf(idp.requestsTo(PATHS.token)[1]!.headers.dpop as string)).toBe(newKey);
+    expect(await thumbprintOf(bed.idp.requestsTo(PATHS.token)[1]!.headers.dpop as string)).toBe(
+      newKey,
+    );
 
     answer();
     const token = await renewed;
@@ -168,7 +150,7 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     expect(await thumbprintOf(now.dpop!)).toBe(newKey);
     // And the later instance takes that token: one key, one token again.
     expect(await later.getToken()).toBe(token);
-    expect(idp.requestCount(PATHS.token)).toBe(2);
+    expect(bed.idp.requestCount(PATHS.token)).toBe(2);
   });
 
   it('a named client has a fleet key of its own', async () => {
@@ -188,7 +170,9 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const app = await start({ dpop: { privateKey: await exportJWK(privateKey) } });
     await app.get(TokenProvider).getToken();
-    expect((await inspector.keys(prefix)).filter((key) => key.includes('dpop-key'))).toEqual([]);
+    expect(
+      (await bed.inspector.keys(bed.prefix)).filter((key) => key.includes('dpop-key')),
+    ).toEqual([]);
   });
 
   it.each<[string, Partial<OidcClientCredentialsModuleOptions>, string]>([
@@ -202,7 +186,7 @@ describe('a fleet shares one DPoP key and one bound token (e2e, real Redis)', ()
     'a generated key with shared stores but no cache.encryptionKey stops the start (%s)',
     async (_case, options, named) => {
       const failure = await start({
-        cache: { stores: [instances.redisStore()], keyPrefix: prefix },
+        cache: { stores: [instances.redisStore()], keyPrefix: bed.prefix },
         ...options,
       }).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(ConfigurationError);

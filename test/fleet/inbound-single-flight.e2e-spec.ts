@@ -1,13 +1,13 @@
 import { type VerificationStrategyName } from 'nest-oidc-client-credentials';
 import { PATHS } from 'nest-oidc-client-credentials/testing';
-import { inboundFleet } from '../utils/inbound-fleet.js';
+import { InboundFleet } from '../utils/inbound-fleet.js';
 
 /**
  * One call to the ID service per distinct token for the whole fleet: the first instance to miss
  * verifies under a Redis lease, the others wait for its shared result.
  */
 describe('inbound single flight across instances (e2e)', () => {
-  const fleet = inboundFleet();
+  const fleet = new InboundFleet();
   const instance = (strategy: VerificationStrategyName) =>
     fleet.instance({ verification: { strategy } });
 

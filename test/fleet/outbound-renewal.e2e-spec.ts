@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   OidcClientCredentialsEvents,
@@ -9,15 +8,13 @@ import {
   TokenProviderRegistry,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { PATHS } from 'nest-oidc-client-credentials/testing';
 import { fakeClock } from '../utils/fake-date.js';
-import { CapturingLogger } from '../utils/nest-http-app.js';
-import { RedisInspector, uniquePrefix } from '../utils/redis.js';
-import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
+import { testCacheOptions } from '../utils/shared-cache-instances.js';
 import { until } from '../utils/until.js';
+import { RedisTestBed } from '../utils/redis-test-bed.js';
 
 const SECRET = 'billing-s3cret';
-const KEY = randomBytes(32).toString('base64');
 /** A 100 s token renewed at 50 s (half its lifetime); a timer's jitter adds at most 12.5 s. */
 const LIFETIME_S = 100;
 const RENEWAL = { renewAfterFraction: 0.5, renewBeforeExpirySeconds: 10 };
@@ -31,35 +28,16 @@ interface Instance {
 }
 
 describe('outbound tokens renewed on a timer (e2e)', () => {
-  let idp: FakeIdService;
-  let inspector: RedisInspector;
-  let logs: CapturingLogger;
-  let prefix: string;
-  const instances = new CacheInstances();
-
-  beforeAll(async () => {
-    idp = await FakeIdService.start({
+  const bed = new RedisTestBed(
+    {
       clients: { billing: { secret: SECRET, lifetimeSeconds: LIFETIME_S } },
       tokenFormat: 'opaque',
-    });
-    inspector = await RedisInspector.connect();
-  });
-  afterAll(async () => {
-    await inspector.close();
-    await idp.close();
-    Logger.overrideLogger(new Logger());
-  });
+    },
+    { globalLogger: true },
+  );
+  const instances = bed.toClose;
   beforeEach(() => {
-    logs = new CapturingLogger();
-    Logger.overrideLogger(logs);
-    prefix = uniquePrefix();
     fakeClock(new Date('2026-01-01T00:00:00Z'));
-  });
-  afterEach(async () => {
-    await instances.close();
-    jest.useRealTimers();
-    await inspector.clear(prefix);
-    idp.reset();
   });
 
   async function start(
@@ -68,7 +46,7 @@ describe('outbound tokens renewed on a timer (e2e)', () => {
     const { redis = false, tokenRenewal, ...rest } = options;
     const app = await NestFactory.createApplicationContext(
       OidcClientCredentialsModule.forRoot({
-        issuer: idp.issuer,
+        issuer: bed.idp.issuer,
         clientId: 'billing',
         clientSecret: SECRET,
         retry: { maxAttempts: 1 },
@@ -77,14 +55,14 @@ describe('outbound tokens renewed on a timer (e2e)', () => {
           ? {
               cache: testCacheOptions({
                 stores: [instances.redisStore()],
-                keyPrefix: prefix,
-                encryptionKey: KEY,
+                keyPrefix: bed.prefix,
+                encryptionKey: bed.encryptionKey,
               }),
             }
           : {}),
         ...rest,
       }),
-      { logger: logs },
+      { logger: bed.logs },
     );
     instances.add(app);
     const seen: Instance['seen'] = [];
@@ -99,7 +77,7 @@ describe('outbound tokens renewed on a timer (e2e)', () => {
     return { app, tokens: app.get(TokenProvider), seen };
   }
 
-  const tokenRequests = () => idp.requestCount(PATHS.token);
+  const tokenRequests = () => bed.idp.requestCount(PATHS.token);
   const count = (instance: Instance, event: string) =>
     instance.seen.filter((e) => e.event === event).length;
   /** Moves the fake clock to this instance's renewal timer, which then fires. */
@@ -123,14 +101,14 @@ describe('outbound tokens renewed on a timer (e2e)', () => {
     const renewed = await one.tokens.getToken();
     expect(renewed).not.toBe(first);
     expect(tokenRequests()).toBe(2);
-    expect(logs.text()).not.toContain(first);
+    expect(bed.logs.text()).not.toContain(first);
   });
 
   it('an outage starting after the renewal point: the valid token is served until its expiry', async () => {
     const one = await start();
     const first = await one.tokens.getToken();
     const expiresAt = one.tokens.status().tokenExpiresAt!;
-    idp.on(PATHS.token, () => ({ status: 503, body: { error: 'temporarily_unavailable' } }));
+    bed.idp.on(PATHS.token, () => ({ status: 503, body: { error: 'temporarily_unavailable' } }));
 
     await toRenewalPoint(one);
     await until(() => count(one, 'failed') === 1, 'the failed timer renewal');

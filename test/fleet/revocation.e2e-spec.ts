@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createClient, type RedisClientType } from '@keyv/redis';
 import { VerificationCache } from 'nest-oidc-client-credentials';
 import { PATHS } from 'nest-oidc-client-credentials/testing';
-import { inboundFleet } from '../utils/inbound-fleet.js';
+import { InboundFleet } from '../utils/inbound-fleet.js';
 import type { RunningApp } from '../utils/nest-http-app.js';
 import { SHARED_REDIS_URL } from '../utils/redis.js';
 import { until } from '../utils/until.js';
@@ -13,7 +13,7 @@ import { until } from '../utils/until.js';
  * token refused by instances that never saw the message, whatever a stale shared result says.
  */
 describe('revocation across instances (e2e)', () => {
-  const fleet = inboundFleet();
+  const fleet = new InboundFleet();
   const { status } = fleet;
   let listener: RedisClientType;
 

@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
 import { OidcClientCredentialsModule } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { PATHS } from 'nest-oidc-client-credentials/testing';
 import { fakeDateOnly } from '../utils/fake-date.js';
-import { CapturingLogger, startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
+import { startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { OrdersController } from '../utils/orders.controller.js';
-import { RedisInspector, SHARED_REDIS_URL, uniquePrefix } from '../utils/redis.js';
-import { CacheInstances, testCacheOptions } from '../utils/shared-cache-instances.js';
+import { SHARED_REDIS_URL } from '../utils/redis.js';
+import { testCacheOptions } from '../utils/shared-cache-instances.js';
+import { RedisTestBed } from '../utils/redis-test-bed.js';
 
-const KEY = randomBytes(32).toString('base64');
 const SECOND = 1000;
 
 /**
@@ -17,31 +16,11 @@ const SECOND = 1000;
  * the others read its keys; the unknown-kid cooldown runs from the fleet's last fetch.
  */
 describe('one JWKS for instances on one Redis (e2e)', () => {
-  let idp: FakeIdService;
-  let inspector: RedisInspector;
-  let prefix: string;
-  const logs = new CapturingLogger();
-  const toClose = new CacheInstances();
-
-  beforeAll(async () => {
-    idp = await FakeIdService.start({ alg: 'ES256' });
-    inspector = await RedisInspector.connect();
-  });
-  afterAll(async () => {
-    await inspector.close();
-    await idp.close();
-    Logger.overrideLogger(new Logger());
-  });
+  const bed = new RedisTestBed({ alg: 'ES256' });
+  const { toClose } = bed;
   beforeEach(() => {
-    prefix = uniquePrefix();
     // Only Date is faked: Redis, HTTP and the lease's polling run on real time.
     fakeDateOnly();
-  });
-  afterEach(async () => {
-    jest.useRealTimers();
-    await toClose.close();
-    await inspector.clear(prefix);
-    idp.reset();
   });
 
   async function instance(sealed = true): Promise<RunningApp> {
@@ -50,19 +29,19 @@ describe('one JWKS for instances on one Redis (e2e)', () => {
       {
         imports: [
           OidcClientCredentialsModule.forRoot({
-            issuer: idp.issuer,
-            endpoints: { jwks: idp.url(PATHS.jwks) },
+            issuer: bed.idp.issuer,
+            endpoints: { jwks: bed.idp.url(PATHS.jwks) },
             verification: { strategy: 'jwt' },
             cache: testCacheOptions({
               stores: [toClose.redisStore(SHARED_REDIS_URL)],
-              keyPrefix: prefix,
-              ...(sealed ? { encryptionKey: KEY } : {}),
+              keyPrefix: bed.prefix,
+              ...(sealed ? { encryptionKey: bed.encryptionKey } : {}),
             }),
           }),
         ],
         controllers: [OrdersController],
       },
-      logs,
+      bed.logs,
     );
     return toClose.add(app);
   }
@@ -70,14 +49,14 @@ describe('one JWKS for instances on one Redis (e2e)', () => {
     Promise.all(Array.from({ length: n }, () => instance(sealed)));
   const status = async (app: RunningApp, token: string) =>
     (await fetch(`${app.url}/orders`, { headers: { authorization: `Bearer ${token}` } })).status;
-  const jwksFetches = () => idp.requestsTo(PATHS.jwks).length;
+  const jwksFetches = () => bed.idp.requestsTo(PATHS.jwks).length;
   const advance = (ms: number) => jest.setSystemTime(Date.now() + ms);
 
   /** Every instance gets `perInstance` tokens with kids the ID service never published. */
   async function randomKidFlood(fleet: RunningApp[], perInstance = 20): Promise<number[]> {
     const tokens = await Promise.all(
       Array.from({ length: fleet.length * perInstance }, (_, i) =>
-        idp.mintJwt({}, { kid: `random-${i}-${randomBytes(6).toString('hex')}` }),
+        bed.idp.mintJwt({}, { kid: `random-${i}-${randomBytes(6).toString('hex')}` }),
       ),
     );
     return Promise.all(tokens.map((token, i) => status(fleet[i % fleet.length], token)));
@@ -85,16 +64,18 @@ describe('one JWKS for instances on one Redis (e2e)', () => {
 
   it('start-up of 5 instances with concurrent requests → 1 JWKS fetch; the keys are stored sealed', async () => {
     const fleet = await fleetOf(5);
-    const token = await idp.mintJwt();
+    const token = await bed.idp.mintJwt();
     const statuses = await Promise.all(
       fleet.flatMap((app) => Array.from({ length: 20 }, () => status(app, token))),
     );
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(jwksFetches()).toBe(1);
 
-    const [stored] = (await inspector.keys(`${prefix}:jwks:`)).filter((k) => !k.endsWith(':lease'));
-    const raw = (await inspector.get(stored)) ?? '';
-    expect(raw).not.toContain(idp.currentKid);
+    const [stored] = (await bed.inspector.keys(`${bed.prefix}:jwks:`)).filter(
+      (k) => !k.endsWith(':lease'),
+    );
+    const raw = (await bed.inspector.get(stored)) ?? '';
+    expect(raw).not.toContain(bed.idp.currentKid);
     // A sixth instance started later reads the fleet's keys.
     expect(await status(await instance(), token)).toBe(200);
     expect(jwksFetches()).toBe(1);
@@ -102,7 +83,7 @@ describe('one JWKS for instances on one Redis (e2e)', () => {
 
   it('R19 a random-kid flood on 5 instances → at most 1 JWKS fetch per cooldown for the fleet', async () => {
     const fleet = await fleetOf(5);
-    const token = await idp.mintJwt();
+    const token = await bed.idp.mintJwt();
     for (const app of fleet) expect(await status(app, token)).toBe(200);
     expect(jwksFetches()).toBe(1);
 
@@ -119,9 +100,9 @@ describe('one JWKS for instances on one Redis (e2e)', () => {
 
   it('without cache.encryptionKey the JWKS is not shared: each instance fetches its own', async () => {
     const fleet = await fleetOf(3, false);
-    const token = await idp.mintJwt();
+    const token = await bed.idp.mintJwt();
     for (const app of fleet) expect(await status(app, token)).toBe(200);
     expect(jwksFetches()).toBe(3);
-    expect(await inspector.keys(`${prefix}:jwks:`)).toEqual([]);
+    expect(await bed.inspector.keys(`${bed.prefix}:jwks:`)).toEqual([]);
   });
 });

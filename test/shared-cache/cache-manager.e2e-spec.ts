@@ -6,7 +6,7 @@ import { CacheableMemory, createKeyv as createMemoryKeyv } from 'cacheable';
 import { Keyv } from 'keyv';
 import { OidcClientCredentialsModule, TokenProvider } from 'nest-oidc-client-credentials';
 import { PATHS } from 'nest-oidc-client-credentials/testing';
-import { API_SECRET, inboundFleet } from '../utils/inbound-fleet.js';
+import { API_SECRET, InboundFleet } from '../utils/inbound-fleet.js';
 import { startHttpApp, type RunningApp } from '../utils/nest-http-app.js';
 import { OrdersController } from '../utils/orders.controller.js';
 import { SHARED_REDIS_URL } from '../utils/redis.js';
@@ -15,7 +15,7 @@ import { testCacheOptions } from '../utils/shared-cache-instances.js';
 const IN_MEMORY_WARNING = 'keeps its entries in this process';
 
 describe('cache.stores from @nestjs/cache-manager’s CACHE_MANAGER (e2e)', () => {
-  const fleet = inboundFleet();
+  const fleet = new InboundFleet();
   /** The apps, and every Keyv their CacheModule was given (closing the apps must release them). */
   const { toClose } = fleet;
 

@@ -2,14 +2,14 @@ import { jest } from '@jest/globals';
 import { VerificationCache } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { fakeClock, fakeDateOnly } from '../utils/fake-date.js';
-import { API_SECRET, inboundFleet, type FleetInstanceOptions } from '../utils/inbound-fleet.js';
+import { API_SECRET, InboundFleet, type FleetInstanceOptions } from '../utils/inbound-fleet.js';
 import type { RunningApp } from '../utils/nest-http-app.js';
 import { isReady, RedisInspector, RedisKeys } from '../utils/redis.js';
 import { privateRedisPerTest } from '../utils/shared-cache-instances.js';
 import { until } from '../utils/until.js';
 
 describe('inbound verification results shared across instances through Redis (e2e)', () => {
-  const fleet = inboundFleet();
+  const fleet = new InboundFleet();
   const { toClose, instance } = fleet;
 
   const instances = (n: number, options?: FleetInstanceOptions) =>

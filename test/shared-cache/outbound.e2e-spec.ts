@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Keyv } from 'keyv';
 import {
@@ -8,59 +7,27 @@ import {
   TokenProvider,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
-import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
+import { PATHS } from 'nest-oidc-client-credentials/testing';
 import { fakeClock, fakeDateOnly } from '../utils/fake-date.js';
-import { CapturingLogger } from '../utils/nest-http-app.js';
 import {
   isReady,
   PrivateRedis,
   RedisInspector,
   RedisKeys,
   SHARED_REDIS_URL,
-  uniquePrefix,
 } from '../utils/redis.js';
-import {
-  CacheInstances,
-  privateRedisPerTest,
-  testCacheOptions,
-} from '../utils/shared-cache-instances.js';
+import { privateRedisPerTest, testCacheOptions } from '../utils/shared-cache-instances.js';
 import { until, watch } from '../utils/until.js';
+import { RedisTestBed } from '../utils/redis-test-bed.js';
 
 const SECRET = 'billing-s3cret:never-in-redis';
-const KEY = randomBytes(32).toString('base64');
 
 describe('outbound tokens shared across instances through Redis (e2e)', () => {
-  let idp: FakeIdService;
-  let inspector: RedisInspector;
-  let logs: CapturingLogger;
-  let prefix: string;
-  const toClose = new CacheInstances();
-  const prefixes: string[] = [];
-
-  beforeAll(async () => {
-    idp = await FakeIdService.start({
-      clients: { billing: { secret: SECRET } },
-      tokenFormat: 'opaque',
-    });
-    inspector = await RedisInspector.connect();
-  });
-  afterAll(async () => {
-    await inspector.close();
-    await idp.close();
-    Logger.overrideLogger(new Logger());
-  });
-  beforeEach(() => {
-    logs = new CapturingLogger();
-    Logger.overrideLogger(logs);
-    prefix = uniquePrefix();
-    prefixes.push(prefix);
-  });
-  afterEach(async () => {
-    jest.useRealTimers();
-    await toClose.close();
-    for (const used of prefixes.splice(0)) await inspector.clear(used);
-    idp.reset();
-  });
+  const bed = new RedisTestBed(
+    { clients: { billing: { secret: SECRET } }, tokenFormat: 'opaque' },
+    { globalLogger: true },
+  );
+  const { toClose } = bed;
 
   /** One more replica of the billing service, with its own connection to `url`. */
   async function instance(
@@ -69,27 +36,27 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
     const { url = SHARED_REDIS_URL, cache, ...rest } = options;
     const app = await NestFactory.createApplicationContext(
       OidcClientCredentialsModule.forRoot({
-        issuer: idp.issuer,
+        issuer: bed.idp.issuer,
         clientId: 'billing',
         clientSecret: SECRET,
         // The R13 tests set their own timeoutMs.
         cache: testCacheOptions({
           stores: [toClose.redisStore(url)],
-          keyPrefix: prefix,
-          encryptionKey: KEY,
+          keyPrefix: bed.prefix,
+          encryptionKey: bed.encryptionKey,
           ...cache,
         }),
         ...rest,
       }),
-      { logger: logs },
+      { logger: bed.logs },
     );
     return toClose.add(app).get(TokenProvider);
   }
   const instances = (n: number, options?: Parameters<typeof instance>[0]) =>
     Promise.all(Array.from({ length: n }, () => instance(options)));
-  const tokenRequests = () => idp.requestsTo(PATHS.token).length;
-  const tokenKeys = async (under = prefix) =>
-    (await inspector.keys(`${under}:token:`)).filter((k) => !k.endsWith(':lease'));
+  const tokenRequests = () => bed.idp.requestsTo(PATHS.token).length;
+  const tokenKeys = async (under = bed.prefix) =>
+    (await bed.inspector.keys(`${under}:token:`)).filter((k) => !k.endsWith(':lease'));
 
   it('R15 3 instances × 100 concurrent getToken(): one token request, one token', async () => {
     const replicas = await instances(3);
@@ -108,7 +75,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
     const replica = await instance();
     await replica.getToken();
     const [key] = await tokenKeys();
-    const ttl = await inspector.pttl(key);
+    const ttl = await bed.inspector.pttl(key);
     expect(ttl).toBeGreaterThan(3_530_000);
     expect(ttl).toBeLessThanOrEqual(3_540_000);
   });
@@ -117,23 +84,24 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
     const replicas = await instances(2);
     const token = await replicas[0].getToken();
     await expect(replicas[1].getToken()).resolves.toBe(token);
-    const dump = await inspector.dump(prefix);
+    const dump = await bed.inspector.dump(bed.prefix);
     expect(dump).not.toContain(token);
     expect(dump).not.toContain(SECRET);
     expect(dump).not.toContain(encodeURIComponent(SECRET));
     expect(dump).not.toContain(Buffer.from(`billing:${SECRET}`).toString('base64'));
-    for (const key of await inspector.keys(prefix)) expect(key.startsWith(`${prefix}:`)).toBe(true);
-    expect(logs.text()).not.toContain(token);
+    for (const key of await bed.inspector.keys(bed.prefix))
+      expect(key.startsWith(`${bed.prefix}:`)).toBe(true);
+    expect(bed.logs.text()).not.toContain(token);
   });
 
   it('without cache.encryptionKey the token is shared in plain text (with a startup warning), the secret never', async () => {
     const replicas = await instances(2, { cache: { encryptionKey: undefined } });
     const token = await replicas[0].getToken();
     await expect(replicas[1].getToken()).resolves.toBe(token);
-    const dump = await inspector.dump(prefix);
+    const dump = await bed.inspector.dump(bed.prefix);
     expect(dump).toContain(token);
     expect(dump).not.toContain(SECRET);
-    expect(logs.at('warn').some((l) => l.includes('without cache.encryptionKey'))).toBe(true);
+    expect(bed.logs.at('warn').some((l) => l.includes('without cache.encryptionKey'))).toBe(true);
   });
 
   it('R16 an instance with another encryption key cannot read the token and fetches its own', async () => {
@@ -147,8 +115,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
 
   it('two services with different key prefixes on one Redis never read each other’s token', async () => {
     const billing = await instance();
-    const otherPrefix = uniquePrefix();
-    prefixes.push(otherPrefix);
+    const otherPrefix = bed.otherPrefix();
     const shipping = await instance({ cache: { keyPrefix: otherPrefix } });
     const a = await billing.getToken();
     const b = await shipping.getToken();
@@ -194,7 +161,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
       await replica.getToken();
       const [key] = await tokenKeys();
       const value = planted().replace('replaced below', key);
-      await inspector.set(key, value);
+      await bed.inspector.set(key, value);
       const token = await replica.getToken({ forceRefresh: true });
       expect(tokenRequests()).toBe(2);
       const fresh = await instance({ cache: { encryptionKey: undefined } });
@@ -206,7 +173,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
       const replica = await instance({ cache: { encryptionKey: undefined } });
       await replica.getToken();
       const [key] = await tokenKeys();
-      await inspector.set(key, record({ key: `${prefix}:token:someone-else` }));
+      await bed.inspector.set(key, record({ key: `${bed.prefix}:token:someone-else` }));
       const fresh = await instance({ cache: { encryptionKey: undefined } });
       await expect(fresh.getToken()).resolves.not.toBe('planted-token');
       expect(tokenRequests()).toBe(2);
@@ -215,7 +182,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
 
   it('R15 after the renewal point one instance renews for all; the others take its token', async () => {
     fakeDateOnly();
-    idp.clients.billing.lifetimeSeconds = 100;
+    bed.idp.clients.billing.lifetimeSeconds = 100;
     try {
       const renewal = { renewAfterFraction: 0.5, renewBeforeExpirySeconds: 10 };
       const replicas = await instances(3, { tokenRenewal: renewal });
@@ -232,7 +199,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
       }, 'every instance on the renewed token');
       expect(tokenRequests()).toBe(2);
     } finally {
-      delete idp.clients.billing.lifetimeSeconds;
+      delete bed.idp.clients.billing.lifetimeSeconds;
     }
   });
 
@@ -241,7 +208,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
     const redis = await PrivateRedis.start();
     const admin = await RedisInspector.connect(redis.url);
     fakeDateOnly();
-    idp.clients.billing.lifetimeSeconds = 100;
+    bed.idp.clients.billing.lifetimeSeconds = 100;
     try {
       const renewal = { renewAfterFraction: 0.5, renewBeforeExpirySeconds: 10 };
       const replicas = await instances(8, { url: redis.url, tokenRenewal: renewal });
@@ -274,7 +241,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
       }, 'every instance on the renewed token');
       expect(tokenRequests()).toBe(2);
     } finally {
-      delete idp.clients.billing.lifetimeSeconds;
+      delete bed.idp.clients.billing.lifetimeSeconds;
       await toClose.close();
       await admin.close();
       await redis.close();
@@ -298,12 +265,12 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
     const onShared = async () => {
       const app = await NestFactory.createApplicationContext(
         OidcClientCredentialsModule.forRoot({
-          issuer: idp.issuer,
+          issuer: bed.idp.issuer,
           clientId: 'billing',
           clientSecret: SECRET,
-          cache: { stores: [shared], encryptionKey: KEY },
+          cache: { stores: [shared], encryptionKey: bed.encryptionKey },
         }),
-        { logger: logs },
+        { logger: bed.logs },
       );
       return toClose.add(app).get(TokenProvider);
     };
@@ -347,7 +314,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
       await redis.stop();
       // Each instance's client reports the lost connection at once; from then on it skips the
       // store, so the tokens below come while the clock stands still.
-      const unavailable = () => logs.at('warn').filter((l) => l.includes('unavailable'));
+      const unavailable = () => bed.logs.at('warn').filter((l) => l.includes('unavailable'));
       await until(() => unavailable().length === 2, 'a warning from each instance');
       const renewed = await Promise.all(replicas.map((r) => r.getToken({ forceRefresh: true })));
       expect(renewed.every((t) => t !== first)).toBe(true);
@@ -355,7 +322,7 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
         await Promise.all(replicas.map((r) => r.getToken({ forceRefresh: true })));
       }
       expect(unavailable()).toHaveLength(2);
-      expect(logs.text()).not.toContain(SECRET);
+      expect(bed.logs.text()).not.toContain(SECRET);
 
       await redis.start();
       // The clients reconnect in their own time (their timers are real); past the probe interval
@@ -363,13 +330,13 @@ describe('outbound tokens shared across instances through Redis (e2e)', () => {
       await until(() => toClose.stores.every(isReady), 'the reconnection');
       jest.setSystemTime(Date.now() + 1_500);
       await replicas[0].getToken({ forceRefresh: true });
-      expect(await new RedisKeys(redis.url).count(prefix)).toBeGreaterThan(0);
+      expect(await new RedisKeys(redis.url).count(bed.prefix)).toBeGreaterThan(0);
       const shared = await replicas[0].getToken();
       const requests = tokenRequests();
       const newcomer = await instance({ url: redis.url });
       await expect(newcomer.getToken()).resolves.toBe(shared);
       expect(tokenRequests()).toBe(requests);
-      expect(logs.at('log').some((l) => l.includes('answers again'))).toBe(true);
+      expect(bed.logs.at('log').some((l) => l.includes('answers again'))).toBe(true);
     });
 
     it('R13 Redis paused (slow): getToken() waits cache.timeoutMs for it once, then goes on without it', async () => {
