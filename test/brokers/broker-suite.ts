@@ -32,6 +32,20 @@ export interface BrokerTransport {
   client(prefix: string): ClientProvider;
   /** The members of the payload the handler sees for `{ page: 1 }` sent by the helper. */
   payloadKeys: string[];
+  /** Where the broker carries the token beside the payload, when it can. */
+  metadata?: BrokerMetadata;
+}
+
+/** A broker's message metadata (headers, user properties), where the helper puts the token. */
+export interface BrokerMetadata {
+  /** What the broker calls it, in test titles: `headers`, `user properties`. */
+  name: string;
+  /** The spellings of `authorization` a record built by hand is read with. */
+  spellings: string[];
+  /** The record builder users set it with, in test titles. */
+  builder: string;
+  /** A record of `{ page: 1 }` whose metadata has `name: value`, built as a user would. */
+  record(name: string, value: string): unknown;
 }
 
 /** What a broker spec's own cases use. */
@@ -232,6 +246,35 @@ export function describeBrokerTransport(
       expect(idp.requestCount(PATHS.introspection)).toBe(2);
       sentTokens.push(revoked, renewed);
     });
+
+    const { metadata } = broker;
+    if (metadata) {
+      it.each(metadata.spellings.map((name) => [name]))(
+        `a member %s of the ${metadata.name} set by hand with ${metadata.builder} is read`,
+        async (name) => {
+          const token = await idp.mintJwt({ sub: 'billing', aud: 'orders-api' });
+          sentTokens.push(token);
+          const record = metadata.record(name, `Bearer ${token}`);
+          await expect(
+            answerOf(run.proxy.send(run.patterns.whoami, record)),
+          ).resolves.toMatchObject({ clientId: 'billing', payloadKeys: ['page'] });
+        },
+      );
+
+      it(`S06 a token in the ${metadata.name} and in the payload: BAD_REQUEST`, async () => {
+        const token = await idp.mintJwt({ sub: 'billing', aud: 'orders-api' });
+        const message = { page: 1, authorization: `Bearer ${token}` };
+        await expect(
+          answerOf(run.sending(token).send(run.patterns.whoami, message)),
+        ).resolves.toEqual({
+          status: 'error',
+          code: 'BAD_REQUEST',
+          statusCode: 400,
+          error: 'invalid_request',
+          message: 'Malformed bearer token request',
+        });
+      });
+    }
 
     more?.(() => run);
 

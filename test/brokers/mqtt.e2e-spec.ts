@@ -26,37 +26,17 @@ describeBrokerTransport(
     server: () => mqtt(5),
     client: () => mqtt(5),
     payloadKeys: ['page'],
+    metadata: {
+      name: 'user properties',
+      spellings: ['authorization', 'Authorization'],
+      builder: 'MqttRecordBuilder',
+      record: (name, value) =>
+        new MqttRecordBuilder({ page: 1 })
+          .setProperties({ userProperties: { [name]: value } })
+          .build(),
+    },
   },
   (run) => {
-    it.each([['authorization'], ['Authorization']])(
-      'a user property %s set by hand with MqttRecordBuilder is read',
-      async (name) => {
-        const { idp, proxy, patterns, sentTokens } = run();
-        const token = await idp.mintJwt({ sub: 'billing', aud: 'orders-api' });
-        sentTokens.push(token);
-        const record = new MqttRecordBuilder({ page: 1 })
-          .setProperties({ userProperties: { [name]: `Bearer ${token}` } })
-          .build();
-        await expect(answerOf(proxy.send(patterns.whoami, record))).resolves.toMatchObject({
-          clientId: 'billing',
-          payloadKeys: ['page'],
-        });
-      },
-    );
-
-    it('S06 a token in the user properties and in the payload: BAD_REQUEST', async () => {
-      const { idp, sending, patterns } = run();
-      const token = await idp.mintJwt({ sub: 'billing', aud: 'orders-api' });
-      const message = { page: 1, authorization: `Bearer ${token}` };
-      await expect(answerOf(sending(token).send(patterns.whoami, message))).resolves.toEqual({
-        status: 'error',
-        code: 'BAD_REQUEST',
-        statusCode: 400,
-        error: 'invalid_request',
-        message: 'Malformed bearer token request',
-      });
-    });
-
     describe('an MQTT 3.1.1 caller', () => {
       const client = ClientProxyFactory.create(mqtt(4));
       afterAll(() => client.close());
