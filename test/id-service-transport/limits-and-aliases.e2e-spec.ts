@@ -13,13 +13,11 @@ import {
 import { FakeIdService, PATHS, type FakeResponse } from 'nest-oidc-client-credentials/testing';
 import { createCertificateAuthority, type CertificateAndKey } from '../utils/tls-certificates.js';
 import { RecordingProxy } from './recording-proxy.js';
+import { silent } from '../utils/silent-apps.js';
 
 // The limits of calls to the ID service (http.timeoutMs, http.maxResponseBytes, no redirects)
 // hold whatever the transport; and with a client certificate, the token and introspection
 // requests go to the discovery document's mtls_endpoint_aliases.
-
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
 
 describe('calls to the ID service: limits per transport, mTLS aliases (e2e)', () => {
   let idp: FakeIdService;

@@ -20,14 +20,13 @@ import {
   type CertificateAndKey,
   type TestCertificateAuthority,
 } from '../utils/tls-certificates.js';
+import { silent } from '../utils/silent-apps.js';
 
 // Outbound mTLS (RFC 8705) against a real oidc-provider over https that asks for the client's
 // certificate (features.mTLS: tls_client_auth, self_signed_tls_client_auth, certificate-bound
 // access tokens): the token's cnf["x5t#S256"] is the thumbprint of the certificate the client
 // presented, and the client's HttpService presents the same certificate to the API it calls.
 
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
 const SECRET = 'mtls-bound-secret-4c1e9a';
 
 describe('outbound mTLS against oidc-provider (e2e)', () => {

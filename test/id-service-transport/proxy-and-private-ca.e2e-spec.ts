@@ -17,13 +17,12 @@ import {
 } from '../utils/tls-certificates.js';
 import { HttpsIdService } from './https-id-service.js';
 import { RecordingProxy, type ProxyMode } from './recording-proxy.js';
+import { silent } from '../utils/silent-apps.js';
 
 // The transport of every call to the ID service: through a CONNECT proxy (an undici ProxyAgent
 // given as http.dispatcher, or HTTPS_PROXY / HTTP_PROXY / NO_PROXY with http.proxy: 'env'), and
 // to an https ID service whose certificate only a private CA vouches for.
 
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
 const PROXY_VARIABLES = [
   'HTTP_PROXY',
   'HTTPS_PROXY',

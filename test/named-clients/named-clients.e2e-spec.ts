@@ -24,9 +24,7 @@ import {
   NamedClientsAppModule,
   PaymentChecker,
 } from './app.module.js';
-
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+import { silent } from '../utils/silent-apps.js';
 
 /** The client id a token request authenticated as (HTTP Basic, form-encoded id). */
 function clientOf(request: RecordedRequest): string {

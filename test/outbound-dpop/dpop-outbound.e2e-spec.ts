@@ -22,9 +22,8 @@ import {
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS, type FakeDpopOptions } from 'nest-oidc-client-credentials/testing';
 import { startDpopApi, type DpopApi } from './dpop-api.js';
+import { silent } from '../utils/silent-apps.js';
 
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 
 function sha256(text: string): string {

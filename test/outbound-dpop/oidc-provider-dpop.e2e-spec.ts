@@ -7,10 +7,9 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { startOidcProvider, type RunningOidcProvider } from '../utils/oidc-provider.js';
+import { silent } from '../utils/silent-apps.js';
 
 const SECRET = 'dpop-app-s3cret';
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
 
 describe.each(['jwt', 'opaque'] as const)(
   'DPoP interop with a real OpenID Provider (oidc-provider, nonces required, %s tokens)',

@@ -1,10 +1,7 @@
-import { Logger, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { decodeJwt } from 'jose';
 import { firstValueFrom } from 'rxjs';
 import {
   ClientCredentialsHttpService,
-  OidcClientCredentialsModule,
   TokenProvider,
   TokenProviderRegistry,
   type OidcClientCredentialsModuleOptions,
@@ -12,9 +9,7 @@ import {
 import { startOidcProvider, type RunningOidcProvider } from '../utils/oidc-provider.js';
 import { startRecordingApi, type RecordingApi } from '../utils/recording-api.js';
 import { startCountingProxy, type CountingProxy } from './counting-proxy.js';
-
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+import { SilentModuleApps } from '../utils/silent-apps.js';
 
 const R1 = 'https://api-one.example/';
 const R2 = 'https://api-two.example/';
@@ -28,10 +23,9 @@ describe('outbound topology: issuers per client, tokens per parameter set (oidc-
   let b: RunningOidcProvider;
   /** In front of A's token endpoint: counts the token requests that reach A. */
   let proxy: CountingProxy;
-  const apps: INestApplication[] = [];
+  const apps = new SilentModuleApps();
 
   beforeAll(async () => {
-    Logger.overrideLogger(false);
     [a, b] = await Promise.all([
       startOidcProvider({
         clients: [
@@ -47,26 +41,14 @@ describe('outbound topology: issuers per client, tokens per parameter set (oidc-
     proxy = await startCountingProxy(a.issuer);
   });
   afterAll(async () => {
-    Logger.overrideLogger(new Logger());
     await proxy.close();
     await Promise.all([a.close(), b.close()]);
   });
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
     proxy.posts.length = 0;
   });
 
-  async function start(options: OidcClientCredentialsModuleOptions): Promise<INestApplication> {
-    const moduleRef = await Test.createTestingModule({
-      imports: [OidcClientCredentialsModule.forRoot(options)],
-    })
-      .setLogger(silent)
-      .compile();
-    const app = moduleRef.createNestApplication();
-    await app.init();
-    apps.push(app);
-    return app;
-  }
+  const { start } = apps;
 
   /** The root client at A, its token requests through the counting proxy. */
   const atA = (extra: Partial<OidcClientCredentialsModuleOptions> = {}) => ({

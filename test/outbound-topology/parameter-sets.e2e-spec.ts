@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { Logger, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { type INestApplication } from '@nestjs/common';
 import { Keyv } from 'keyv';
 import { firstValueFrom } from 'rxjs';
 import {
   ClientCredentialsHttpService,
-  OidcClientCredentialsModule,
   TokenProvider,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { startRecordingApi } from '../utils/recording-api.js';
-
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+import { SilentModuleApps } from '../utils/silent-apps.js';
 
 const R1 = 'https://api-one.example/';
 const R2 = 'https://api-two.example/';
@@ -29,41 +25,28 @@ const outcome = (call: Promise<string>): Promise<string> =>
 
 describe('parameter sets of getToken() (fake ID service)', () => {
   let idp: FakeIdService;
-  const apps: INestApplication[] = [];
+  const apps = new SilentModuleApps();
 
   beforeAll(async () => {
-    Logger.overrideLogger(false);
     idp = await FakeIdService.start();
   });
   afterAll(async () => {
-    Logger.overrideLogger(new Logger());
     await idp.close();
   });
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
     idp.reset();
   });
 
   async function start(
     extra: Partial<OidcClientCredentialsModuleOptions> = {},
   ): Promise<INestApplication> {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        OidcClientCredentialsModule.forRoot({
-          issuer: idp.issuer,
-          clientId: 'test-client',
-          clientSecret: 'test-secret',
-          retry: { maxAttempts: 1 },
-          ...extra,
-        }),
-      ],
-    })
-      .setLogger(silent)
-      .compile();
-    const app = moduleRef.createNestApplication();
-    await app.init();
-    apps.push(app);
-    return app;
+    return apps.start({
+      issuer: idp.issuer,
+      clientId: 'test-client',
+      clientSecret: 'test-secret',
+      retry: { maxAttempts: 1 },
+      ...extra,
+    });
   }
 
   /** The `resource` of each token request received, in order (`-` for none). */

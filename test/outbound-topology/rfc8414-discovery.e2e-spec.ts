@@ -1,47 +1,25 @@
-import { Logger, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import {
-  OidcClientCredentialsModule,
-  TokenProvider,
-  TokenProviderRegistry,
-  type OidcClientCredentialsModuleOptions,
-} from 'nest-oidc-client-credentials';
+import { TokenProvider, TokenProviderRegistry } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
-
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+import { SilentModuleApps } from '../utils/silent-apps.js';
 
 /** RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path. */
 const OAUTH_METADATA = '/.well-known/oauth-authorization-server';
 
 describe('discovery of an issuer that publishes RFC 8414 metadata only (fake ID service)', () => {
   let idp: FakeIdService;
-  const apps: INestApplication[] = [];
+  const apps = new SilentModuleApps();
 
   beforeAll(async () => {
-    Logger.overrideLogger(false);
     idp = await FakeIdService.start();
   });
   afterAll(async () => {
-    Logger.overrideLogger(new Logger());
     await idp.close();
   });
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
     idp.reset();
   });
 
-  async function start(options: OidcClientCredentialsModuleOptions): Promise<INestApplication> {
-    const moduleRef = await Test.createTestingModule({
-      imports: [OidcClientCredentialsModule.forRoot(options)],
-    })
-      .setLogger(silent)
-      .compile();
-    const app = moduleRef.createNestApplication();
-    await app.init();
-    apps.push(app);
-    return app;
-  }
+  const { start } = apps;
 
   /** Serves RFC 8414 metadata for `issuer` at `path` (the token endpoint is the fake's). */
   function publishOAuthMetadata(path: string, issuer: string): void {

@@ -1,32 +1,24 @@
-import { Logger, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import {
   ConfigurationError,
-  OidcClientCredentialsModule,
   TokenProvider,
   TokenProviderRegistry,
   type GetTokenOptions,
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
-
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+import { SilentModuleApps } from '../utils/silent-apps.js';
 
 describe('outbound topology options and call parameters: bad input', () => {
   let idp: FakeIdService;
-  const apps: INestApplication[] = [];
+  const apps = new SilentModuleApps();
 
   beforeAll(async () => {
-    Logger.overrideLogger(false);
     idp = await FakeIdService.start();
   });
   afterAll(async () => {
-    Logger.overrideLogger(new Logger());
     await idp.close();
   });
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
     idp.reset();
   });
 
@@ -36,17 +28,7 @@ describe('outbound topology options and call parameters: bad input', () => {
     clientSecret: 'test-secret',
   });
 
-  async function start(options: OidcClientCredentialsModuleOptions): Promise<INestApplication> {
-    const moduleRef = await Test.createTestingModule({
-      imports: [OidcClientCredentialsModule.forRoot(options)],
-    })
-      .setLogger(silent)
-      .compile();
-    const app = moduleRef.createNestApplication();
-    await app.init();
-    apps.push(app);
-    return app;
-  }
+  const { start } = apps;
 
   const partner = { clientId: 'partner', clientSecret: 'partner-secret' };
 
@@ -217,7 +199,6 @@ describe('outbound topology options and call parameters: bad input', () => {
       expect([...request!.form.keys()].sort()).toEqual(['grant_type']);
       expect(idp.requestCount()).toBe(0);
     } finally {
-      await Promise.all(apps.splice(0).map((app) => app.close()));
       await partnerIssuer.close();
     }
   });

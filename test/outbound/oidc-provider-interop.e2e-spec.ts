@@ -7,11 +7,10 @@ import {
   type OidcClientCredentialsModuleOptions,
 } from 'nest-oidc-client-credentials';
 import { startOidcProvider, type RunningOidcProvider } from '../utils/oidc-provider.js';
+import { silent } from '../utils/silent-apps.js';
 
 // Every character here is changed by RFC 6749 §2.3.1 form-urlencoding; a naive Basic header fails.
 const SECRET = "p@ss w%rd+/=~!*()':x";
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
 
 describe('interop with a real OpenID Provider (oidc-provider)', () => {
   let op: RunningOidcProvider;

@@ -9,9 +9,7 @@ import {
 import { FakeIdService, PATHS } from 'nest-oidc-client-credentials/testing';
 import { startRecordingApi, type RecordingApi } from '../utils/recording-api.js';
 import { OrdersClient, OutboundAppModule, type Registration } from './app.module.js';
-
-const quiet = () => undefined;
-const silent = { log: quiet, error: quiet, warn: quiet, debug: quiet, verbose: quiet };
+import { silent } from '../utils/silent-apps.js';
 
 describe('outbound module wiring (e2e)', () => {
   let idp: FakeIdService;
