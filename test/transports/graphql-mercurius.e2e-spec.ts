@@ -1,16 +1,9 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
-import type { FormattedExecutionResult } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
-import { PATHS, type FakeIdService } from 'nest-oidc-client-credentials/testing';
-import WebSocket from 'ws';
-import { CapturingLogger } from '../utils/nest-http-app.js';
-import { startTransportsIdService } from './app.module.js';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { graphqlQuery, itAnswersGraphqlRefusals } from './graphql-over-http.js';
-import { mercuriusAppModule, SubscriptionFeeds } from './graphql-app.module.js';
+import { mercuriusAppModule } from './graphql-app.module.js';
+import { firstResult, GraphqlSubscriptionApp } from './graphql-subscription-app.js';
 
 /**
  * Mercurius on Fastify (@nestjs/mercurius): queries and mutations carry the token in the HTTP
@@ -18,46 +11,18 @@ import { mercuriusAppModule, SubscriptionFeeds } from './graphql-app.module.js';
  * library's `onConnect` and copies into the request headers the guard reads.
  */
 describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
-  let idp: FakeIdService;
-  let app: NestFastifyApplication;
-  let url: string;
-  let feeds: SubscriptionFeeds;
-  const logger = new CapturingLogger();
-  const clients: Client[] = [];
-  const sockets: WebSocket[] = [];
-
-  beforeAll(async () => {
-    idp = await startTransportsIdService();
-    const moduleRef = await Test.createTestingModule(mercuriusAppModule(idp))
-      .setLogger(logger)
-      .compile();
-    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger });
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
-    url = `ws://127.0.0.1:${port}/graphql`;
-    feeds = app.get(SubscriptionFeeds);
-  });
-
-  afterEach(async () => {
-    jest.useRealTimers();
-    for (const client of clients.splice(0)) await client.dispose();
-    for (const socket of sockets.splice(0)) socket.terminate();
-    await feeds.allEnded();
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await idp?.close();
-  });
-
-  beforeEach(() => idp.on(PATHS.introspection, () => undefined));
+  const graphql = new GraphqlSubscriptionApp(mercuriusAppModule, () => new FastifyAdapter());
+  const { logger } = graphql;
 
   const query = (text: string, authorization?: string) =>
-    graphqlQuery(app.getHttpServer(), text, authorization);
+    graphqlQuery(graphql.app.getHttpServer(), text, authorization);
 
   describe('queries and mutations', () => {
     it('runs the resolvers with the client id and scopes of a valid token', async () => {
-      const authorization = await idp.bearer({ sub: 'billing', scope: 'orders:read orders:write' });
+      const authorization = await graphql.idp.bearer({
+        sub: 'billing',
+        scope: 'orders:read orders:write',
+      });
       const { status, body } = await query('{ whoami { clientId scopes } orders }', authorization);
       expect(status).toBe(200);
       expect(body).toEqual({
@@ -70,10 +35,10 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
       expect(placed.body).toEqual({ data: { placeOrder: 'tea for billing' } });
     });
 
-    itAnswersGraphqlRefusals(() => ({ idp, query }));
+    itAnswersGraphqlRefusals(() => ({ idp: graphql.idp, query }));
 
     it('a missing scope refuses that field only: FORBIDDEN with the required scope', async () => {
-      const authorization = await idp.bearer({ sub: 'billing' });
+      const authorization = await graphql.idp.bearer({ sub: 'billing' });
       const { status, headers, body } = await query(
         '{ whoami { clientId } orders }',
         authorization,
@@ -100,7 +65,7 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
 
     it.each<[string, number, string, () => Promise<string | undefined>]>([
       ['S11 no token', 401, 'UNAUTHENTICATED', async () => undefined],
-      ['missing scope', 403, 'FORBIDDEN', () => idp.bearer({ sub: 'billing' })],
+      ['missing scope', 403, 'FORBIDDEN', () => graphql.idp.bearer({ sub: 'billing' })],
     ])(
       '%s on a non-null field: no data, so Mercurius answers with the refusal status %i',
       async (_name, status, code, authorization) => {
@@ -116,26 +81,10 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
   });
 
   describe('subscriptions', () => {
-    /** A graphql-ws client sending `connectionParams` in `connection_init`; no retries. */
-    function connect(connectionParams: Record<string, unknown>): Client {
-      const client = createClient({
-        url,
-        webSocketImpl: WebSocket,
-        connectionParams,
-        retryAttempts: 0,
-      });
-      clients.push(client);
-      return client;
-    }
-
-    function firstResult(client: Client, query: string): Promise<FormattedExecutionResult> {
-      return new Promise((resolve, reject) => {
-        client.subscribe({ query }, { next: resolve, error: reject, complete: () => undefined });
-      });
-    }
+    const connect = (connectionParams: Record<string, unknown>) => graphql.client(connectionParams);
 
     it('accepts the token of the payload: the subscription resolver gets its client id', async () => {
-      const authorization = await idp.bearer({ sub: 'billing', scope: 'orders:read' });
+      const authorization = await graphql.idp.bearer({ sub: 'billing', scope: 'orders:read' });
       const client = connect({ authorization });
       await expect(
         firstResult(client, 'subscription { callers { clientId scopes } }'),
@@ -146,7 +95,7 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
     });
 
     it('a subscription without its scope: a FORBIDDEN error for it, without extensions.http', async () => {
-      const authorization = await idp.bearer({ sub: 'billing' });
+      const authorization = await graphql.idp.bearer({ sub: 'billing' });
       const client = connect({ authorization });
       await expect(firstResult(client, 'subscription { orderEvents }')).rejects.toEqual([
         {
@@ -181,7 +130,7 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
         ],
       });
       const exp = Math.floor(Date.now() / 1000) + 60;
-      const client = connect({ authorization: await idp.bearer({ sub: 'billing', exp }) });
+      const client = connect({ authorization: await graphql.idp.bearer({ sub: 'billing', exp }) });
       await expect(firstResult(client, 'subscription { callers { clientId } }')).resolves.toEqual({
         data: { callers: { clientId: 'billing' } },
       });
@@ -191,18 +140,17 @@ describe('ClientTokenGuard on GraphQL (Mercurius on Fastify)', () => {
           extensions: expect.objectContaining({ code: 'UNAUTHENTICATED', error: 'invalid_token' }),
         }),
       ]);
-      expect(feeds.anyOpen()).toBe(true);
+      expect(graphql.feeds.anyOpen()).toBe(true);
     });
 
     it.each<[string, () => Promise<unknown>]>([
       ['S11 no token', async () => ({})],
-      ['invalid-signature', async () => ({ authorization: `${await idp.bearer()}x` })],
+      ['invalid-signature', async () => ({ authorization: `${await graphql.idp.bearer()}x` })],
       ['sent twice', async () => ({ authorization: 'Bearer a', Authorization: 'Bearer a' })],
     ])(
       '%s at connection_init: connection_error "Forbidden", then the socket closes (no status code)',
       async (_name, payload) => {
-        const socket = new WebSocket(url, 'graphql-transport-ws');
-        sockets.push(socket);
+        const socket = graphql.socket();
         const messages: unknown[] = [];
         socket.on('message', (data) => messages.push(JSON.parse(String(data))));
         await once(socket, 'open');

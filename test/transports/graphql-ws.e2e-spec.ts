@@ -1,16 +1,10 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import type { FormattedExecutionResult } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
-import { PATHS, type FakeIdService } from 'nest-oidc-client-credentials/testing';
+import { type Client } from 'graphql-ws';
+import { PATHS } from 'nest-oidc-client-credentials/testing';
 import request from 'supertest';
-import WebSocket from 'ws';
-import { CapturingLogger } from '../utils/nest-http-app.js';
-import { startTransportsIdService } from './app.module.js';
-import { apolloAppModule, SubscriptionFeeds } from './graphql-app.module.js';
+import { apolloAppModule } from './graphql-app.module.js';
+import { firstResult, GraphqlSubscriptionApp } from './graphql-subscription-app.js';
 
 type Params = Record<string, unknown>;
 interface Closed {
@@ -26,39 +20,8 @@ const CLOCK_TOLERANCE_SECONDS = 30;
  * connection against its resolver; the connection is closed when its token expires.
  */
 describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
-  let idp: FakeIdService;
-  let app: INestApplication;
-  let url: string;
-  let feeds: SubscriptionFeeds;
-  const logger = new CapturingLogger();
-  const clients: Client[] = [];
-  const sockets: WebSocket[] = [];
-
-  beforeAll(async () => {
-    idp = await startTransportsIdService();
-    const moduleRef = await Test.createTestingModule(apolloAppModule(idp))
-      .setLogger(logger)
-      .compile();
-    app = moduleRef.createNestApplication({ logger });
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
-    url = `ws://127.0.0.1:${port}/graphql`;
-    feeds = app.get(SubscriptionFeeds);
-  });
-
-  afterEach(async () => {
-    jest.useRealTimers();
-    for (const client of clients.splice(0)) await client.dispose();
-    for (const socket of sockets.splice(0)) socket.terminate();
-    await feeds.allEnded();
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await idp?.close();
-  });
-
-  beforeEach(() => idp.on(PATHS.introspection, () => undefined));
+  const graphql = new GraphqlSubscriptionApp(apolloAppModule);
+  const { logger } = graphql;
 
   /**
    * A graphql-ws client that sends `connectionParams` in `connection_init`; it reconnects only when
@@ -68,14 +31,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     connectionParams: () => Params | Promise<Params>,
     options: { retryAttempts?: number } = {},
   ): { client: Client; closed: Promise<Closed> } {
-    const client = createClient({
-      url,
-      webSocketImpl: WebSocket,
-      connectionParams,
-      retryAttempts: options.retryAttempts ?? 0,
-      retryWait: () => Promise.resolve(),
-    });
-    clients.push(client);
+    const client = graphql.client(connectionParams, options.retryAttempts);
     const closed = new Promise<Closed>((resolve) =>
       client.on('closed', (event) => {
         const { code, reason } = event as Closed;
@@ -85,17 +41,9 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     return { client, closed };
   }
 
-  /** Subscribes; resolves with the first result, or rejects with what ended the subscription. */
-  function firstResult(client: Client, query: string): Promise<FormattedExecutionResult> {
-    return new Promise((resolve, reject) => {
-      client.subscribe({ query }, { next: resolve, error: reject, complete: () => undefined });
-    });
-  }
-
   /** A raw socket that sends `connection_init` (with `payload` unless `undefined`), until it closes. */
   async function refusedInit(payload: unknown): Promise<Closed & { messages: string[] }> {
-    const socket = new WebSocket(url, 'graphql-transport-ws');
-    sockets.push(socket);
+    const socket = graphql.socket();
     const messages: string[] = [];
     socket.on('message', (data) => messages.push(String(data)));
     await once(socket, 'open');
@@ -107,7 +55,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
 
   describe('over HTTP', () => {
     async function mutation(authorization: string) {
-      const response = await request(app.getHttpServer())
+      const response = await request(graphql.app.getHttpServer())
         .post('/graphql')
         .set('Authorization', authorization)
         .send({ query: 'mutation { placeOrder(item: "tea") }' });
@@ -116,12 +64,16 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     }
 
     it('runs a mutation with the client id of a token with its scope', async () => {
-      const response = await mutation(await idp.bearer({ sub: 'billing', scope: 'orders:write' }));
+      const response = await mutation(
+        await graphql.idp.bearer({ sub: 'billing', scope: 'orders:write' }),
+      );
       expect(response.body).toEqual({ data: { placeOrder: 'tea for billing' } });
     });
 
     it('refuses a mutation without its scope: FORBIDDEN, and the challenge as a header', async () => {
-      const response = await mutation(await idp.bearer({ sub: 'billing', scope: 'orders:read' }));
+      const response = await mutation(
+        await graphql.idp.bearer({ sub: 'billing', scope: 'orders:read' }),
+      );
       expect(response.body).toEqual({
         data: { placeOrder: null },
         errors: [
@@ -144,7 +96,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
 
   describe('connection_init', () => {
     it('accepts the token of the payload: the subscription resolver gets its client id', async () => {
-      const authorization = await idp.bearer({ sub: 'billing', scope: 'orders:read' });
+      const authorization = await graphql.idp.bearer({ sub: 'billing', scope: 'orders:read' });
       const { client } = connect(() => ({ authorization }));
       await expect(
         firstResult(client, 'subscription { callers { clientId scopes } }'),
@@ -157,7 +109,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     });
 
     it('queries and mutations over the connection run with its token too', async () => {
-      const authorization = await idp.bearer({ sub: 'billing', scope: 'orders:write' });
+      const authorization = await graphql.idp.bearer({ sub: 'billing', scope: 'orders:write' });
       const { client } = connect(() => ({ authorization }));
       await expect(firstResult(client, '{ whoami { clientId } }')).resolves.toEqual({
         data: { whoami: { clientId: 'billing' } },
@@ -177,7 +129,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
       ],
       [
         'invalid-signature',
-        async () => ({ authorization: `${await idp.bearer({ sub: 'billing' })}x` }),
+        async () => ({ authorization: `${await graphql.idp.bearer({ sub: 'billing' })}x` }),
         { code: 4403, reason: 'Forbidden' },
       ],
       [
@@ -188,7 +140,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
       [
         'sent twice',
         async () => {
-          const authorization = await idp.bearer({ sub: 'billing' });
+          const authorization = await graphql.idp.bearer({ sub: 'billing' });
           return { authorization, Authorization: authorization };
         },
         { code: 4403, reason: 'Forbidden' },
@@ -196,7 +148,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
       ['not a string', async () => ({ authorization: 42 }), { code: 4403, reason: 'Forbidden' }],
       [
         'the token alone (no Bearer scheme)',
-        async () => ({ authorization: await idp.mintJwt({ sub: 'billing' }) }),
+        async () => ({ authorization: await graphql.idp.mintJwt({ sub: 'billing' }) }),
         { code: 4403, reason: 'Forbidden' },
       ],
     ])('%s: closed with 4403 Forbidden, never acknowledged', async (_name, payload, expected) => {
@@ -206,9 +158,9 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     });
 
     it('ID service down: closed with 1013 Try Again Later (nothing is wrong with the token)', async () => {
-      idp.on(PATHS.introspection, () => ({ status: 503 }));
+      graphql.idp.on(PATHS.introspection, () => ({ status: 503 }));
       const { code, reason, messages } = await refusedInit({
-        authorization: `Bearer ${idp.mintOpaque('billing')}`,
+        authorization: `Bearer ${graphql.idp.mintOpaque('billing')}`,
       });
       expect({ code, reason }).toEqual({ code: 1013, reason: 'Try again later' });
       expect(messages).toEqual([]);
@@ -217,7 +169,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
 
   describe('operations of an accepted connection', () => {
     it('a subscription without its scope: a FORBIDDEN error for it, the connection stays open', async () => {
-      const authorization = await idp.bearer({ sub: 'billing' });
+      const authorization = await graphql.idp.bearer({ sub: 'billing' });
       const { client } = connect(() => ({ authorization }));
       await expect(firstResult(client, 'subscription { orderEvents }')).resolves.toEqual({
         errors: [
@@ -240,7 +192,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     });
 
     it("@ClientId() in a public subscription fails rather than answer with the connection's client", async () => {
-      const authorization = await idp.bearer({ sub: 'billing' });
+      const authorization = await graphql.idp.bearer({ sub: 'billing' });
       const { client } = connect(() => ({ authorization }));
       await firstResult(client, 'subscription { callers { clientId } }');
       const result = await firstResult(client, 'subscription { publicCallers }');
@@ -274,7 +226,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     it('closes the connection with 4403 "Token expired" once exp plus the clock tolerance has passed', async () => {
       fakeClock();
       const exp = Math.floor(Date.now() / 1000) + 60;
-      const authorization = await idp.bearer({ sub: 'billing', exp });
+      const authorization = await graphql.idp.bearer({ sub: 'billing', exp });
       const { client, closed } = connect(() => ({ authorization }));
       await expect(firstResult(client, 'subscription { callers { clientId } }')).resolves.toEqual({
         data: { callers: { clientId: 'billing' } },
@@ -282,11 +234,11 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
 
       const untilClose = exp * 1000 + CLOCK_TOLERANCE_SECONDS * 1000 - Date.now();
       await jest.advanceTimersByTimeAsync(untilClose - 1);
-      expect(feeds.anyOpen()).toBe(true);
+      expect(graphql.feeds.anyOpen()).toBe(true);
       await jest.advanceTimersByTimeAsync(1);
 
       await expect(closed).resolves.toEqual({ code: 4403, reason: 'Token expired' });
-      await feeds.allEnded();
+      await graphql.feeds.allEnded();
     });
 
     it('a graphql-ws client reconnects with a fresh token from connectionParams and resubscribes', async () => {
@@ -297,7 +249,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
         async () => {
           issued += 1;
           const lifetime = issued === 1 ? { exp } : {};
-          return { authorization: await idp.bearer({ sub: 'billing', ...lifetime }) };
+          return { authorization: await graphql.idp.bearer({ sub: 'billing', ...lifetime }) };
         },
         { retryAttempts: 1 },
       );
