@@ -21,13 +21,13 @@ import {
 } from 'nest-oidc-client-credentials';
 import { createTestingOptions, FakeIdService } from 'nest-oidc-client-credentials/testing';
 
-/** What every guarded handler answers: who called, with which scopes. */
+/** What every guarded handler and resolver answers: who called, with which scopes. */
 export interface Caller {
   clientId: string;
   scopes: string[];
 }
 
-const caller = (clientId: string, token: VerifiedToken): Caller => ({
+export const caller = (clientId: string, token: VerifiedToken): Caller => ({
   clientId,
   scopes: [...token.scopes],
 });

@@ -13,17 +13,7 @@ import {
   type VerifiedToken,
 } from 'nest-oidc-client-credentials';
 import { createTestingOptions, type FakeIdService } from 'nest-oidc-client-credentials/testing';
-
-/** What every guarded resolver answers: who called, with which scopes. */
-export interface Caller {
-  clientId: string;
-  scopes: string[];
-}
-
-const caller = (clientId: string, token: VerifiedToken): Caller => ({
-  clientId,
-  scopes: [...token.scopes],
-});
+import { caller, type Caller } from './app.module.js';
 
 const TYPE_DEFS = /* GraphQL */ `
   type Caller {
