@@ -4,7 +4,6 @@ import type { ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import {
-  OidcClientCredentialsModule,
   type OidcClientCredentialsModuleOptions,
   type VerificationOptions,
 } from 'nest-oidc-client-credentials';
@@ -14,31 +13,17 @@ import {
   type RawResponse,
   type RunningApp,
 } from '../utils/nest-http-app.js';
-import { OrdersController } from '../utils/orders.controller.js';
+import { ordersApiModule } from '../utils/orders-api.module.js';
 
-/** The audience this API expects in its tokens. */
-export const AUDIENCE = 'urn:orders-api';
-/** This API's own client at the ID service, for introspection. */
-export const API_CLIENT = { id: 'orders-api', secret: 'orders-api-secret' };
+export { API_CLIENT, AUDIENCE } from '../utils/orders-api.module.js';
 
-/** An orders API guarded by `ClientTokenGuard` with the given verification options. */
+/** The orders API checking JWTs (unless `verification` says otherwise) with the given options. */
 export function senderConstrainedAppModule(
   issuer: string,
   verification: VerificationOptions,
   options: Partial<OidcClientCredentialsModuleOptions> = {},
 ): ModuleMetadata {
-  return {
-    imports: [
-      OidcClientCredentialsModule.forRoot({
-        issuer,
-        clientId: API_CLIENT.id,
-        clientSecret: API_CLIENT.secret,
-        ...options,
-        verification: { audience: AUDIENCE, strategy: 'jwt', ...verification },
-      }),
-    ],
-    controllers: [OrdersController],
-  };
+  return ordersApiModule(issuer, { strategy: 'jwt', ...verification }, options);
 }
 
 /** TLS options of an https app that asks every client for a certificate. */
