@@ -9,6 +9,7 @@ import {
 } from 'nest-oidc-client-credentials';
 import {
   CapturingLogger,
+  readInFull,
   type HttpPlatform,
   type RawResponse,
   type RunningApp,
@@ -82,18 +83,7 @@ export function rawHttpsRequest(
         key: options.client?.key,
         agent: false,
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
+      readInFull(resolve, reject),
     );
     req.on('error', reject);
     req.end();

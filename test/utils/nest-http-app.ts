@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication, LoggerService, ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -105,20 +105,28 @@ export function rawRequest(
     const req = httpRequest(
       `${url}${options.path}`,
       { method: options.method ?? 'GET', headers: [...defaults, ...headers].flat() },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
+      readInFull(resolve, reject),
     );
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** A response callback of `http.request` / `https.request` that settles with the whole response. */
+export function readInFull(
+  resolve: (response: RawResponse) => void,
+  reject: (error: Error) => void,
+): (res: IncomingMessage) => void {
+  return (res) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () =>
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      }),
+    );
+    res.on('error', reject);
+  };
 }
