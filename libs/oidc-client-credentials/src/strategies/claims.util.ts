@@ -12,8 +12,9 @@ export type ClientIdSource = 'client_id' | 'introspection' | 'sub';
 
 /**
  * Builds the {@link VerifiedToken} of checked claims (a JWT payload, an introspection or userinfo
- * response). The result is frozen and its `claims` is a null-prototype copy, so a cached result can
- * be shared by requests and `__proto__`/`constructor` members stay plain data.
+ * response). The result is frozen and its `claims` a frozen null-prototype object (a copy, unless
+ * the claims come from {@link ownedClaims}), so a cached result can be shared by requests and
+ * `__proto__`/`constructor` members stay plain data.
  *
  * - `clientId`: `client_id`, else `sub`; for introspection answers a non-standard `clientId`
  *   member, which some ID services answer with instead of `client_id`, comes between them (a
