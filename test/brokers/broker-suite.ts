@@ -63,6 +63,15 @@ export interface BrokerRun {
   sentTokens: string[];
 }
 
+/** The refusal of a message whose token comes twice (in the metadata and the payload): S06. */
+export const TOKEN_SENT_TWICE: TransportRefusal = {
+  status: 'error',
+  code: 'BAD_REQUEST',
+  statusCode: 400,
+  error: 'invalid_request',
+  message: 'Malformed bearer token request',
+};
+
 /** The first answer of a message, or its error. */
 export const answerOf = (message: ReturnType<ClientProxy['send']>): Promise<unknown> =>
   firstValueFrom(message).catch((error: unknown) => error);
@@ -266,13 +275,7 @@ export function describeBrokerTransport(
         const message = { page: 1, authorization: `Bearer ${token}` };
         await expect(
           answerOf(run.sending(token).send(run.patterns.whoami, message)),
-        ).resolves.toEqual({
-          status: 'error',
-          code: 'BAD_REQUEST',
-          statusCode: 400,
-          error: 'invalid_request',
-          message: 'Malformed bearer token request',
-        });
+        ).resolves.toEqual(TOKEN_SENT_TWICE);
       });
     }
 
