@@ -17,9 +17,8 @@ import {
 } from '../utils/nest-http-app.js';
 import { startOidcProvider, type RunningOidcProvider } from '../utils/oidc-provider.js';
 import { closeStores, redisStore, uniquePrefix } from '../utils/redis.js';
-import { senderConstrainedAppModule } from './app.module.js';
+import { AUDIENCE, senderConstrainedAppModule } from './app.module.js';
 
-const AUDIENCE = 'urn:orders-api';
 const CALLER = { id: 'billing', secret: 'billing-s3cret' };
 const API = { id: 'orders-api', secret: 'orders-api-s3cret' };
 const silent = { log() {}, error() {}, warn() {}, debug() {}, verbose() {} };

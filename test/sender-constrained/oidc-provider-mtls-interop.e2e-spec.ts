@@ -14,9 +14,13 @@ import {
   type CertificateAndKey,
   type TestCertificateAuthority,
 } from '../utils/tls-certificates.js';
-import { rawHttpsRequest, senderConstrainedAppModule, startHttpsApp } from './app.module.js';
+import {
+  AUDIENCE,
+  rawHttpsRequest,
+  senderConstrainedAppModule,
+  startHttpsApp,
+} from './app.module.js';
 
-const AUDIENCE = 'urn:orders-api';
 const API = { id: 'orders-api', secret: 'orders-api-s3cret' };
 const silent = { log() {}, error() {}, warn() {}, debug() {}, verbose() {} };
 
